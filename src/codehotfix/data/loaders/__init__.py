@@ -8,6 +8,13 @@ from __future__ import annotations
 from codehotfix.data.loaders.base import LOADERS, detect_format, load_cases
 
 # Explicit imports fill the registry (no folder scanning).
-from codehotfix.data.loaders import jsonl  # noqa: F401,E402
+from codehotfix.data.loaders import (  # noqa: F401,E402
+    humanevalfix,
+    jesse_csv,
+    jsonl,
+    manysstubs4j,
+    pysstubs,
+    sstubs_json,
+)
 
 __all__ = ["LOADERS", "load_cases", "detect_format"]

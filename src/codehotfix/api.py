@@ -1,0 +1,180 @@
+"""The Python API that the CLI calls: ``train``, ``evaluate`` and ``demo``.
+
+Each function validates its inputs before loading a model, writes its results atomically, and
+returns the same dict it writes as JSON, so a notebook or a test gets exactly what the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import shutil
+import time
+import warnings
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from codehotfix.config import EvalConfig, HotfixConfig, load_config
+from codehotfix.data.cases import HotfixCase
+from codehotfix.data.loaders import load_cases
+from codehotfix.errors import CodehotfixError, DataError
+from codehotfix.files import read_json, sha256_text, write_json
+from codehotfix.models.adapters import build_adapter, trainable_parameters
+from codehotfix.models.loading import LoadedModel, load_model
+
+__all__ = ["train", "evaluate", "load_hotfixed", "train_on_model", "seed_everything", "cases_checksum",
+           "library_versions", "MANIFEST"]
+
+MANIFEST = "hotfix.json"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def cases_checksum(cases: Sequence[HotfixCase]) -> str:
+    return sha256_text(json.dumps([c.to_dict() for c in cases], sort_keys=True))
+
+
+def library_versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("codehotfix")
+    except PackageNotFoundError:
+        own = "unknown"
+    return {"codehotfix": own, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def _as_config(config: HotfixConfig | str | Path | None, overrides: Sequence[str]) -> HotfixConfig:
+    if isinstance(config, HotfixConfig):
+        return load_config(None, overrides) if overrides else config
+    return load_config(config, overrides)
+
+
+def _as_cases(cases: Sequence[HotfixCase] | str | Path, fmt: str) -> list[HotfixCase]:
+    if isinstance(cases, (str, Path)):
+        return load_cases(cases, fmt)
+    cases = list(cases)
+    if not cases:
+        raise DataError("no cases given")
+    return cases
+
+
+def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
+                   progress: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
+    manifest, and returns (peft_model, manifest)."""
+    from codehotfix.training.loop import train_adapter
+
+    out_dir = Path(out_dir)
+    seed_everything(cfg.seed)
+    t0 = time.time()
+    model = build_adapter(loaded.model, cfg.adapter)
+    trainable, total = trainable_parameters(model)
+    result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
+                           progress=progress)
+    model.save_pretrained(out_dir)  # adapter_config.json + adapter_model.safetensors (PEFT format)
+    manifest = {
+        "format": "codehotfix-hotfix/1",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base_model": loaded.model_id,
+        "base_model_checksum": loaded.checksum,
+        "cases": len(cases),
+        "cases_checksum": cases_checksum(cases),
+        "case_ids": [c.id for c in cases],
+        "seed": cfg.seed,
+        "config": asdict(cfg),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "train_seconds": result.seconds,
+        "wall_seconds": round(time.time() - t0, 2),
+        "steps": result.steps,
+        "tokens": result.tokens,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "final_losses": result.final_metrics,
+        "versions": library_versions(),
+    }
+    from codehotfix.files import atomic_write_text
+
+    atomic_write_text(out_dir / "train_log.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
+    write_json(out_dir / MANIFEST, manifest)
+    shutil.rmtree(out_dir / ".checkpoint", ignore_errors=True)
+    return model, manifest
+
+
+def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
+          config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
+          force: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Trains a hotfix on ``cases`` and writes it to ``out_dir``; returns the manifest.
+
+    Raises:
+        CodehotfixError: ``out_dir`` already holds a finished hotfix (pass ``force=True`` to replace it),
+            or the cases/config/model are invalid.
+    """
+    cfg = _as_config(config, overrides)
+    case_list = _as_cases(cases, fmt)
+    out = Path(out_dir)
+    if (out / MANIFEST).exists() and not force:
+        raise CodehotfixError(f"{out}: already holds a hotfix ({MANIFEST}); choose another folder or pass --force")
+    loaded = load_model(model, dtype=cfg.training.dtype, threads=cfg.training.threads)
+    _, manifest = train_on_model(loaded, case_list, cfg, out, progress=progress)
+    return manifest
+
+
+def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *, dtype: str = "auto",
+                  threads: int | None = None) -> LoadedModel:
+    """Loads the base model and, if given, a hotfix adapter on top of it (warns on a base mismatch)."""
+    loaded = load_model(model, dtype=dtype, threads=threads)
+    if adapter is None:
+        return loaded
+    from peft import PeftModel
+
+    adapter = Path(adapter)
+    if not (adapter / "adapter_config.json").exists():
+        raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json)")
+    manifest_path = adapter / MANIFEST
+    if manifest_path.exists():
+        trained_on = read_json(manifest_path).get("base_model_checksum")
+        if trained_on and trained_on != loaded.checksum:
+            warnings.warn(f"{adapter} was trained on base weights {trained_on[:12]}…, not on the loaded "
+                          f"model {loaded.checksum[:12]}…; its effect may not carry over", stacklevel=2)
+    loaded.model = PeftModel.from_pretrained(loaded.model, adapter)
+    loaded.model.eval()
+    return loaded
+
+
+def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = None,
+             adapter: str | Path | None = None, eval_config: EvalConfig | None = None, fmt: str = "auto",
+             limit: int | None = None, json_out: str | Path | None = None, loaded: LoadedModel | None = None,
+             progress: bool = True, threads: int | None = None, dtype: str = "auto") -> dict[str, Any]:
+    """Measures fixed/buggy rates and margins of a model (optionally with a hotfix) on ``cases``.
+
+    Returns the result dict (also written to ``json_out`` if given).
+    """
+    from codehotfix.evaluation.rates import evaluate_cases
+
+    case_list = _as_cases(cases, fmt)
+    if limit is not None:
+        case_list = case_list[:limit]
+    cfg = eval_config or EvalConfig()
+    if loaded is None:
+        loaded = load_hotfixed(model, adapter, dtype=dtype, threads=threads)
+    result = evaluate_cases(loaded.model, loaded.tokenizer, case_list, cfg, progress=progress)
+    result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
+              "adapter": str(adapter) if adapter else None, "versions": library_versions(), **result}
+    if json_out:
+        write_json(json_out, result)
+    return result

@@ -1,0 +1,59 @@
+"""The ``codehotfix`` command: a thin typer app; each subcommand module registers itself here.
+
+Every command calls one function of ``codehotfix.api`` (or a stage's public function) and prints a
+short JSON or table summary. Errors raised on purpose (CodehotfixError, KeyError from registries)
+exit with status 2 and one line; ``--debug`` shows the full traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="codehotfix",
+    help="Hotfix code language models: learn the fixed code, unlearn the buggy code, retain the rest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+# Explicit imports: each module adds its commands to ``app``.
+from codehotfix.cli import commands  # noqa: E402,F401
+from codehotfix.cli import mine  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``codehotfix`` script."""
+    from codehotfix.errors import CodehotfixError
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(args=argv, standalone_mode=False)
+    except (CodehotfixError, KeyError, FileNotFoundError) as e:
+        if _state["debug"] or "--debug" in (argv or sys.argv):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"codehotfix: error: {msg}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except Exception as e:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            raise SystemExit(e.exit_code) from None
+        if isinstance(e, click.exceptions.Abort):
+            raise SystemExit(130) from None
+        raise

@@ -1,0 +1,233 @@
+"""Configs as data: YAML → typed dataclasses, with ``a.b=c`` overrides and unknown keys rejected.
+
+Defaults live only in the dataclasses below. ``load_config(path, overrides)`` reads a YAML file (or
+nothing), applies overrides, and builds a ``HotfixConfig``; every problem found is reported together
+in one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from codehotfix.errors import ConfigError
+from codehotfix.models.adapters import AdapterConfig
+from codehotfix.objectives.base import ObjectiveConfig
+
+__all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "load_config", "build", "to_dict"]
+
+
+@dataclass
+class TrainingConfig:
+    """How the adapter is optimised.
+
+    Attributes:
+        epochs: passes over the training cases.
+        lr: AdamW learning rate (constant after a linear warm-up).
+        batch_size: cases per optimiser step (each case is two sequences: fixed and buggy).
+        max_context_tokens: the prefix keeps its last this-many tokens.
+        warmup_steps: linear warm-up steps.
+        weight_decay: AdamW weight decay.
+        max_grad_norm: gradient clipping norm (0 disables).
+        dtype: "auto" (bf16 where the CPU/GPU does bf16 natively), "bfloat16" or "float32".
+        threads: torch threads; null uses every core.
+    """
+
+    epochs: int = 3
+    lr: float = 1e-3
+    batch_size: int = 8
+    max_context_tokens: int = 256
+    warmup_steps: int = 2
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    dtype: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.epochs < 1:
+            errors.append(f"training.epochs must be >= 1, got {self.epochs}")
+        if self.lr <= 0:
+            errors.append(f"training.lr must be > 0, got {self.lr}")
+        if self.batch_size < 1:
+            errors.append(f"training.batch_size must be >= 1, got {self.batch_size}")
+        if self.max_context_tokens < 1:
+            errors.append(f"training.max_context_tokens must be >= 1, got {self.max_context_tokens}")
+        if errors:
+            raise ConfigError("; ".join(errors))
+
+
+@dataclass
+class EvalConfig:
+    """How completions are sampled and classified (defaults follow the paper: k=10, top_p=0.95, 64 tokens).
+
+    Attributes:
+        samples: sampled completions per case (0 for greedy only).
+        greedy: also take one greedy completion per case.
+        top_p: nucleus sampling threshold.
+        temperature: sampling temperature.
+        max_new_tokens: generation budget per completion (stops earlier at the end of the line).
+        batch_size: prompts per generate call (each expands to ``samples`` sequences).
+        max_context_tokens: the prefix keeps its last this-many tokens.
+        seed: sampling seed.
+    """
+
+    samples: int = 10
+    greedy: bool = True
+    top_p: float = 0.95
+    temperature: float = 1.0
+    max_new_tokens: int = 64
+    batch_size: int = 8
+    max_context_tokens: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.samples < 0:
+            errors.append(f"eval.samples must be >= 0, got {self.samples}")
+        if not 0 < self.top_p <= 1:
+            errors.append(f"eval.top_p must be in (0, 1], got {self.top_p}")
+        if self.temperature <= 0:
+            errors.append(f"eval.temperature must be > 0, got {self.temperature}")
+        if self.max_new_tokens < 1:
+            errors.append(f"eval.max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            errors.append(f"eval.batch_size must be >= 1, got {self.batch_size}")
+        if not self.greedy and self.samples == 0:
+            errors.append("eval: nothing to generate (greedy is false and samples is 0)")
+        if errors:
+            raise ConfigError("; ".join(errors))
+
+
+def _default_objectives() -> list[ObjectiveConfig]:
+    return [
+        ObjectiveConfig("fixed_ce", 1.0),
+        ObjectiveConfig("unlikelihood", 1.0),
+        ObjectiveConfig("kl_context", 1.0),
+    ]
+
+
+@dataclass
+class HotfixConfig:
+    """Everything that defines a hotfix run. Written in full into each hotfix's manifest."""
+
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    objectives: list[ObjectiveConfig] = field(default_factory=_default_objectives)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+
+
+def to_dict(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def _strip_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def build(cls: type, data: Any, where: str, errors: list[str]) -> Any:
+    """Builds dataclass ``cls`` from ``data``, collecting problems (unknown keys, bad types) in ``errors``."""
+    if not isinstance(data, dict):
+        errors.append(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+        return None
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in sorted(set(data) - names):
+        errors.append(f"{where + '.' if where else ''}{key}: unknown key; allowed: {', '.join(sorted(names))}")
+    kwargs = {}
+    for key in names & set(data):
+        kwargs[key] = _convert(hints[key], data[key], f"{where + '.' if where else ''}{key}", errors)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        errors.append(str(e))
+    except TypeError as e:
+        errors.append(f"{where or 'config'}: {e}")
+    return None
+
+
+def _convert(tp: Any, value: Any, where: str, errors: list[str]) -> Any:
+    tp = _strip_optional(tp)
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where, errors)
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if not isinstance(value, list):
+            errors.append(f"{where}: expected a list, got {value!r}")
+            return value
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{where}[{i}]", errors) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
+        errors.append(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _apply_override(data: dict, override: str, errors: list[str]) -> None:
+    if "=" not in override:
+        errors.append(f"override {override!r}: expected key.path=value")
+        return
+    key, raw = override.split("=", 1)
+    value = yaml.safe_load(raw) if raw else ""
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        node = node.setdefault(part, {}) if isinstance(node, dict) else None
+        if node is None:
+            errors.append(f"override {override!r}: {part!r} is not a section")
+            return
+    if isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
+        node[int(parts[-1])] = value
+    elif isinstance(node, dict):
+        node[parts[-1]] = value
+    else:
+        errors.append(f"override {override!r}: cannot set {parts[-1]!r}")
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> HotfixConfig:
+    """Reads a YAML config (missing sections take the defaults) and applies overrides.
+
+    Raises:
+        ConfigError: listing every problem (file, key, value, allowed values).
+    """
+    data: dict = to_dict(HotfixConfig())
+    errors: list[str] = []
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        for key, value in loaded.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+    for override in overrides:
+        _apply_override(data, override, errors)
+    cfg = build(HotfixConfig, data, "", errors)
+    if errors:
+        prefix = f"{path}: " if path else ""
+        raise ConfigError(prefix + "invalid config:\n  " + "\n  ".join(errors))
+    return cfg

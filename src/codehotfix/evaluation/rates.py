@@ -1,0 +1,127 @@
+"""Fixed/buggy rates of a model on hotfix cases, the likelihood margin, and before/after changes.
+
+For each case: one greedy and k sampled completions of the prefix (``generation.py``), each
+classified fixed/buggy/other (``classify.py``), and the margin log p(fixed line | prefix) − log
+p(buggy line | prefix), summed over each line's tokens including its newline. Rates are pooled over
+all completions; relative changes are (after − before) / before, as the paper reports them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter, defaultdict
+from typing import Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from codehotfix.config import EvalConfig
+from codehotfix.data.cases import HotfixCase
+from codehotfix.evaluation.classify import LABELS, classify, first_line
+from codehotfix.evaluation.generation import generate_completions
+from codehotfix.training.batching import collate, encode_case, score_batch
+
+__all__ = ["evaluate_cases", "line_logprobs", "summarize", "compare"]
+
+
+@torch.no_grad()
+def line_logprobs(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], *, max_context_tokens: int = 256,
+                  batch_size: int = 8, progress: bool = False) -> list[tuple[float, float]]:
+    """Returns (log p(fixed line), log p(buggy line)) per case, each summed over the line's tokens."""
+    encoded = [encode_case(tokenizer, c, max_context_tokens) for c in cases]
+    out: list[tuple[float, float]] = []
+    for start in tqdm(range(0, len(encoded), batch_size), desc="scoring lines", disable=not progress):
+        batch = collate(encoded[start:start + batch_size], tokenizer.pad_token_id)
+        scores = score_batch(model, batch)
+        out += list(zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist()))
+    return out
+
+
+def _rates(labels: Sequence[str]) -> dict[str, float]:
+    counts = Counter(labels)
+    n = len(labels)
+    return {f"{k}_rate": (counts[k] / n if n else 0.0) for k in LABELS} | {"n": n}
+
+
+def summarize(records: Sequence[dict]) -> dict[str, Any]:
+    """Aggregate rates over per-case records (see ``evaluate_cases``), overall and per group."""
+
+    def block(rs: Sequence[dict]) -> dict[str, Any]:
+        greedy = [r["greedy_label"] for r in rs if r.get("greedy_label")]
+        sampled = [lab for r in rs for lab in r.get("sample_labels", [])]
+        margins = [r["margin"] for r in rs]
+        return {
+            "cases": len(rs),
+            "greedy": _rates(greedy),
+            "sampled": _rates(sampled),
+            "margin_mean": statistics.fmean(margins) if margins else None,
+            "margin_median": statistics.median(margins) if margins else None,
+            "prefers_fixed": (sum(m > 0 for m in margins) / len(margins)) if margins else None,
+        }
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[r.get("group") or "(none)"].append(r)
+    return {**block(records), "by_group": {g: block(rs) for g, rs in sorted(groups.items())}}
+
+
+def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: EvalConfig | None = None,
+                   *, progress: bool = True) -> dict[str, Any]:
+    """Generates, classifies and scores every case.
+
+    Returns:
+        {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
+        holds id, group, greedy text/label, sample labels and first lines, rates and the margin.
+    """
+    cfg = cfg or EvalConfig()
+    t0 = time.time()
+    completions = generate_completions(
+        model, tokenizer, [c.prefix for c in cases], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
+        temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+        max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating")
+    t_gen = time.time() - t0
+    margins = line_logprobs(model, tokenizer, cases, max_context_tokens=cfg.max_context_tokens,
+                            batch_size=cfg.batch_size)
+    records = []
+    for case, comp, (lp_fixed, lp_buggy) in zip(cases, completions, margins):
+        labels = [classify(s, case) for s in comp.samples]
+        records.append({
+            "id": case.id,
+            "group": case.group,
+            "greedy": first_line(comp.greedy) if comp.greedy is not None else None,
+            "greedy_label": classify(comp.greedy, case) if comp.greedy is not None else None,
+            "sample_labels": labels,
+            "samples": [first_line(s) for s in comp.samples],
+            "fixed_rate": labels.count("fixed") / len(labels) if labels else None,
+            "buggy_rate": labels.count("buggy") / len(labels) if labels else None,
+            "logp_fixed": round(lp_fixed, 4),
+            "logp_buggy": round(lp_buggy, 4),
+            "margin": round(lp_fixed - lp_buggy, 4),
+            "new_tokens": comp.new_tokens,
+        })
+    seconds = time.time() - t0
+    return {"summary": summarize(records), "cases": records, "seconds": round(seconds, 2),
+            "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy()}
+
+
+def _relative(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before == 0:
+        return None
+    return round(100.0 * (after - before) / before, 2)
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Before/after table of two summaries: absolute rates and relative changes in percent
+    (None where the base rate is 0 and a relative change is undefined)."""
+    out: dict[str, Any] = {}
+    for mode in ("greedy", "sampled"):
+        b, a = before[mode], after[mode]
+        out[mode] = {
+            "fixed_before": b["fixed_rate"], "fixed_after": a["fixed_rate"],
+            "fixed_change_pct": _relative(b["fixed_rate"], a["fixed_rate"]),
+            "buggy_before": b["buggy_rate"], "buggy_after": a["buggy_rate"],
+            "buggy_change_pct": _relative(b["buggy_rate"], a["buggy_rate"]),
+        }
+    out["margin_before"], out["margin_after"] = before["margin_mean"], after["margin_mean"]
+    return out

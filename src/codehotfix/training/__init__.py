@@ -1,0 +1,6 @@
+"""Training: encode cases into token batches, score them, and run the hotfix loop."""
+
+from codehotfix.training.batching import collate, encode_case, score_batch
+from codehotfix.training.loop import TrainResult, train_adapter
+
+__all__ = ["collate", "encode_case", "score_batch", "TrainResult", "train_adapter"]

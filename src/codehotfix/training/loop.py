@@ -1,0 +1,152 @@
+"""The hotfix training loop, top to bottom: encode → batch → score → weighted loss → step.
+
+One loop for every objective mix and PEFT method; objectives vary through config, not code. After
+each epoch the adapter, optimiser and RNG state are checkpointed, so an interrupted run started again
+with the same config and data continues where it stopped instead of starting over.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from codehotfix.config import HotfixConfig
+from codehotfix.data.cases import HotfixCase
+from codehotfix.files import sha256_text
+from codehotfix.objectives import build_objectives
+from codehotfix.training.batching import EncodedCase, collate, encode_case, score_batch
+
+__all__ = ["TrainResult", "train_adapter", "make_batches"]
+
+
+@dataclass
+class TrainResult:
+    """What a training run did; goes into the hotfix manifest."""
+
+    steps: int
+    epochs: int
+    seconds: float
+    tokens: int
+    final_metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    resumed_from_epoch: int = 0
+
+
+def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Random) -> list[list[EncodedCase]]:
+    """Shuffles, then groups cases of similar length so padding stays small (length bucketing within
+    windows of 4 batches keeps the order random across epochs)."""
+    order = list(items)
+    rng.shuffle(order)
+    batches = []
+    window = batch_size * 4
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda e: len(e.context) + max(len(e.fixed), len(e.buggy)))
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _fingerprint(cfg: HotfixConfig, cases: Sequence[HotfixCase]) -> str:
+    payload = json.dumps({"cfg": asdict(cfg), "cases": [c.to_dict() for c in cases]}, sort_keys=True, default=str)
+    return sha256_text(payload)
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _save_checkpoint(path: Path, model: Any, optimizer: Any, epoch: int, step: int, history: list, fp: str,
+                     rng: random.Random) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / "state.pt.tmp"
+    torch.save({"fingerprint": fp, "epoch": epoch, "step": step, "history": history,
+                "params": _trainable_state(model), "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(), "py_rng": rng.getstate()}, tmp)
+    tmp.replace(path / "state.pt")
+
+
+def _load_checkpoint(path: Path, fp: str) -> dict | None:
+    state_file = path / "state.pt"
+    if not state_file.exists():
+        return None
+    state = torch.load(state_file, weights_only=False)
+    return state if state.get("fingerprint") == fp else None
+
+
+def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
+                  checkpoint_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
+    """Trains the adapter already attached to ``model`` on ``cases`` and returns what happened.
+
+    Args:
+        model: a PEFT model whose adapter parameters are the only trainable ones.
+        tokenizer: the model's tokenizer.
+        cases: training cases.
+        cfg: the full config (objectives, training knobs, seed).
+        checkpoint_dir: where per-epoch checkpoints go; a matching checkpoint there is resumed.
+        progress: show a progress bar (loss, ETA).
+    """
+    tc = cfg.training
+    objectives = build_objectives(cfg.objectives)
+    kl_positions = objectives.kl_positions()
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    encoded = [encode_case(tokenizer, c, tc.max_context_tokens) for c in cases]
+    pad_id = tokenizer.pad_token_id
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    steps_per_epoch = -(-len(encoded) // tc.batch_size)
+    total_steps = steps_per_epoch * tc.epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, tc.warmup_steps)) if tc.warmup_steps else 1.0)
+
+    fp = _fingerprint(cfg, cases)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    start_epoch, step, history = 0, 0, []
+    state = _load_checkpoint(ckpt, fp) if ckpt else None
+    if state:
+        named = dict(model.named_parameters())
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                named[k].copy_(v)
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step, history = state["epoch"], state["step"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+        rng.setstate(state["py_rng"])
+        for _ in range(step):
+            schedule.step()
+
+    model.train()
+    t0, tokens, metrics = time.time(), 0, {}
+    bar = tqdm(total=total_steps, initial=step, desc="hotfix training", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    for epoch in range(start_epoch, tc.epochs):
+        for items in make_batches(encoded, tc.batch_size, rng):
+            batch = collate(items, pad_id, kl_positions)
+            scores = score_batch(model, batch, with_context=objectives.needs_context,
+                                 with_reference=objectives.needs_context)
+            out = objectives(scores)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if tc.max_grad_norm:
+                metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm))
+            optimizer.step()
+            schedule.step()
+            step += 1
+            tokens += batch.num_tokens()
+            metrics = {**out.metrics, "grad_norm": metrics.get("grad_norm", 0.0), "lr": schedule.get_last_lr()[0]}
+            history.append({"step": step, "epoch": epoch + 1, **{k: round(v, 6) for k, v in metrics.items()}})
+            bar.set_postfix(epoch=f"{epoch + 1}/{tc.epochs}", loss=f"{out.metrics['loss']:.3f}")
+            bar.update(1)
+        if ckpt:
+            _save_checkpoint(ckpt, model, optimizer, epoch + 1, step, history, fp, rng)
+    bar.close()
+    model.eval()
+    return TrainResult(steps=step, epochs=tc.epochs, seconds=round(time.time() - t0, 2), tokens=tokens,
+                       final_metrics=metrics, history=history, resumed_from_epoch=start_epoch)
