@@ -115,6 +115,7 @@ def build_history(path: Path) -> dict[str, str]:
     r.write("tests/test_calc.py", "from app.calc import area\n\n\ndef test_area():\n    assert area(1) > 3\n")
     r.write("logo.png", PNG)
     r.write("README.md", "# demo\n")
+    r.write("LICENSE", "MIT License\n\nPermission is hereby granted, free of charge, to any person\n")
     steps = [
         ("Initial import", []),
         ("Fix area exponent", [("app/calc.py", "r ** 3", "r ** 2")]),
@@ -126,9 +127,14 @@ def build_history(path: Path) -> dict[str, str]:
         ("Fix import alias", [("app/calc.py", "import math as m", "import math as mm")]),
         ("Fix quote style", [("app/util.py", "NAME = 'util'", 'NAME = "util"')]),
         ("Fix clamp condition", [("app/calc.py", "if x < lo and x > hi:", "if x < lo:")]),
-        ("Fix two files", [("app/calc.py", "return lo", "return lo + 0"), ("app/util.py", "sum(xs[1:])", "sum(xs[2:])")]),
-        ("Fix total slice, with test", [("app/util.py", "sum(xs[2:])", "sum(xs)"),
-                                        ("tests/test_util.py", None, "def test_total():\n    pass\n")]),
+        (
+            "Fix two files",
+            [("app/calc.py", "return lo", "return lo + 0"), ("app/util.py", "sum(xs[1:])", "sum(xs[2:])")],
+        ),
+        (
+            "Fix total slice, with test",
+            [("app/util.py", "sum(xs[2:])", "sum(xs)"), ("tests/test_util.py", None, "def test_total():\n    pass\n")],
+        ),
         ("Fix logo colours", [("logo.png", None, PNG[::-1])]),
         ("Fix accent", [("app/legacy.py", "SIZE = 10", "SIZE = 12")]),
         ("Fix broken size", [("app/broken.py", "SIZE = 10", "SIZE = 11")]),
@@ -138,7 +144,7 @@ def build_history(path: Path) -> dict[str, str]:
         ("Fix java loop bound", [("src/Main.java", "i <= n", "i < n")]),
         ("Fix java comment", [("src/Main.java", "// count it", "// count one")]),
         ("Fix js require", [("web/app.js", "require('fs')", "require('node:fs')")]),
-        ("Revert \"Fix area exponent\"", [("app/calc.py", "r ** 2", "r ** 3")]),
+        ('Revert "Fix area exponent"', [("app/calc.py", "r ** 2", "r ** 3")]),
         ("Fix area exponent again", [("app/calc.py", "r ** 3", "r ** 2")]),
         ("Fix and move util", [("app/util.py", "sum(xs)", "sum(xs, 0)")]),
     ]

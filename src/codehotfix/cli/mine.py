@@ -33,7 +33,9 @@ def mine(
     any_message: bool = typer.Option(False, help="Mine every commit, not only those whose message says fix."),
     include_tests: bool = typer.Option(False, help="Also mine fixes inside test files."),
     restart: bool = typer.Option(False, help="Ignore an existing output and state instead of resuming."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
+    ),
 ) -> None:
     """Mine one-line bug fixes from git history (or one diff) into hotfix cases."""
     from codehotfix.data.cases import write_cases

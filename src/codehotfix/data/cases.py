@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -32,13 +33,19 @@ REQUIRED_FIELDS = ("id", "prefix", "buggy", "fixed")
 OPTIONAL_FIELDS = ("suffix", "language", "group", "source")
 
 
-def normalize_line(line: str) -> str:
-    """The comparison key of a code line: all whitespace removed.
+_STRING = re.compile(r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 
-    ``x = f(a, b)`` and ``x=f(a,b)`` compare equal. Removing (not collapsing) whitespace is safe for
+
+def normalize_line(line: str) -> str:
+    """The comparison key of a code line: whitespace removed outside string literals.
+
+    ``x = f(a, b)`` and ``x=f(a,b)`` compare equal, but ``' '.join(xs)`` and ``''.join(xs)`` do not:
+    whitespace inside quotes is data. Removing (not collapsing) whitespace elsewhere is safe for
     comparing two versions of the same statement, which is all the classifier ever does.
     """
-    return "".join(line.split())
+    parts = _STRING.split(line)
+    # re.split with one capturing group alternates: code, string, code, string, …
+    return "".join(part if i % 2 else "".join(part.split()) for i, part in enumerate(parts))
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,8 @@ def run_humaneval(generate: Generator, cfg: HumanEvalConfig, *, model_checksum: 
     for problem, cs in zip(problems, completions):
         rs = results[i : i + len(cs)]
         i += len(cs)
-        tasks.append(TaskOutcome(problem["task_id"], cs, [r.status.value for r in rs], [r.message for r in rs]))
+        statuses, messages = [r.status.value for r in rs], [r.message for r in rs]
+        tasks.append(TaskOutcome(problem["task_id"], cs, statuses, messages))
     counts = [(t.n, t.correct) for t in tasks]
     greedy_passed = sum(t.statuses[0] == SandboxStatus.PASSED.value for t in tasks)
     return HumanEvalResult(

@@ -14,7 +14,8 @@ process group. The launcher, still privileged:
 1. unshares new mount, PID, network, IPC and UTS namespaces (as root; otherwise it tries the same
    inside a new user namespace);
 2. in the new mount namespace makes every mount read-only and ``nosuid`` and bind-mounts a fresh
-   temporary working folder as the only writable place;
+   temporary working folder as the only writable place; an interpreter under a folder other users
+   cannot enter (pyenv under /root) is bind-mounted back over a tmpfs that hides the rest of it;
 3. forks a supervisor that is PID 1 of the new PID namespace and mounts a fresh ``/proc`` there;
 4. the supervisor forks the program's process, which sets rlimits (CPU seconds, address space,
    processes, file size, open files, no core files), sets ``no_new_privs``, drops to an unprivileged
@@ -34,10 +35,14 @@ What each mechanism buys, as root on Linux (verified by tests/evaluation/test_sa
 Limits, plainly: this is a best-effort process sandbox, not a VM or container runtime. It shares
 the host kernel (a kernel exploit escapes it), it can read every world-readable file, it does not
 filter system calls (no seccomp) and has no cgroup limits, so CPU and disk bandwidth are shared.
-Without root or user namespaces it degrades: ``SandboxResult.isolation`` lists exactly what was in
-force, and with no network namespace the network is only disabled by patching ``socket`` in a
-prelude, which a program importing ``_socket`` bypasses. Results are data (a status and a message),
-never exceptions: a program cannot make the evaluator raise.
+The uids ``UID_BASE .. UID_BASE + UID_COUNT`` are shared by all evaluator processes on the machine
+(RLIMIT_NPROC then counts their runs together). Without root it relies on an unprivileged user
+namespace (the program keeps the evaluator's uid); without namespaces it degrades further:
+``SandboxResult.isolation`` lists exactly what was in force; with no network namespace the network
+is only disabled by patching ``socket`` in a prelude (a program importing ``_socket`` bypasses it);
+with no mount namespace the program can write wherever its uid can (/tmp included); and as the
+evaluator's own uid without a PID namespace it could signal the evaluator. Results are data (a
+status and a message), never exceptions: a program cannot make the evaluator raise.
 """
 
 from __future__ import annotations
@@ -160,7 +165,8 @@ def run_program(
         run_dir = Path(tempfile.mkdtemp(prefix="codehotfix-sandbox-"))
         return _run_in(run_dir, code, uid, limits, timeout_s, memory_mb, python or sys.executable, start)
     except Exception as e:  # an infrastructure failure is still reported as data
-        return SandboxResult(SandboxStatus.ERROR, f"sandbox error: {type(e).__name__}: {e}", time.monotonic() - start)
+        message = f"sandbox error: {type(e).__name__}: {e}"
+        return SandboxResult(SandboxStatus.ERROR, message, time.monotonic() - start)
     finally:
         if run_dir is not None:
             _remove_tree(run_dir)
@@ -215,15 +221,15 @@ def _run_in(run_dir, code, uid, limits, timeout_s, memory_mb, python, start) -> 
         finally:
             os.close(info_w)
         try:
-            timed_out = not _wait_exited(proc.pid, timeout_s)
-            # The launcher is now a zombie (or still running), so its process-group id cannot have
-            # been reused: killing the group reaches only this run's processes.
-            _kill_group(proc.pid)
-            proc.wait()
+            try:
+                timed_out = not _wait_exited(proc.pid, timeout_s)
+            finally:  # also on KeyboardInterrupt: nothing of the run may outlive it
+                # The launcher is not reaped yet, so its process-group id cannot have been reused.
+                _kill_group(proc.pid)
+                proc.wait()
             messages = _read_messages(info_r)
-            isolated = any("pid-namespace" in m.get("isolation", ()) for m in messages)
-            if uid is not None and (timed_out or not isolated):
-                _kill_uid(uid)  # without a PID namespace, escaped processes are found by their uid
+            if uid is not None and not any("pid-namespace" in m.get("isolation", ()) for m in messages):
+                _kill_uid(uid)  # without a PID namespace, processes that left the group are found by uid
         finally:
             os.close(info_r)
     duration = time.monotonic() - start
@@ -394,7 +400,7 @@ _s.socket = _NoSocket
 for _n in ("create_connection", "create_server", "getaddrinfo", "gethostbyname", "gethostbyname_ex",
            "gethostbyaddr", "socketpair", "fromfd"):
     setattr(_s, _n, _blocked)
-_sys.argv = _sys.argv[:]
+_sys.argv = _sys.argv[1:]  # ["-c", "program.py"] -> ["program.py"], as if run directly
 _p = _sys.argv[0]
 _g = {"__name__": "__main__", "__file__": _p, "__builtins__": __builtins__}
 del _s, _sys, _blocked, _NoSocket, _n
@@ -457,7 +463,8 @@ def _enter_namespaces(spec: dict) -> list[str]:
         return isolation
     _mount(libc, ctypes, None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates to the host
     if spec["uid"] is not None:
-        exposed = _expose_interpreter(libc, ctypes, spec["prefix"], Path(spec["program"]).parent / "interpreter")
+        staging = Path(spec["program"]).parent / "interpreter"
+        exposed = _expose_interpreter(libc, ctypes, spec["prefix"], staging)
         isolation += [exposed] if exposed else []
     work = spec["work"]
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
@@ -475,7 +482,8 @@ def _enter_namespaces(spec: dict) -> list[str]:
                 still_writable.append(target)
     _mount(libc, ctypes, work, work, None, _MS_BIND)
     _mount(libc, ctypes, None, work, None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NODEV)
-    isolation.append("read-only-filesystem" + (f" (still writable: {', '.join(still_writable)})" if still_writable else ""))
+    exceptions = f" (still writable: {', '.join(still_writable)})" if still_writable else ""
+    isolation.append("read-only-filesystem" + exceptions)
     return isolation
 
 

@@ -3,7 +3,7 @@ one-line change into a HotfixCase.
 
 A mined case's ``source`` carries the same keys as the shared pysstubs_mined records (``repo``,
 ``commit``, ``parent``, ``path``, ``line``, ``pattern``, ``commit_date``, ``message_first_line``,
-``prefix_start_line``, ``complete_statement``, ``other_files``, ``touches_tests``), its ``id`` is
+``prefix_start_line``, ``complete_statement``, ``other_files``, ``touches_tests``, ``license``), its ``id`` is
 ``repo@commit:path:line`` and its ``group`` the repository, so the two kinds of case mix freely.
 """
 
@@ -19,7 +19,7 @@ from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.data.miners.filters import check_change
 from codehotfix.data.miners.langs import LANGUAGES, is_test_path
 from codehotfix.data.miners.patterns import classify
-from codehotfix.data.miners.repo import decode, read_blob
+from codehotfix.data.miners.repo import BlobReader, decode, read_blob
 from codehotfix.errors import ConfigError, DataError
 from codehotfix.registry import Registry
 
@@ -108,6 +108,7 @@ class Change:
     message: str = ""
     commit_date: str | None = None
     other_files: tuple[str, ...] = ()
+    license: str | None = None
 
 
 @dataclass
@@ -160,6 +161,7 @@ def build_case(change: Change, cfg: MinerConfig) -> tuple[HotfixCase | None, str
             "complete_statement": complete,
             "other_files": list(change.other_files),
             "touches_tests": any(is_test_path(p) for p in change.other_files),
+            "license": change.license,
         },
     )
     return case, None
@@ -174,16 +176,31 @@ def dedup_key(case: HotfixCase) -> tuple[str, ...]:
     return (case.language, case.source.get("path", ""), normalize_line(case.buggy), normalize_line(case.fixed))
 
 
-def verify_case(top: Path, case: HotfixCase) -> bool:
+def verify_case(top: Path, case: HotfixCase, blobs: BlobReader | None = None) -> bool:
     """True when the case's prefix and buggy line are the parent's file at ``source.line`` and the
-    fixed line is the commit's file at the same line (read afresh from git by revision and path)."""
+    fixed line is the commit's file at the same line (read afresh from git by revision and path).
+
+    Args:
+        top: the repository.
+        case: a mined case (its ``source`` names parent, commit, path and line).
+        blobs: an open reader of ``top`` to reuse; by default one ``git cat-file`` per read.
+    """
     src = case.source
-    try:
-        parent = decode(read_blob(top, f"{src['parent']}:{src['path']}"), case.language)
-        child = decode(read_blob(top, f"{src['commit']}:{src['path']}"), case.language) if src["commit"] else None
-    except DataError:
-        return False
-    if parent is None:
+
+    def text(rev: str | None) -> str | None:
+        if rev is None:
+            return None
+        if blobs is not None:
+            data = blobs.read(f"{rev}:{src['path']}")
+        else:
+            try:
+                data = read_blob(top, f"{rev}:{src['path']}")
+            except DataError:
+                data = None
+        return None if data is None else decode(data, case.language)
+
+    parent, child = text(src["parent"]), text(src["commit"])
+    if parent is None or (src["commit"] is not None and child is None):
         return False
     old, i = split_lines(parent), src["line"] - 1
     if i >= len(old) or old[i].rstrip("\r\n") != case.buggy or not "".join(old[:i]).endswith(case.prefix):

@@ -2,9 +2,9 @@
 
 A commit gives a case when all of these hold (the first that fails is counted in ``stats``):
 
+    root           it has a parent (merges are not listed at all, see ``repo.iter_commits``)
     message        its message matches ``MinerConfig.fix_pattern``
     revert         its message does not start with "Revert " (undoing a fix would mine the bug)
-    root           it has a parent (merges are not listed at all, see ``repo.iter_commits``)
     no-source-file / many-files   exactly one source file (python/java/javascript, not a test) changed;
                    tests and other files may change alongside and are recorded in ``other_files``
     paths          that file matches ``MinerConfig.paths``
@@ -35,8 +35,9 @@ from tqdm import tqdm
 from codehotfix.data.cases import HotfixCase, read_cases, write_cases
 from codehotfix.data.miners.base import MINERS, Change, MinerConfig, MineResult, build_case, dedup_key, verify_case
 from codehotfix.data.miners.langs import is_test_path, language_of
-from codehotfix.data.miners.patch import one_line_replacement, parse_unified_diff
-from codehotfix.data.miners.repo import CommitInfo, count_commits, decode, git, iter_commits, open_repo, read_blob, repo_name
+from codehotfix.data.miners.repo import (
+    BlobReader, CommitInfo, count_commits, decode, iter_commits, open_repo, repo_license, repo_name,
+)  # fmt: skip
 from codehotfix.errors import DataError
 from codehotfix.files import read_json, write_json
 
@@ -72,41 +73,60 @@ def mine_repos(
     """
     started = time.perf_counter()
     tops = [open_repo(r) for r in repos]
-    state = _load_state(out, cfg, restart)
-    cases = _read_existing(out) if state["repos"] else []
-    seen = {dedup_key(c) for c in cases}
-    stats: dict[str, int] = {"commits": 0, "resumed": 0, "mined": 0}
-    for top in tops:
-        done = set(state["repos"].setdefault(str(top), []))
-        name, total = repo_name(top), count_commits(top, cfg.since)
-        bar = tqdm(iter_commits(top, cfg.since), total=total, desc=name, unit="commit", disable=_quiet(progress))
-        for n, commit in enumerate(bar, 1):
-            if cfg.max_cases is not None and len(cases) >= cfg.max_cases:
-                break
-            stats["commits"] += 1
-            if commit.sha in done:
-                stats["resumed"] += 1
-                continue
-            case, reason = _mine_commit(top, name, commit, cfg)
-            if case is not None and dedup_key(case) in seen:
-                case, reason = None, "duplicate"
-            if case is not None and not verify_case(top, case):
-                case, reason = None, "unverified"
-            if case is not None:
-                cases.append(case)
-                seen.add(dedup_key(case))
-                bar.set_postfix(cases=len(cases), refresh=False)
-            stats[reason or "mined"] = stats.get(reason or "mined", 0) + 1
-            done.add(commit.sha)
-            state["repos"][str(top)].append(commit.sha)
-            if out is not None and n % checkpoint == 0:
-                _save(out, cases, state)
-        bar.close()
-    if out is not None:
-        _save(out, cases, state)
-    stats["cases"] = len(cases)
-    stats["seconds"] = round(time.perf_counter() - started, 2)
-    return MineResult(cases, stats)
+    run = _Run(cfg, out, _load_state(out, cfg, restart), checkpoint)
+    try:
+        for top in tops:
+            run.mine(top, progress)
+    finally:  # also on Ctrl-C: every commit marked done has its case (if any) saved with it
+        run.save()
+    run.stats["cases"] = len(run.cases)
+    run.stats["seconds"] = round(time.perf_counter() - started, 2)
+    return MineResult(run.cases, run.stats)
+
+
+class _Run:
+    """The cases, dedup keys, counts and state of one ``mine_repos`` call, shared by its repositories."""
+
+    def __init__(self, cfg: MinerConfig, out: str | Path | None, state: dict, checkpoint: int) -> None:
+        self.cfg, self.out, self.state, self.checkpoint = cfg, out, state, checkpoint
+        self.cases = _read_existing(out) if state["repos"] else []
+        self.seen = {dedup_key(c) for c in self.cases}
+        self.stats: dict[str, int] = {"commits": 0, "resumed": 0, "mined": 0}
+
+    def mine(self, top: Path, progress: bool | None) -> None:
+        cfg, done_list = self.cfg, self.state["repos"].setdefault(str(top), [])
+        done = set(done_list)
+        name, licence = repo_name(top), repo_license(top)
+        commits = iter_commits(top, cfg.since)
+        bar = tqdm(commits, total=count_commits(top, cfg.since), desc=name, unit="commit", disable=_quiet(progress))
+        with BlobReader(top) as blobs, bar:
+            for n, commit in enumerate(bar, 1):
+                if cfg.max_cases is not None and len(self.cases) >= cfg.max_cases:
+                    break
+                self.stats["commits"] += 1
+                if commit.sha in done:
+                    self.stats["resumed"] += 1
+                    continue
+                case, reason = _mine_commit(blobs, name, licence, commit, cfg)
+                if case is not None and dedup_key(case) in self.seen:
+                    case, reason = None, "duplicate"
+                if case is not None and not verify_case(top, case, blobs):
+                    case, reason = None, "unverified"
+                if case is not None:
+                    self.cases.append(case)
+                    self.seen.add(dedup_key(case))
+                    bar.set_postfix(cases=len(self.cases), refresh=False)
+                self.stats[reason or "mined"] = self.stats.get(reason or "mined", 0) + 1
+                done.add(commit.sha)
+                done_list.append(commit.sha)
+                if n % self.checkpoint == 0:
+                    self.save()
+
+    def save(self) -> None:
+        """Writes the cases, then the state (a crash in between only makes the next run redo commits)."""
+        if self.out is not None:
+            write_cases(self.out, self.cases)
+            write_json(state_path(self.out), self.state)
 
 
 def _quiet(progress: bool | None) -> bool | None:
@@ -138,19 +158,16 @@ def _read_existing(out: str | Path | None) -> list[HotfixCase]:
     return read_cases(out)
 
 
-def _save(out: str | Path, cases: list[HotfixCase], state: dict) -> None:
-    write_cases(out, cases)  # cases first: a crash in between only makes the next run redo commits
-    write_json(state_path(out), state)
-
-
-def _mine_commit(top: Path, name: str, commit: CommitInfo, cfg: MinerConfig) -> tuple[HotfixCase | None, str | None]:
+def _mine_commit(
+    blobs: BlobReader, name: str, licence: str | None, commit: CommitInfo, cfg: MinerConfig
+) -> tuple[HotfixCase | None, str | None]:
     """Screens one commit from its log entry and, if it passes, builds its case."""
+    if not commit.parents:
+        return None, "root"
     if not re.search(cfg.fix_pattern, commit.message, re.IGNORECASE):
         return None, "message"
     if commit.message.startswith("Revert "):  # git revert's message: undoes a commit, often a fix
         return None, "revert"
-    if not commit.parents:
-        return None, "root"
     wanted = [
         f for f in commit.files
         if language_of(f.path) in cfg.languages and (cfg.include_tests or not is_test_path(f.path))
@@ -166,21 +183,33 @@ def _mine_commit(top: Path, name: str, commit: CommitInfo, cfg: MinerConfig) -> 
         return None, "binary"
     if (change.added, change.deleted) != (1, 1):
         return None, "not-one-line"
-    diff_text = git(top, "diff", "-U0", "--no-color", "--no-ext-diff", change.old_blob, change.new_blob)
-    files, _ = parse_unified_diff(diff_text.decode("utf-8", "replace"), f"{commit.sha}:{change.path}")
-    found = one_line_replacement(files[0]) if len(files) == 1 else None
-    if found is None:
+    old_bytes, new_bytes = blobs.read(change.old_blob), blobs.read(change.new_blob)
+    line = _replaced_line(old_bytes or b"", new_bytes or b"")
+    if line is None:
         return None, "not-one-line"
     language = language_of(change.path)
-    parent_text = decode(read_blob(top, change.old_blob), language)
-    fixed_text = decode(read_blob(top, change.new_blob), language)
+    parent_text, fixed_text = decode(old_bytes or b"", language), decode(new_bytes or b"", language)
     if parent_text is None or fixed_text is None:
         return None, "encoding"
     return build_case(
         Change(
-            repo=name, commit=commit.sha, parent=commit.parents[0], path=change.path, line=found[0],
+            repo=name, commit=commit.sha, parent=commit.parents[0], path=change.path, line=line,
             language=language, parent_text=parent_text, fixed_text=fixed_text, message=commit.message,
             commit_date=commit.date, other_files=tuple(f.path for f in commit.files if f is not change),
+            license=licence,
         ),
         cfg,
     )  # fmt: skip
+
+
+def _replaced_line(old: bytes, new: bytes) -> int | None:
+    """The 1-based line where ``new`` replaces one line of ``old`` and changes nothing else.
+
+    Git's numstat already said one line went and one came; they form one replacement exactly when
+    the files have as many lines and differ at one index (a line moved elsewhere differs at many).
+    """
+    a, b = old.split(b"\n"), new.split(b"\n")
+    if len(a) != len(b):
+        return None
+    diffs = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return diffs[0] + 1 if len(diffs) == 1 else None

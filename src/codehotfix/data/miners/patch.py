@@ -16,7 +16,7 @@ from pathlib import Path
 
 from codehotfix.data.miners.base import MINERS, Change, MinerConfig, MineResult, build_case, split_lines, verify_case
 from codehotfix.data.miners.langs import is_test_path, language_of
-from codehotfix.data.miners.repo import decode, git, open_repo, read_blob, repo_name
+from codehotfix.data.miners.repo import decode, git, open_repo, read_blob, repo_license, repo_name
 from codehotfix.errors import DataError
 
 __all__ = ["Hunk", "FileDiff", "parse_unified_diff", "one_line_replacement", "mine_patch"]
@@ -74,6 +74,8 @@ def parse_unified_diff(text: str, where: str = "patch") -> tuple[list[FileDiff],
     old_left = new_left = 0
     git_header_open = False  # a "diff --git" line whose ---/+++ lines may still follow
     lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start an empty one
     for n, line in enumerate(lines, 1):
         if hunk is not None and (old_left > 0 or new_left > 0):
             tag = line[:1] or " "  # some tools strip the space of an empty context line
@@ -163,7 +165,9 @@ def mine_patch(patch: str | Path, repo: str | Path, cfg: MinerConfig, rev: str =
 
 
 def _case(files: list[FileDiff], header: dict, top: Path, parent: str, cfg: MinerConfig, patch: Path, rev: str):
-    wanted = [f for f in files if language_of(f.path) in cfg.languages and (cfg.include_tests or not is_test_path(f.path))]
+    wanted = [
+        f for f in files if language_of(f.path) in cfg.languages and (cfg.include_tests or not is_test_path(f.path))
+    ]
     if len(wanted) != 1:
         return None, "no-source-file" if not wanted else "many-files"
     diff = wanted[0]
@@ -193,6 +197,6 @@ def _case(files: list[FileDiff], header: dict, top: Path, parent: str, cfg: Mine
     change = Change(
         repo=repo_name(top), commit=header.get("commit"), parent=parent, path=diff.path, line=line,
         language=language, parent_text=parent_text, fixed_text=fixed_text, message=header.get("message", ""),
-        other_files=tuple(f.path for f in files if f is not diff),
+        other_files=tuple(f.path for f in files if f is not diff), license=repo_license(top),
     )  # fmt: skip
     return build_case(change, cfg)

@@ -165,7 +165,11 @@ def _literal_label(a: object, b: object) -> str:
 def _swapped(a: ast.AST, b: ast.AST) -> bool:
     if isinstance(a, ast.BinOp):
         return _dump(a.left) == _dump(b.right) and _dump(a.right) == _dump(b.left)
-    return len(a.comparators) == 1 and _dump(a.left) == _dump(b.comparators[0]) and _dump(b.left) == _dump(a.comparators[0])
+    return (
+        len(a.comparators) == 1
+        and _dump(a.left) == _dump(b.comparators[0])
+        and _dump(b.left) == _dump(a.comparators[0])
+    )
 
 
 _BOOLEANS = {"true", "false", "True", "False", "None", "null", "undefined"}

@@ -18,7 +18,18 @@ from typing import Iterator
 
 from codehotfix.errors import DataError
 
-__all__ = ["CommitInfo", "FileChange", "git", "open_repo", "repo_name", "read_blob", "decode", "iter_commits"]
+__all__ = [
+    "CommitInfo",
+    "FileChange",
+    "git",
+    "open_repo",
+    "repo_name",
+    "repo_license",
+    "read_blob",
+    "BlobReader",
+    "decode",
+    "iter_commits",
+]
 
 _RS, _US = "\x1e", "\x1f"  # record/unit separators: cannot occur in a commit message git prints
 
@@ -61,13 +72,72 @@ def open_repo(path: str | Path) -> Path:
 def repo_name(top: Path) -> str:
     """``owner/name`` from the ``origin`` remote's URL when there is one, else the folder name."""
     proc = subprocess.run(["git", "-C", str(top), "remote", "get-url", "origin"], capture_output=True, text=True)
-    m = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", proc.stdout.strip()) if proc.returncode == 0 else None
+    url = proc.stdout.strip() if proc.returncode == 0 else ""
+    if not re.match(r"^[\w+.-]+://|^[\w.-]+@[\w.-]+:", url) or url.startswith("file://"):
+        return top.name  # no remote, or a clone of a local folder
+    m = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
     return m.group(1) if m else top.name
+
+
+# (text that identifies a licence, SPDX id), most specific first (LGPL's text names the GPL).
+_LICENCES = (
+    ("GNU LESSER GENERAL PUBLIC LICENSE", "LGPL"), ("GNU AFFERO GENERAL PUBLIC LICENSE", "AGPL"),
+    ("GNU GENERAL PUBLIC LICENSE", "GPL"), ("Apache License", "Apache-2.0"), ("Mozilla Public License", "MPL-2.0"),
+    ("Permission is hereby granted, free of charge", "MIT"), ("Neither the name", "BSD-3-Clause"),
+    ("Redistribution and use in source and binary forms", "BSD-2-Clause"), ("ISC License", "ISC"),
+)  # fmt: skip
+
+
+def repo_license(top: Path) -> str | None:
+    """The licence of the repository's top-level LICENSE/COPYING file at HEAD, as an SPDX-like id.
+
+    "unknown" when the file is there but not recognised, None when there is no such file. The
+    licence of HEAD is taken for every commit: cases carry it so that users can filter on it.
+    """
+    names = git(top, "ls-tree", "--name-only", "HEAD").decode("utf-8", "replace").splitlines()
+    for name in names:
+        if name.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
+            text = read_blob(top, f"HEAD:{name}")[:8000].decode("utf-8", "replace").lower()
+            return next((spdx for needle, spdx in _LICENCES if needle.lower() in text), "unknown")
+    return None
 
 
 def read_blob(top: Path, spec: str) -> bytes:
     """The content of a blob given by id or ``rev:path``."""
     return git(top, "cat-file", "blob", spec)
+
+
+class BlobReader:
+    """Reads many blobs through one ``git cat-file --batch`` process (a process per read costs
+    more than the mining itself on a long history). Use as a context manager."""
+
+    def __init__(self, top: Path) -> None:
+        cmd = ["git", "-C", str(top), "cat-file", "--batch"]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def read(self, spec: str) -> bytes | None:
+        """The blob named by id or ``rev:path``; None when there is none (or it is not a blob)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        if "\n" in spec:
+            return None
+        self._proc.stdin.write(spec.encode("utf-8") + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().split()
+        if len(header) != 3:  # "<spec> missing" / "<spec> ambiguous"
+            return None
+        data = self._proc.stdout.read(int(header[2]) + 1)[:-1]
+        return data if header[1] == b"blob" else None
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        self._proc.wait()
+
+    def __enter__(self) -> "BlobReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def decode(data: bytes, language: str) -> str | None:

@@ -1,0 +1,85 @@
+"""``codehotfix train | eval | demo``: thin wrappers over ``codehotfix.api`` and the demo recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from codehotfix.cli import app
+
+_MODEL_HELP = "Base model: 'default' (embedded Qwen2.5-Coder-0.5B-Instruct), a hub id, a local folder or a .gguf file."
+
+
+@app.command("train")
+def train_cmd(
+    cases: Path = typer.Argument(..., help="Hotfix cases (codehotfix JSONL, or a known dataset format)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the adapter and its hotfix.json manifest."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)."),
+    fmt: str = typer.Option("auto", "--format", help="Cases format: auto, jsonl, pysstubs, manysstubs4j, "
+                                                    "humanevalfix, jesse_csv, sstubs_json."),
+    force: bool = typer.Option(False, "--force", help="Replace a finished hotfix already in --out."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
+) -> None:
+    """Train a hotfix adapter on CASES and write it to --out."""
+    from codehotfix.api import train
+
+    manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force)
+    keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
+    print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
+
+
+@app.command("eval")
+def eval_cmd(
+    cases: Path = typer.Argument(..., help="Hotfix cases to measure."),
+    json_out: Path = typer.Option(..., "--json", help="Where to write the full results (JSON)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
+    fmt: str = typer.Option("auto", "--format", help="Cases format (see train)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N cases."),
+    samples: int = typer.Option(10, "--samples", "-k", help="Sampled completions per case (paper: 10)."),
+    top_p: float = typer.Option(0.95, help="Nucleus sampling threshold."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature."),
+    max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
+    batch_size: int = typer.Option(8, help="Prompts per generation batch."),
+    max_context_tokens: int = typer.Option(256, help="Prefix tokens kept (from the right)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+) -> None:
+    """Measure how often the model writes each case's fixed line, buggy line, or something else."""
+    from codehotfix.api import evaluate
+    from codehotfix.config import EvalConfig
+
+    cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
+                     batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed)
+    result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
+                      json_out=json_out, threads=threads)
+    s = result["summary"]
+    print(json.dumps({"cases": s["cases"], "greedy": s["greedy"], "sampled": s["sampled"],
+                      "margin_mean": s["margin_mean"], "seconds": result["seconds"], "json": str(json_out)}, indent=2))
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/demo-<time>); "
+                                                                "an existing one resumes."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config."),
+    topics: Optional[List[str]] = typer.Option(None, "--topic", help="Restrict to these pack topics (repeatable)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
+) -> None:
+    """Base eval → train → eval again on the built-in pack; prints the before/after table."""
+    from datetime import datetime
+
+    from codehotfix.recipes.demo import DemoOptions, run_demo, summary_markdown
+
+    if out is None:
+        out = Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    opts = DemoOptions(out=out, model=model, config=str(config) if config else None, topics=topics or None,
+                       overrides=overrides or [])
+    summary = run_demo(opts)
+    print(summary_markdown(summary))
+    print(f"results: {out}/summary.json, {out}/summary.md")
