@@ -144,7 +144,7 @@ def test_several_repositories_share_one_deduplicated_output(history, mined, tmp_
     _git(clone, "remote", "set-url", "origin", "git@github.com:someone/demo-fork.git")
     both = mine_repos([history[0], clone], MinerConfig(), progress=False)
     assert both.cases == mined.cases  # every fix of the fork is the same fix: kept once, from the first
-    assert both.stats["duplicate"] == 1 + len(EXPECTED) and both.stats["commits"] == 2 * mined.stats["commits"]
+    assert both.stats["duplicate"] == 2 + len(EXPECTED) and both.stats["commits"] == 2 * mined.stats["commits"]
     (fork_case,) = mine_repos([clone], MinerConfig(paths=("*.java",)), progress=False).cases
     assert fork_case.group == "someone/demo-fork" and fork_case.id.startswith("someone/demo-fork@")
 
@@ -212,6 +212,10 @@ def test_format_patch_gives_the_same_case_as_the_history(history, mined, tmp_pat
         from_history, source={k: v for k, v in from_history.source.items() if k != "commit_date"}
     )
     assert MINERS.get("patch") is mine_patch and MINERS.get("git") is mine_repos
+    # A patch from a commit this clone does not have (a PR's) is checked against its parent only.
+    patch.write_text(patch.read_text().replace(shas["Fix java loop bound"], "f" * 40, 1))
+    (foreign,) = mine_patch(patch, path, MinerConfig(), rev=shas["Fix java loop bound"] + "^").cases
+    assert foreign.source["commit"] == "f" * 40 and foreign.buggy == from_history.buggy
 
 
 def test_plain_diff_against_head(history, tmp_path):
@@ -235,6 +239,8 @@ def test_plain_diff_against_head(history, tmp_path):
         diff.replace("+        return lo - 0\n", "+        return lo - 0\n+        pass\n").replace("+13,3", "+13,4")
     )
     assert mine_patch(patch, path, MinerConfig()).stats["skipped"] == "not-one-line"
+    with pytest.raises(DataError, match="not a revision"):
+        mine_patch(patch, path, MinerConfig(), rev="no-such-branch")
     patch.write_text("this is not a diff\n")
     with pytest.raises(DataError, match="no file diff"):
         mine_patch(patch, path, MinerConfig())

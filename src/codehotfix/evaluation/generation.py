@@ -1,9 +1,10 @@
 """Batched completion of code prefixes, stopping each sequence at the end of its first line.
 
 Prompts are tokenized, cut from the left to a token budget, sorted by length and left-padded in
-batches; each batch makes one greedy and/or one sampled ``generate`` call (``num_return_sequences``
-expands every prompt to k samples). A per-row stopping rule ends a sequence as soon as it has
-written one non-blank line, so most completions cost a dozen tokens, not 64.
+batches. Each batch is prefilled once; for k samples its key/value cache is copied k times (rather
+than prefilling every prompt k times), and each row leaves the batch as soon as it has written one
+non-blank line, so most completions cost a dozen tokens, not 64. Sampling uses transformers'
+temperature and top-p logits warpers.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from typing import Any, Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import StoppingCriteria, StoppingCriteriaList
 
-__all__ = ["Completions", "generate_completions", "encode_prompts", "FirstLineStop"]
+__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines"]
 
 
 @dataclass
@@ -25,19 +25,6 @@ class Completions:
     greedy: str | None = None
     samples: list[str] = field(default_factory=list)
     new_tokens: int = 0
-
-
-class FirstLineStop(StoppingCriteria):
-    """Stops each row once its generated text holds a newline after some non-blank content."""
-
-    def __init__(self, tokenizer: Any, prompt_width: int) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_width = prompt_width
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
-        done = ["\n" in t.lstrip() for t in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def encode_prompts(tokenizer: Any, prompts: Sequence[str], max_context_tokens: int) -> list[list[int]]:
@@ -58,7 +45,79 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     return ids, mask
 
 
+def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
+    """Returns (row is done, row has content) after the row emits token text ``piece``.
+
+    A row is done at the first newline that follows some non-blank text; a newline before any
+    content is a leading blank line and does not end it.
+    """
+    for ch in piece:
+        if ch == "\n" and seen_content:
+            return True, True
+        if not ch.isspace():
+            seen_content = True
+    return False, seen_content
+
+
 @torch.no_grad()
+def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
+                 top_p: float, temperature: float, max_new_tokens: int, seed: int,
+                 first_line_only: bool = True) -> list[list[int]]:
+    """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
+
+    Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
+    key/value cache is copied n times, and a row leaves the batch as soon as it has finished its
+    line, so the cost follows the tokens actually needed rather than (rows × longest row).
+    """
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+    ids, mask = _left_pad(prompt_ids, pad_id)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    logits = out.logits[:, -1].float()
+    if n > 1:
+        cache.batch_repeat_interleave(n)
+        logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+    rows = logits.shape[0]
+    next_pos = mask.sum(-1)  # position of the next token of each row
+    warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
+    gen = torch.Generator().manual_seed(seed)
+    active = torch.arange(rows)
+    new_tokens: list[list[int]] = [[] for _ in range(rows)]
+    seen = [False] * rows
+    for _ in range(max_new_tokens):
+        if do_sample:
+            probs = torch.softmax(warp(None, logits), -1)
+            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+        else:
+            nxt = logits.argmax(-1)
+        keep = []
+        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if first_line_only else None
+        for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist())):
+            if tok in eos:
+                continue
+            new_tokens[row].append(tok)
+            if first_line_only:
+                done, seen[row] = _ends_line(pieces[j], seen[row])
+                if done:
+                    continue
+            keep.append(j)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            sel = torch.tensor(keep)
+            cache.batch_select_indices(sel)
+            active, nxt, mask, next_pos = active[sel], nxt[sel], mask[sel], next_pos[sel]
+        mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], -1)
+        out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
+                    past_key_values=cache, use_cache=True)
+        cache, logits, next_pos = out.past_key_values, out.logits[:, -1].float(), next_pos + 1
+    return new_tokens
+
+
 def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, samples: int = 10,
                          greedy: bool = True, top_p: float = 0.95, temperature: float = 1.0,
                          max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int = 256,
@@ -66,40 +125,29 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
                          desc: str = "generating") -> list[Completions]:
     """Completes every prompt; returns one ``Completions`` per prompt, in input order.
 
-    Sampling is seeded per batch (``seed + batch index``), so the same prompts, settings and seed
-    give the same completions.
+    Sampling is seeded per batch (``seed + batch index``) and prompts are batched by length, so the
+    same prompts, settings and seed give the same completions.
     """
     encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     results = [Completions() for _ in prompts]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    common = dict(max_new_tokens=max_new_tokens, pad_token_id=pad_id)
+    common = dict(top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
+                  first_line_only=first_line_only)
     bar = tqdm(total=len(prompts), desc=desc, unit="prompt", disable=not progress, dynamic_ncols=True)
     for b, start in enumerate(range(0, len(order), batch_size)):
         idx = order[start:start + batch_size]
-        ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
-        width = ids.shape[1]
-        stop = StoppingCriteriaList([FirstLineStop(tokenizer, width)]) if first_line_only else None
+        batch_ids = [encoded[i] for i in idx]
         if greedy:
-            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                 stopping_criteria=stop, **common)
-            texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-            for i, text in zip(idx, texts):
-                results[i].greedy = text
-            results_tokens = int((out[:, width:] != pad_id).sum())
-        else:
-            results_tokens = 0
+            outs = sample_lines(model, tokenizer, batch_ids, n=1, do_sample=False, seed=seed + b, **common)
+            for i, toks in zip(idx, outs):
+                results[i].greedy = tokenizer.decode(toks, skip_special_tokens=True)
+                results[i].new_tokens += len(toks)
         if samples:
-            torch.manual_seed(seed + b)
-            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_p=top_p,
-                                 temperature=temperature, top_k=0, num_return_sequences=samples,
-                                 stopping_criteria=stop, **common)
-            texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+            outs = sample_lines(model, tokenizer, batch_ids, n=samples, do_sample=True, seed=seed + b, **common)
             for j, i in enumerate(idx):
-                results[i].samples = texts[j * samples:(j + 1) * samples]
-            results_tokens += int((out[:, width:] != pad_id).sum())
-        for i in idx:
-            results[i].new_tokens = results_tokens // len(idx)
+                mine = outs[j * samples:(j + 1) * samples]
+                results[i].samples = [tokenizer.decode(t, skip_special_tokens=True) for t in mine]
+                results[i].new_tokens += sum(len(t) for t in mine)
         bar.update(len(idx))
     bar.close()
     return results

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from codehotfix.errors import ConfigError
 from codehotfix.registry import Registry
 
-__all__ = ["AdapterConfig", "ADAPTERS", "build_adapter", "trainable_parameters"]
+__all__ = ["AdapterConfig", "ADAPTERS", "build_adapter", "trainable_parameters", "linear_module_names"]
 
 
 @dataclass
@@ -24,9 +24,11 @@ class AdapterConfig:
         r: LoRA rank.
         alpha: LoRA scaling numerator (scale = alpha / r).
         dropout: LoRA dropout (0 keeps training deterministic for a seed).
-        target_modules: module names to adapt; None means every linear layer but the output head
-            (PEFT's "all-linear"), which works on any architecture.
-        layers: indices of the transformer blocks to adapt; None means all.
+        target_modules: module names to adapt; None means every linear layer inside the transformer
+            blocks (found by inspecting the model, so it works on any architecture).
+        layers: indices of the transformer blocks to adapt; None means all; negative indices count
+            from the top (``[-8, -7, …, -1]`` = the top 8). Adapting only upper blocks means the
+            backward pass stops at the lowest adapted block.
     """
 
     method: str = "lora"
@@ -48,19 +50,53 @@ class AdapterConfig:
             raise ConfigError("; ".join(errors))
 
 
-ADAPTERS: Registry[Callable[[AdapterConfig], Any]] = Registry("adapter method")
+ADAPTERS: Registry[Callable[[AdapterConfig, Any], Any]] = Registry("adapter method")
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """Short names of the linear layers inside the transformer blocks (e.g. q_proj … down_proj);
+    the output head and embeddings are left out."""
+    import torch.nn as nn
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    names = set()
+    for name, mod in model.named_modules():
+        in_block = any(part.isdigit() for part in name.split("."))  # inside a numbered block list
+        if isinstance(mod, nn.Linear) and mod is not head and in_block:
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def _num_layers(model: Any) -> int:
+    config = getattr(model, "config", None)
+    n = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+    if not n:
+        raise ConfigError("adapter.layers is set but the model's config has no num_hidden_layers")
+    return int(n)
+
+
+def resolve_layers(model: Any, layers: list[int] | None) -> list[int] | None:
+    """Maps possibly negative block indices to absolute ones, checking the range."""
+    if layers is None:
+        return None
+    n = _num_layers(model)
+    out = sorted({i + n if i < 0 else i for i in layers})
+    bad = [i for i in out if not 0 <= i < n]
+    if bad:
+        raise ConfigError(f"adapter.layers {layers} out of range for a model with {n} blocks")
+    return out
 
 
 @ADAPTERS.register("lora")
-def _lora(cfg: AdapterConfig) -> Any:
+def _lora(cfg: AdapterConfig, model: Any) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(
         r=cfg.r,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
-        target_modules=cfg.target_modules or "all-linear",
-        layers_to_transform=cfg.layers,
+        target_modules=cfg.target_modules or linear_module_names(model),
+        layers_to_transform=resolve_layers(model, cfg.layers),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -74,7 +110,7 @@ def build_adapter(model: Any, cfg: AdapterConfig) -> Any:
     """
     from peft import get_peft_model
 
-    peft_config = ADAPTERS.get(cfg.method)(cfg)
+    peft_config = ADAPTERS.get(cfg.method)(cfg, model)
     return get_peft_model(model, peft_config)
 
 

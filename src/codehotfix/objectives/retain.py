@@ -3,7 +3,7 @@
 kl_context — KL(p_base ‖ p_hotfixed) of the next-token distributions at the last context positions
     of each case, averaged over positions (the paper's retain term, Yang & Lo, arXiv 2408.05727).
     p_base comes from the same model with the adapter disabled, so no second copy is loaded.
-    Param ``positions`` (default 64) is how many trailing context positions are compared.
+    Param ``positions`` (default 32) is how many trailing context positions are compared.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class KLContextObjective(Objective):
 
     family = "retain"
     needs_context = True
-    params = {"positions": 64}
+    params = {"positions": 32}
 
     def __call__(self, scores) -> LossOutput:
         if scores.ctx_logprobs is None or scores.ref_ctx_logprobs is None:

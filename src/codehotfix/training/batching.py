@@ -5,9 +5,10 @@ Each case becomes two sequences that share the context: ``context + fixed line``
 line stops). The context is the prefix, truncated from the left to a token budget. Batches are padded
 only to their longest sequence.
 
-``score_batch`` runs the decoder once over both sequences and applies the output head only at the
-positions a loss needs (the line tokens and the last context positions), which avoids computing
-[batch, seq, vocab] logits for every position: with a 152k vocabulary that is most of the memory.
+``score_batch`` runs the context once, then both lines on top of its key/value cache (the two
+sequences share everything before the line, so this halves the work), and applies the output head
+only where a loss needs it (the line tokens and the last context positions): with a 152k vocabulary,
+[batch, seq, vocab] logits for every position would be most of the memory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch.nn.functional as F
 
 from codehotfix.data.cases import HotfixCase
 
-__all__ = ["EncodedCase", "Batch", "Scores", "encode_case", "collate", "score_batch", "split_model"]
+__all__ = ["EncodedCase", "Batch", "Scores", "encode_case", "collate", "score_batch", "split_model",
+           "reference_context_logprobs"]
 
 
 @dataclass
@@ -57,68 +59,76 @@ def encode_case(tokenizer: Any, case: HotfixCase, max_context_tokens: int) -> En
 
 @dataclass
 class Batch:
-    """Padded tensors for B cases (2B sequences: rows [0, B) fixed, rows [B, 2B) buggy).
+    """Padded tensors for B cases, laid out so the shared context is computed once.
 
-    Shapes: input_ids/attention_mask [2B, T]; *_pos/*_tgt/*_mask [B, L*]; ctx_pos/ctx_mask [B, K].
-    A position p holds the logits that predict token p + 1.
+    The contexts are left-padded to a common width C, so every context ends at column C-1; the
+    continuations (fixed and buggy line of each case, interleaved: row 2i fixed, row 2i+1 buggy) are
+    right-padded to width L and run on top of the contexts' key/value cache.
+
+    Shapes: ctx_ids/ctx_mask [B, C]; cont_ids/cont_mask [2B, L]; fixed_*/buggy_* [B, L];
+    kl_mask [B, K] marks the last K context positions (each predicting the next context token).
     """
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    fixed_pos: torch.Tensor
-    fixed_tgt: torch.Tensor
-    fixed_mask: torch.Tensor
-    buggy_pos: torch.Tensor
-    buggy_tgt: torch.Tensor
-    buggy_mask: torch.Tensor
-    buggy_div_mask: torch.Tensor
-    ctx_pos: torch.Tensor
+    ctx_ids: torch.Tensor
     ctx_mask: torch.Tensor
-    context_len: torch.Tensor
+    cont_ids: torch.Tensor
+    cont_mask: torch.Tensor
+    buggy_div_mask: torch.Tensor
+    kl_mask: torch.Tensor
     case_ids: list[str]
 
     @property
     def size(self) -> int:
         return len(self.case_ids)
 
+    @property
+    def fixed_tgt(self) -> torch.Tensor:
+        return self.cont_ids[0::2]
+
+    @property
+    def fixed_mask(self) -> torch.Tensor:
+        return self.cont_mask[0::2].bool()
+
+    @property
+    def buggy_tgt(self) -> torch.Tensor:
+        return self.cont_ids[1::2]
+
+    @property
+    def buggy_mask(self) -> torch.Tensor:
+        return self.cont_mask[1::2].bool()
+
     def num_tokens(self) -> int:
-        return int(self.attention_mask.sum())
+        return int(self.ctx_mask.sum() + self.cont_mask.sum())
 
 
-def _pad(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+def _pad(rows: Sequence[Sequence[int]], value: int, left: bool = False) -> torch.Tensor:
     width = max(1, max(len(r) for r in rows))
+    if left:
+        return torch.tensor([[value] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
     return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 def collate(items: Sequence[EncodedCase], pad_id: int, kl_positions: int = 0) -> Batch:
-    """Pads ``items`` into a Batch. ``kl_positions`` is how many trailing context positions to keep
-    for a retain loss (0 keeps none)."""
-    seqs = [e.context + e.fixed for e in items] + [e.context + e.buggy for e in items]
-    ids = _pad(seqs, pad_id)
-    mask = _pad([[1] * len(s) for s in seqs], 0)
-    fixed_pos, fixed_tgt, buggy_pos, buggy_tgt, div, ctx_pos = [], [], [], [], [], []
-    for e in items:
-        c = len(e.context)
-        fixed_pos.append([c - 1 + j for j in range(len(e.fixed))])
-        fixed_tgt.append(e.fixed)
-        buggy_pos.append([c - 1 + j for j in range(len(e.buggy))])
-        buggy_tgt.append(e.buggy)
-        div.append([int(j >= e.diverge) for j in range(len(e.buggy))])
-        # Positions 0 .. c-2 predict context tokens; c-1 predicts the line and is not "context".
-        ctx_pos.append(list(range(max(0, c - 1 - kl_positions), c - 1)) if kl_positions else [])
+    """Pads ``items`` into a Batch. ``kl_positions`` is how many trailing context positions a retain
+    loss compares (0: none)."""
+    ctx_ids = _pad([e.context for e in items], pad_id, left=True)
+    ctx_mask = _pad([[1] * len(e.context) for e in items], 0, left=True)
+    conts = [seq for e in items for seq in (e.fixed, e.buggy)]
+    line_width = max(len(c) for c in conts)
+    div = [[int(j >= e.diverge) for j in range(len(e.buggy))] + [0] * (line_width - len(e.buggy)) for e in items]
+    width = ctx_ids.shape[1]
+    # Column width-1 predicts the line's first token, so the compared context positions are the
+    # K columns before it; a position whose next token is padding is not compared.
+    k = min(kl_positions, width - 1)
+    kl_mask = ctx_mask[:, width - 1 - k:width - 1] * ctx_mask[:, width - k:width] if k > 0 else \
+        torch.zeros(len(items), 0, dtype=torch.long)
     return Batch(
-        input_ids=ids,
-        attention_mask=mask,
-        fixed_pos=_pad(fixed_pos, 0),
-        fixed_tgt=_pad(fixed_tgt, pad_id),
-        fixed_mask=_pad([[1] * len(p) for p in fixed_pos], 0).bool(),
-        buggy_pos=_pad(buggy_pos, 0),
-        buggy_tgt=_pad(buggy_tgt, pad_id),
-        buggy_mask=_pad([[1] * len(p) for p in buggy_pos], 0).bool(),
-        buggy_div_mask=_pad(div, 0).bool(),
-        ctx_pos=_pad(ctx_pos, 0),
-        ctx_mask=_pad([[1] * len(p) for p in ctx_pos], 0).bool(),
-        context_len=torch.tensor([len(e.context) for e in items]),
+        ctx_ids=ctx_ids,
+        ctx_mask=ctx_mask,
+        cont_ids=_pad(conts, pad_id),
+        cont_mask=_pad([[1] * len(c) for c in conts], 0),
+        buggy_div_mask=_pad(div, 0, left=False).bool(),
+        kl_mask=kl_mask.bool(),
         case_ids=[e.case_id for e in items],
     )
 
@@ -149,51 +159,62 @@ def split_model(model: Any) -> tuple[Any, Any]:
     return decoder, base.get_output_embeddings()
 
 
-def _gather_logp(hidden: torch.Tensor, head: Any, pos: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-    rows = torch.arange(hidden.shape[0]).unsqueeze(1)
-    logits = head(hidden[rows, pos]).float()  # [B, L, V]
-    return torch.log_softmax(logits, dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+def _run_context(decoder: Any, batch: Batch, use_cache: bool) -> Any:
+    positions = (batch.ctx_mask.cumsum(-1) - 1).clamp(min=0)
+    return decoder(input_ids=batch.ctx_ids, attention_mask=batch.ctx_mask, position_ids=positions,
+                   use_cache=use_cache)
 
 
-def _ctx_logprobs(hidden: torch.Tensor, head: Any, pos: torch.Tensor) -> torch.Tensor:
-    rows = torch.arange(hidden.shape[0]).unsqueeze(1)
-    return F.log_softmax(head(hidden[rows, pos]).float(), dim=-1)
+def _kl_columns(batch: Batch) -> slice:
+    width, k = batch.ctx_ids.shape[1], batch.kl_mask.shape[1]
+    return slice(width - 1 - k, width - 1)
 
 
-def score_batch(model: Any, batch: Batch, *, with_context: bool = False, with_reference: bool = False) -> Scores:
-    """One forward pass over a batch; returns per-token log-probs of both lines (and, if asked,
-    the context distributions with the adapter on and off).
+def score_batch(model: Any, batch: Batch, *, with_context: bool = False,
+                reference: torch.Tensor | None = None) -> Scores:
+    """Scores both lines of every case; the context runs once and both lines reuse its cache.
 
     Args:
         model: a causal LM, optionally PEFT-wrapped.
         batch: from ``collate``.
-        with_context: also return log-distributions at ``batch.ctx_pos`` (for retain losses).
-        with_reference: also return them with the adapter disabled, under no_grad (the frozen
-            base model is the reference: no second copy is loaded).
+        with_context: also return log-distributions at the last K context positions (retain losses).
+        reference: the base model's log-distributions at those positions ([B, K, V]; see
+            ``reference_context_logprobs``), passed through to the objectives.
     """
     decoder, head = split_model(model)
-    b = batch.size
-    hidden = decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
-    fixed_logp = _gather_logp(hidden[:b], head, batch.fixed_pos, batch.fixed_tgt) * batch.fixed_mask
-    buggy_logp = _gather_logp(hidden[b:], head, batch.buggy_pos, batch.buggy_tgt) * batch.buggy_mask
-    scores = Scores(fixed_logp, batch.fixed_mask, buggy_logp, batch.buggy_mask, batch.buggy_div_mask)
-    if with_context and batch.ctx_pos.shape[1] and batch.ctx_mask.any():
-        scores.ctx_logprobs = _ctx_logprobs(hidden[:b], head, batch.ctx_pos)
-        scores.ctx_mask = batch.ctx_mask
-        if with_reference:
-            scores.ref_ctx_logprobs = reference_context_logprobs(model, batch)
+    out = _run_context(decoder, batch, use_cache=True)
+    h_ctx, cache = out.last_hidden_state, out.past_key_values
+    cache.batch_repeat_interleave(2)  # row i's context serves rows 2i (fixed) and 2i+1 (buggy)
+    ctx_mask2 = batch.ctx_mask.repeat_interleave(2, dim=0)
+    width = batch.cont_ids.shape[1]
+    positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width)
+    h_cont = decoder(input_ids=batch.cont_ids, attention_mask=torch.cat([ctx_mask2, batch.cont_mask], -1),
+                     position_ids=positions, past_key_values=cache, use_cache=True).last_hidden_state
+    # Token j of a line is predicted by the hidden state before it: the context's last column for
+    # j = 0, the line's own column j-1 after that.
+    h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
+    mask = batch.cont_mask.bool()
+    logits = head(h_pred[mask]).float()  # only real line tokens: [N, V]
+    token_logp = torch.log_softmax(logits, -1).gather(-1, batch.cont_ids[mask].unsqueeze(-1)).squeeze(-1)
+    logp = torch.zeros(mask.shape, dtype=token_logp.dtype).masked_scatter(mask, token_logp)
+    scores = Scores(logp[0::2], batch.fixed_mask, logp[1::2], batch.buggy_mask, batch.buggy_div_mask)
+    if with_context and batch.kl_mask.shape[1] and batch.kl_mask.any():
+        scores.ctx_logprobs = F.log_softmax(head(h_ctx[:, _kl_columns(batch)]).float(), dim=-1)
+        scores.ctx_mask = batch.kl_mask
+        scores.ref_ctx_logprobs = reference
     return scores
 
 
 @torch.no_grad()
 def reference_context_logprobs(model: Any, batch: Batch) -> torch.Tensor:
-    """Context log-distributions of the base model (adapter disabled), [B, K, V]."""
+    """Context log-distributions of the base model (adapter disabled), [B, K, V].
+
+    The frozen base model is the reference: the adapter is switched off, no second copy is loaded.
+    """
     decoder, head = split_model(model)
-    b, width = batch.size, int(batch.context_len.max())
-    ids, mask = batch.input_ids[:b, :width], batch.attention_mask[:b, :width]
     if hasattr(model, "disable_adapter"):
         with model.disable_adapter():
-            hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            h = _run_context(decoder, batch, use_cache=False).last_hidden_state
     else:
-        hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    return _ctx_logprobs(hidden, head, batch.ctx_pos)
+        h = _run_context(decoder, batch, use_cache=False).last_hidden_state
+    return F.log_softmax(head(h[:, _kl_columns(batch)]).float(), dim=-1)

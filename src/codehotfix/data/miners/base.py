@@ -176,7 +176,7 @@ def dedup_key(case: HotfixCase) -> tuple[str, ...]:
     return (case.language, case.source.get("path", ""), normalize_line(case.buggy), normalize_line(case.fixed))
 
 
-def verify_case(top: Path, case: HotfixCase, blobs: BlobReader | None = None) -> bool:
+def verify_case(top: Path, case: HotfixCase, blobs: BlobReader | None = None, check_fixed: bool = True) -> bool:
     """True when the case's prefix and buggy line are the parent's file at ``source.line`` and the
     fixed line is the commit's file at the same line (read afresh from git by revision and path).
 
@@ -184,6 +184,7 @@ def verify_case(top: Path, case: HotfixCase, blobs: BlobReader | None = None) ->
         top: the repository.
         case: a mined case (its ``source`` names parent, commit, path and line).
         blobs: an open reader of ``top`` to reuse; by default one ``git cat-file`` per read.
+        check_fixed: also check the fixed line against ``source.commit`` (when it is not None).
     """
     src = case.source
 
@@ -199,8 +200,8 @@ def verify_case(top: Path, case: HotfixCase, blobs: BlobReader | None = None) ->
                 data = None
         return None if data is None else decode(data, case.language)
 
-    parent, child = text(src["parent"]), text(src["commit"])
-    if parent is None or (src["commit"] is not None and child is None):
+    parent, child = text(src["parent"]), text(src["commit"] if check_fixed else None)
+    if parent is None or (check_fixed and src["commit"] is not None and child is None):
         return False
     old, i = split_lines(parent), src["line"] - 1
     if i >= len(old) or old[i].rstrip("\r\n") != case.buggy or not "".join(old[:i]).endswith(case.prefix):

@@ -9,7 +9,7 @@ A commit gives a case when all of these hold (the first that fails is counted in
                    tests and other files may change alongside and are recorded in ``other_files``
     paths          that file matches ``MinerConfig.paths``
     not-modified   it was modified in place (not added, deleted, renamed or retyped)
-    binary / not-one-line   git counts one line deleted and one added, in one hunk, adjacent
+    binary / not-one-line   git counts one line deleted and one added, and the files differ at that line only
     encoding       both versions decode (PEP 263 for Python, else UTF-8)
     whitespace, comment, syntax, ast-identical, import, docstring   see ``filters``
     duplicate      no earlier case has the same ``base.dedup_key``

@@ -155,10 +155,14 @@ def mine_patch(patch: str | Path, repo: str | Path, cfg: MinerConfig, rev: str =
     if not files:
         raise DataError(f"{patch}: no file diff found (expected a unified diff with ---/+++ lines and @@ hunks)")
     top = open_repo(repo)
-    parent = git(top, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}").decode().strip()
+    try:
+        parent = git(top, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}").decode().strip()
+    except DataError:
+        raise DataError(f"{top}: {rev!r} is not a revision of this repository (see --rev)") from None
     stats = {"files": len(files), "mined": 0}
     case, reason = _case(files, header, top, parent, cfg, patch, rev)
-    if case is not None and not verify_case(top, case):
+    # The diff's own commit (format-patch) need not be in the repository: check the parent side.
+    if case is not None and not verify_case(top, case, check_fixed=False):
         raise DataError(f"{patch}: the case mined from it does not verify against {top} at {rev}")
     stats.update({"mined": 1} if case else {"skipped": reason})
     return MineResult([case] if case else [], stats)

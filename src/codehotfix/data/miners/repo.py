@@ -2,7 +2,7 @@
 
 One ``git log --raw --numstat`` stream lists every commit with its changed files, their status, blob
 ids and added/deleted line counts, so most commits are screened out without another git call; only
-candidates cost a ``git diff`` of two blobs and two ``git cat-file`` reads.
+candidates cost blob reads, all through one ``git cat-file --batch`` process (``BlobReader``).
 """
 
 from __future__ import annotations
