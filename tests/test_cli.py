@@ -1,0 +1,33 @@
+"""The command line: train and eval on the tiny model, and one-line errors with exit status 2."""
+
+import json
+
+import pytest
+
+from codehotfix.cli import main
+from codehotfix.data.cases import write_cases
+
+
+def test_train_then_eval_with_the_adapter(tmp_path, tiny_model_dir, tiny_cases, capsys):
+    cases = write_cases(tmp_path / "cases.jsonl", tiny_cases)
+    main(["train", str(cases), "--out", str(tmp_path / "hf"), "--model", str(tiny_model_dir),
+          "training.epochs=1", "training.batch_size=4"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["cases"] == 4 and printed["steps"] == 1
+    main(["eval", str(cases), "--model", str(tiny_model_dir), "--adapter", str(tmp_path / "hf"), "-k", "2",
+          "--max-new-tokens", "6", "--json", str(tmp_path / "eval.json")])
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["adapter"] == str(tmp_path / "hf") and result["summary"]["sampled"]["n"] == 8
+
+
+def test_errors_are_one_line_with_status_2(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "prefix": "", "buggy": "x = 1"}\n')
+    with pytest.raises(SystemExit) as e:
+        main(["train", str(bad), "--out", str(tmp_path / "o")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.jsonl:1: missing required field(s) 'fixed'" in err
+    with pytest.raises(SystemExit) as e:
+        main(["train", str(bad), "--out", str(tmp_path / "o"), "training.nope=1"])
+    assert e.value.code == 2 and "training.nope: unknown key" in capsys.readouterr().err
