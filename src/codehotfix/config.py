@@ -40,7 +40,7 @@ class TrainingConfig:
     """
 
     epochs: int = 3
-    lr: float = 1e-3
+    lr: float = 2e-3
     batch_size: int = 8
     max_context_tokens: int = 256
     warmup_steps: int = 2

@@ -68,7 +68,7 @@ def demo_cmd(
                                                                 "an existing one resumes."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config."),
-    topics: Optional[List[str]] = typer.Option(None, "--topic", help="Restrict to these pack topics (repeatable)."),
+    topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Base eval → train → eval again on the built-in pack; prints the before/after table."""

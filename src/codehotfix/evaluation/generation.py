@@ -76,7 +76,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     ids, mask = _left_pad(prompt_ids, pad_id)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = out.cache
     logits = out.logits[:, -1].float()
     if n > 1:
         cache.batch_repeat_interleave(n)
@@ -113,8 +113,8 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
             active, nxt, mask, next_pos = active[sel], nxt[sel], mask[sel], next_pos[sel]
         mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], -1)
         out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
-                    past_key_values=cache, use_cache=True)
-        cache, logits, next_pos = out.past_key_values, out.logits[:, -1].float(), next_pos + 1
+                    cache=cache, use_cache=True)
+        cache, logits, next_pos = out.cache, out.logits[:, -1].float(), next_pos + 1
     return new_tokens
 
 

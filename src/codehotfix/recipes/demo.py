@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from codehotfix.config import HotfixConfig, load_config
 from codehotfix.data.cases import HotfixCase
-from codehotfix.data.packs import load_pack
+from codehotfix.data.packs import TARGET_TOPICS, load_pack
 from codehotfix.data.split import split_cases
 from codehotfix.files import atomic_write_text, read_json, write_json
 
@@ -37,7 +37,8 @@ class DemoOptions:
         model: base model spec (see ``load_model``).
         pack: built-in pack name.
         test_fraction: share of each topic's contexts held out for evaluation.
-        topics: restrict to these topics (None: all).
+        topics: restrict to these topics (None: the pack's target topics — those the default model
+            gets wrong — or every topic for a pack without a target list; ["all"]: every topic).
         config: YAML config path (None: defaults).
         overrides: ``a.b=c`` overrides.
     """
@@ -81,11 +82,16 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str,
 
     cfg: HotfixConfig = load_config(opts.config, opts.overrides)
     cases = load_pack(opts.pack)
-    if opts.topics:
-        unknown = sorted(set(opts.topics) - {c.group for c in cases})
+    topics = opts.topics
+    if topics is None and opts.pack in TARGET_TOPICS:
+        topics = list(TARGET_TOPICS[opts.pack])
+    if topics == ["all"]:
+        topics = None
+    if topics:
+        unknown = sorted(set(topics) - {c.group for c in cases})
         if unknown:
             raise KeyError(f"unknown topic(s) {unknown}; valid: {', '.join(sorted({c.group for c in cases}))}")
-        cases = [c for c in cases if c.group in opts.topics]
+        cases = [c for c in cases if c.group in topics]
     train, test = _split(cases, opts.test_fraction, cfg.seed)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
