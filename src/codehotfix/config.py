@@ -39,8 +39,8 @@ class TrainingConfig:
         threads: torch threads; null uses every core.
     """
 
-    epochs: int = 3
-    lr: float = 2e-3
+    epochs: int = 4
+    lr: float = 1e-3
     batch_size: int = 8
     max_context_tokens: int = 256
     warmup_steps: int = 2
@@ -108,7 +108,7 @@ class EvalConfig:
 def _default_objectives() -> list[ObjectiveConfig]:
     return [
         ObjectiveConfig("fixed_ce", 1.0),
-        ObjectiveConfig("unlikelihood", 1.0),
+        ObjectiveConfig("unlikelihood", 0.3),
         ObjectiveConfig("kl_context", 1.0),
     ]
 
