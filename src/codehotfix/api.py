@@ -24,7 +24,7 @@ from codehotfix.config import EvalConfig, HotfixConfig, load_config
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders import load_cases
 from codehotfix.errors import CodehotfixError, DataError
-from codehotfix.files import read_json, sha256_text, write_json
+from codehotfix.files import atomic_write_text, read_json, sha256_text, write_json
 from codehotfix.models.adapters import build_adapter, trainable_parameters
 from codehotfix.models.loading import LoadedModel, load_model
 
@@ -107,8 +107,6 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
         "final_losses": result.final_metrics,
         "versions": library_versions(),
     }
-    from codehotfix.files import atomic_write_text
-
     atomic_write_text(out_dir / "train_log.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
     write_json(out_dir / MANIFEST, manifest)
     shutil.rmtree(out_dir / ".checkpoint", ignore_errors=True)

@@ -6,7 +6,7 @@ never subclass its models. LoRA is the default (the paper's r=8, alpha=16).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from codehotfix.errors import ConfigError

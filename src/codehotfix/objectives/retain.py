@@ -8,8 +8,6 @@ kl_context — KL(p_base ‖ p_hotfixed) of the next-token distributions at the 
 
 from __future__ import annotations
 
-import torch
-
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean
 
 
@@ -30,7 +28,3 @@ class KLContextObjective(Objective):
         loss = masked_mean(kl, scores.ctx_mask)
         return LossOutput(loss, {"kl": float(loss.detach())})
 
-
-def kl_to_reference(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """KL(ref ‖ model) over the last dimension: [..., V] → [...]."""
-    return (ref_logprobs.exp() * (ref_logprobs - logprobs)).sum(-1)
