@@ -31,3 +31,21 @@ def test_errors_are_one_line_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", str(bad), "--out", str(tmp_path / "o"), "training.nope=1"])
     assert e.value.code == 2 and "training.nope: unknown key" in capsys.readouterr().err
+
+
+def test_humaneval_needs_allow_exec_and_caches_generations(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as e:
+        main(["humaneval", "--model", str(tiny_model_dir), "--limit", "2", "--json", str(tmp_path / "he.json")])
+    assert e.value.code == 2 and "allow" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "he.json").exists()
+
+    args = ["humaneval", "--allow-exec", "--model", str(tiny_model_dir), "--limit", "2", "--max-new-tokens", "8"]
+    main(args + ["--json", str(tmp_path / "he.json")])
+    first = json.loads((tmp_path / "he.json").read_text())
+    assert len(first["tasks"]) == 2 and first["pass_at_k"]["pass@1"] == 0.0  # a random model solves nothing
+    assert first["generated_prompts"] == 2
+    main(args + ["--json", str(tmp_path / "he2.json")])
+    second = json.loads((tmp_path / "he2.json").read_text())
+    assert second["generated_prompts"] == 0 and second["cached_prompts"] == 2
+    assert [t["completions"] for t in second["tasks"]] == [t["completions"] for t in first["tasks"]]

@@ -48,3 +48,22 @@ def test_greedy_does_not_depend_on_batching(tiny_model, tiny_tokenizer):
     one = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, samples=0, batch_size=1, progress=False)
     all_ = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, samples=0, batch_size=3, progress=False)
     assert [x.greedy for x in one] == [x.greedy for x in all_]
+
+
+def test_stop_strings_end_rows_and_greedy_generator_matches(tiny_model, tiny_tokenizer):
+    from codehotfix.evaluation.generation import make_generator
+
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 256)
+    free = sample_lines(tiny_model, tiny_tokenizer, ids, n=1, do_sample=False, top_p=1.0, temperature=1.0,
+                        max_new_tokens=16, seed=0, first_line_only=False)
+    texts = [tiny_tokenizer.decode(t) for t in free]
+    stop = [texts[0][2:4]] if len(texts[0]) >= 4 else ["\n"]
+    cut = sample_lines(tiny_model, tiny_tokenizer, ids, n=1, do_sample=False, top_p=1.0, temperature=1.0,
+                       max_new_tokens=16, seed=0, first_line_only=False, stop=stop)
+    first = tiny_tokenizer.decode(cut[0])
+    assert stop[0] in first and len(cut[0]) <= len(free[0])
+    gen = make_generator(tiny_model, tiny_tokenizer, batch_size=2, progress=False)
+    out = gen(PROMPTS, n=1, temperature=0.0, max_new_tokens=16, stop=[], seed=0)
+    assert [o[0] for o in out] == [tiny_tokenizer.decode(t, skip_special_tokens=True) for t in free]
+    sampled = gen(PROMPTS, n=3, temperature=0.8, max_new_tokens=8, stop=[], seed=0)
+    assert [len(o) for o in sampled] == [3, 3, 3]

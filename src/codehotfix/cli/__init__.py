@@ -30,6 +30,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 # Explicit imports: each module adds its commands to ``app``.
 from codehotfix.cli import commands  # noqa: E402,F401
+from codehotfix.cli import humaneval  # noqa: E402,F401
 from codehotfix.cli import mine  # noqa: E402,F401
 
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines"]
+__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator"]
 
 
 @dataclass
@@ -62,12 +62,13 @@ def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
 @torch.no_grad()
 def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
                  top_p: float, temperature: float, max_new_tokens: int, seed: int,
-                 first_line_only: bool = True) -> list[list[int]]:
+                 first_line_only: bool = True, stop: Sequence[str] = ()) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
     key/value cache is copied n times, and a row leaves the batch as soon as it has finished its
-    line, so the cost follows the tokens actually needed rather than (rows × longest row).
+    line (or, with ``stop``, once its text contains a stop string), so the cost follows the tokens
+    actually needed rather than (rows × longest row).
     """
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
@@ -88,6 +89,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     active = torch.arange(rows)
     new_tokens: list[list[int]] = [[] for _ in range(rows)]
     seen = [False] * rows
+    texts = [""] * rows if stop else None
     for _ in range(max_new_tokens):
         if do_sample:
             probs = torch.softmax(warp(None, logits), -1)
@@ -95,7 +97,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
         else:
             nxt = logits.argmax(-1)
         keep = []
-        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if first_line_only else None
+        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if (first_line_only or stop) else None
         for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist())):
             if tok in eos:
                 continue
@@ -103,6 +105,10 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
             if first_line_only:
                 done, seen[row] = _ends_line(pieces[j], seen[row])
                 if done:
+                    continue
+            if stop:
+                texts[row] += pieces[j]
+                if any(s in texts[row] for s in stop):
                     continue
             keep.append(j)
         if not keep:
@@ -151,3 +157,25 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
         bar.update(len(idx))
     bar.close()
     return results
+
+
+def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_context_tokens: int = 2048,
+                   progress: bool = True) -> Any:
+    """A ``generate(prompts, *, n, temperature, max_new_tokens, stop, seed)`` callable over this model
+    for whole-function benchmarks (HumanEval): n completions per prompt, greedy when temperature is 0,
+    each row stopping at the first stop string."""
+
+    def generate(prompts: Sequence[str], *, n: int, temperature: float, max_new_tokens: int,
+                 stop: Sequence[str], seed: int) -> list[list[str]]:
+        encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
+        out: list[list[str]] = []
+        for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc="humaneval: generating",
+                                       unit="batch", disable=not progress, leave=False)):
+            toks = sample_lines(model, tokenizer, encoded[start:start + batch_size], n=n,
+                                do_sample=temperature > 0, top_p=1.0, temperature=max(temperature, 1e-5),
+                                max_new_tokens=max_new_tokens, seed=seed + b, first_line_only=False, stop=stop)
+            texts = [tokenizer.decode(t, skip_special_tokens=True) for t in toks]
+            out += [texts[i * n:(i + 1) * n] for i in range(len(texts) // n)]
+        return out
+
+    return generate
