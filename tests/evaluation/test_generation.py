@@ -62,7 +62,7 @@ def test_stop_strings_end_rows_and_greedy_generator_matches(tiny_model, tiny_tok
                        max_new_tokens=16, seed=0, first_line_only=False, stop=stop)
     first = tiny_tokenizer.decode(cut[0])
     assert stop[0] in first and len(cut[0]) <= len(free[0])
-    gen = make_generator(tiny_model, tiny_tokenizer, batch_size=2, progress=False)
+    gen = make_generator(tiny_model, tiny_tokenizer, batch_size=2)
     out = gen(PROMPTS, n=1, temperature=0.0, max_new_tokens=16, stop=[], seed=0)
     assert [o[0] for o in out] == [tiny_tokenizer.decode(t, skip_special_tokens=True) for t in free]
     sampled = gen(PROMPTS, n=3, temperature=0.8, max_new_tokens=8, stop=[], seed=0)

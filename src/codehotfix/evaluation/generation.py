@@ -159,8 +159,7 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
     return results
 
 
-def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_context_tokens: int = 2048,
-                   progress: bool = True) -> Any:
+def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_context_tokens: int = 2048) -> Any:
     """A ``generate(prompts, *, n, temperature, max_new_tokens, stop, seed)`` callable over this model
     for whole-function benchmarks (HumanEval): n completions per prompt, greedy when temperature is 0,
     each row stopping at the first stop string."""
@@ -169,8 +168,7 @@ def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_conte
                  stop: Sequence[str], seed: int) -> list[list[str]]:
         encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
         out: list[list[str]] = []
-        for b, start in enumerate(tqdm(range(0, len(prompts), batch_size), desc="humaneval: generating",
-                                       unit="batch", disable=not progress, leave=False)):
+        for b, start in enumerate(range(0, len(prompts), batch_size)):
             toks = sample_lines(model, tokenizer, encoded[start:start + batch_size], n=n,
                                 do_sample=temperature > 0, top_p=1.0, temperature=max(temperature, 1e-5),
                                 max_new_tokens=max_new_tokens, seed=seed + b, first_line_only=False, stop=stop)

@@ -28,6 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tqdm.auto import tqdm
+
 from codehotfix.errors import CodehotfixError, ConfigError
 from codehotfix.evaluation import stats
 from codehotfix.evaluation.sandbox import SandboxStatus, run_many
@@ -227,6 +229,8 @@ def _cache_folder(cfg: HumanEvalConfig) -> Path | None:
 def _generate_missing(generate: Generator, problems: list[dict], cache: _GenerationCache,
                       cfg: HumanEvalConfig) -> int:
     missing = [p for p in problems if cache.key(p["prompt"]) not in cache.entries]
+    bar = tqdm(total=len(missing), desc="humaneval: generating", unit="problem", dynamic_ncols=True,
+               disable=not missing)
     for start in range(0, len(missing), cfg.batch_size):
         batch = missing[start : start + cfg.batch_size]
         outputs = generate([p["prompt"] for p in batch], **cache.decoding)
@@ -234,6 +238,8 @@ def _generate_missing(generate: Generator, problems: list[dict], cache: _Generat
             raise CodehotfixError(f"the generator returned {[len(o) for o in outputs]} completions for "
                                   f"{len(batch)} prompts; expected {cfg.samples} per prompt")
         cache.add([(p["task_id"], p["prompt"], [str(c) for c in o]) for p, o in zip(batch, outputs)])
+        bar.update(len(batch))
+    bar.close()
     return len(missing)
 
 
