@@ -48,3 +48,11 @@ def test_shipped_configs_load_and_default_yaml_matches_the_dataclasses():
     for path in configs:
         load_config(path)
     assert to_dict(load_config(Path(__file__).parent.parent / "configs" / "default.yaml")) == to_dict(load_config())
+
+
+def test_overrides_apply_on_top_of_a_given_config():
+    from codehotfix.api import _as_config
+
+    base = load_config(None, ["training.epochs=7"])
+    cfg = _as_config(base, ["training.lr=0.005"])
+    assert cfg.training.epochs == 7 and cfg.training.lr == 0.005

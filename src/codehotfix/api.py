@@ -60,7 +60,7 @@ def library_versions() -> dict[str, str]:
 
 def _as_config(config: HotfixConfig | str | Path | None, overrides: Sequence[str]) -> HotfixConfig:
     if isinstance(config, HotfixConfig):
-        return load_config(None, overrides) if overrides else config
+        return load_config(None, overrides, base=config) if overrides else config
     return load_config(config, overrides)
 
 

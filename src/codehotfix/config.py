@@ -201,13 +201,15 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
         errors.append(f"override {override!r}: cannot set {parts[-1]!r}")
 
 
-def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> HotfixConfig:
-    """Reads a YAML config (missing sections take the defaults) and applies overrides.
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
+                base: HotfixConfig | None = None) -> HotfixConfig:
+    """Reads a YAML config (missing sections take the values of ``base``, by default the defaults)
+    and applies overrides.
 
     Raises:
         ConfigError: listing every problem (file, key, value, allowed values).
     """
-    data: dict = to_dict(HotfixConfig())
+    data: dict = to_dict(base or HotfixConfig())
     errors: list[str] = []
     if path is not None:
         path = Path(path)
