@@ -32,6 +32,12 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 from codehotfix.cli import commands  # noqa: E402,F401
 from codehotfix.cli import humaneval  # noqa: E402,F401
 from codehotfix.cli import mine  # noqa: E402,F401
+from codehotfix.cli import effects  # noqa: E402,F401
+from codehotfix.cli import hotfixes  # noqa: E402,F401
+from codehotfix.cli import pii  # noqa: E402,F401
+from codehotfix.cli import report  # noqa: E402,F401
+from codehotfix.cli import serve  # noqa: E402,F401
+from codehotfix.cli import study  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

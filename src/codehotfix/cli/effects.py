@@ -1,0 +1,1 @@
+"""codehotfix effects commands (being written)."""

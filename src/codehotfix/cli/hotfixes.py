@@ -1,0 +1,1 @@
+"""codehotfix hotfixes commands (being written)."""

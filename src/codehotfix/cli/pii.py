@@ -1,0 +1,1 @@
+"""codehotfix pii commands (being written)."""

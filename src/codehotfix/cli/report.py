@@ -1,0 +1,1 @@
+"""codehotfix report commands (being written)."""

@@ -1,0 +1,1 @@
+"""codehotfix serve commands (being written)."""

@@ -1,0 +1,1 @@
+"""codehotfix study commands (being written)."""
