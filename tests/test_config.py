@@ -56,3 +56,12 @@ def test_overrides_apply_on_top_of_a_given_config():
     base = load_config(None, ["training.epochs=7"])
     cfg = _as_config(base, ["training.lr=0.005"])
     assert cfg.training.epochs == 7 and cfg.training.lr == 0.005
+
+
+def test_exponent_floats_without_a_dot_are_numbers_not_strings(tmp_path):
+    # YAML 1.1 reads 5e-4 as a string; a learning rate written that way must still work.
+    cfg = load_config(None, ["training.lr=5e-4", "eval.top_p=9.5e-1"])
+    assert cfg.training.lr == 5e-4 and isinstance(cfg.training.lr, float)
+    assert cfg.eval.top_p == 0.95
+    with pytest.raises(ConfigError, match="training.lr: expected a number"):
+        load_config(None, ["training.lr=fast"])

@@ -172,6 +172,13 @@ def _convert(tp: Any, value: Any, where: str, errors: list[str]) -> Any:
         return [_convert(item, v, f"{where}[{i}]", errors) for i, v in enumerate(value)]
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads "5e-4" (no dot) as a string; accept what Python reads as a number.
+        try:
+            return float(value)
+        except ValueError:
+            errors.append(f"{where}: expected a number, got {value!r}")
+            return value
     if tp in (int, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
         errors.append(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
