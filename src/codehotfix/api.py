@@ -157,22 +157,82 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
 def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = None,
              adapter: str | Path | None = None, eval_config: EvalConfig | None = None, fmt: str = "auto",
              limit: int | None = None, json_out: str | Path | None = None, loaded: LoadedModel | None = None,
-             progress: bool = True, threads: int | None = None, dtype: str = "auto") -> dict[str, Any]:
+             progress: bool = True, threads: int | None = None, dtype: str = "auto",
+             online: Any = None, online_template: str = "hint", guard: Any = None, match: Any = None,
+             prompt_transform: Any = None, logits_processor_factory: Any = None) -> dict[str, Any]:
     """Measures fixed/buggy rates and margins of a model (optionally with a hotfix) on ``cases``.
+
+    A hotfix is any mix of: a trained ``adapter``; an ``online`` prompt hotfix (fix cases — a path or
+    a list — or a ``PromptHotfix``) with its ``online_template``; a decoding ``guard`` (fix cases or
+    a ``BuggyLineGuard``). ``match`` (a ``MatchConfig``) sets the matching rule of both online kinds.
+    ``prompt_transform`` / ``logits_processor_factory`` plug in custom ones (see ``evaluate_cases``).
+    The result records what was evaluated as ``hotfix``: ``{"kind": "trained" | "online" | "guard" |
+    "none" (or e.g. "trained+guard"), "parts": [one dict per part]}``, and per case whether the
+    online hotfix changed its prompt (``prompt_changed``) and whether the guard watched it
+    (``guard_matched``).
 
     Returns the result dict (also written to ``json_out`` if given).
     """
     from codehotfix.evaluation.rates import evaluate_cases
+    from codehotfix.online import BuggyLineGuard, GuardConfig, MatchConfig, PromptHotfix, PromptHotfixConfig
 
+    # Everything that can be wrong with the inputs fails here, before a model loads.
     case_list = _as_cases(cases, fmt)
     if limit is not None:
         case_list = case_list[:limit]
     cfg = eval_config or EvalConfig()
+    match = match or MatchConfig()
+    prompt_hotfix = online if isinstance(online, PromptHotfix) or online is None else PromptHotfix(
+        _as_cases(online, "auto"), PromptHotfixConfig(template=online_template, match=match))
+    guard_cases = None if guard is None or isinstance(guard, BuggyLineGuard) else _as_cases(guard, "auto")
     if loaded is None:
         loaded = load_hotfixed(model, adapter, dtype=dtype, threads=threads)
-    result = evaluate_cases(loaded.model, loaded.tokenizer, case_list, cfg, progress=progress)
+    guard_proc = guard if isinstance(guard, BuggyLineGuard) or guard is None else BuggyLineGuard(
+        loaded.tokenizer, guard_cases, GuardConfig(match=match))
+
+    transform = prompt_transform
+    if prompt_hotfix is not None:
+        transform = prompt_hotfix.apply if prompt_transform is None else (
+            lambda p: prompt_transform(prompt_hotfix.apply(p)))
+
+    def factory(prompts: Sequence[str]) -> Any:
+        procs = [guard_proc] if guard_proc is not None and guard_proc.matches_any(prompts) else []
+        extra = logits_processor_factory(prompts) if logits_processor_factory is not None else None
+        procs += list(extra) if isinstance(extra, (list, tuple)) else [extra] if extra is not None else []
+        return procs or None
+
+    use_factory = guard_proc is not None or logits_processor_factory is not None
+    result = evaluate_cases(loaded.model, loaded.tokenizer, case_list, cfg, progress=progress,
+                            prompt_transform=transform, logits_processor_factory=factory if use_factory else None)
+    parts: list[dict[str, Any]] = []
+    if adapter:
+        parts.append({"kind": "trained", "adapter": str(adapter)})
+    for kind, part, source in (("online", prompt_hotfix, online), ("guard", guard_proc, guard)):
+        if part is None:
+            continue
+        info = {**part.info(), "source": str(source) if isinstance(source, (str, Path)) else None,
+                "cases_checksum": cases_checksum(part.cases)}
+        if kind == "online":
+            info["prompts_changed"] = sum(r["prompt_changed"] for r in result["cases"])
+        else:
+            for rec, case in zip(result["cases"], case_list):
+                rec["guard_matched"] = bool(guard_proc.matching_cases(transform(case.prefix) if transform
+                                                                      else case.prefix))
+            info["prompts_matched"] = sum(r["guard_matched"] for r in result["cases"])
+        parts.append(info)
+    if prompt_transform is not None or logits_processor_factory is not None:
+        parts.append({"kind": "custom"})
+    hotfix = {"kind": "+".join(p["kind"] for p in parts) or "none", "parts": parts}
     result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
-              "adapter": str(adapter) if adapter else None, "versions": library_versions(), **result}
+              "adapter": str(adapter) if adapter else None, "hotfix": hotfix, "versions": library_versions(),
+              **result}
     if json_out:
         write_json(json_out, result)
     return result
+
+
+def report(run_dir: str | Path, out: str | Path | None = None, *, force: bool = False):
+    """Writes report.html/.md/.json for a run folder (see docs/report.md)."""
+    from codehotfix.report import build_report
+
+    return build_report(run_dir, out, force=force)
