@@ -138,18 +138,18 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
     loaded = load_model(model, dtype=dtype, threads=threads)
     if adapter is None:
         return loaded
-    from peft import PeftModel
+    from codehotfix.models.adapters import load_trained
 
     adapter = Path(adapter)
-    if not (adapter / "adapter_config.json").exists():
-        raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json)")
+    if not (adapter / "adapter_config.json").exists() and not any(adapter.glob("model*.safetensors")):
+        raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json or model.safetensors)")
     manifest_path = adapter / MANIFEST
     if manifest_path.exists():
         trained_on = read_json(manifest_path).get("base_model_checksum")
         if trained_on and trained_on != loaded.checksum:
             warnings.warn(f"{adapter} was trained on base weights {trained_on[:12]}…, not on the loaded "
                           f"model {loaded.checksum[:12]}…; its effect may not carry over", stacklevel=2)
-    loaded.model = PeftModel.from_pretrained(loaded.model, adapter)
+    loaded.model = load_trained(loaded.model, adapter)
     loaded.model.eval()
     return loaded
 

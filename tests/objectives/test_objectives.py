@@ -93,7 +93,94 @@ def test_mix_weights_sum_and_zero_weight_skips():
 
 
 def test_unknown_objective_and_param_are_clear_errors():
-    with pytest.raises(KeyError, match="valid: .*fixed_ce"):
-        build_objectives([ObjectiveConfig("nope")])
+    # Checked when the config is built, before any model loads.
+    with pytest.raises(ConfigError, match="unknown name; valid: .*fixed_ce"):
+        ObjectiveConfig("nope")
     with pytest.raises(ConfigError, match="unknown param"):
-        build_objectives([ObjectiveConfig("unlikelihood", params={"beta": 1})])
+        ObjectiveConfig("unlikelihood", params={"beta": 1})
+    with pytest.raises(ConfigError, match="beta must be a number > 0"):
+        ObjectiveConfig("npo", params={"beta": 0})
+    with pytest.raises(ConfigError, match="no such file"):
+        ObjectiveConfig("kl_corpus", params={"corpus": "/nonexistent/retain.jsonl"})
+    with pytest.raises(KeyError, match="valid: .*fixed_ce"):
+        build_objectives([_unchecked("nope")])
+
+
+def _unchecked(name):
+    """An ObjectiveConfig that skipped validation (as a hand-built one could)."""
+    cfg = ObjectiveConfig.__new__(ObjectiveConfig)
+    cfg.name, cfg.weight, cfg.params = name, 1.0, {}
+    return cfg
+
+
+def test_snippet_ce_averages_context_line_and_suffix_tokens():
+    s = _scores([0.5], [0.5])
+    s.ctx_token_logp = torch.log(torch.tensor([[1.0, 0.25, 0.5]], dtype=torch.float64)).requires_grad_(True)
+    s.ctx_token_mask = torch.tensor([[False, True, True]])  # column 0 is padding
+    s.suffix_logp = torch.log(torch.tensor([[0.125, 1.0]], dtype=torch.float64)).requires_grad_(True)
+    s.suffix_mask = torch.tensor([[True, False]])
+    out = OBJECTIVES.get("snippet_ce")()(s)
+    assert out.loss.item() == pytest.approx(-(math.log(0.25) + math.log(0.5) + math.log(0.5) + math.log(0.125)) / 4)
+    out.loss.backward()
+    # Every scored token is pulled up by the same 1/N; padding is untouched.
+    for t, m in ((s.ctx_token_logp, s.ctx_token_mask), (s.suffix_logp, s.suffix_mask), (s.fixed_logp, s.fixed_mask)):
+        assert t.grad[m].tolist() == pytest.approx([-0.25] * int(m.sum()))
+        assert (t.grad[~m] == 0).all()
+
+
+def test_npo_matches_the_formula_and_pushes_the_buggy_line_down():
+    beta = 0.1
+    s = _scores([0.5], [0.5, 0.25])
+    s.ref_buggy_logp = torch.log(torch.tensor([[0.5, 0.5]], dtype=torch.float64))
+    out = OBJECTIVES.get("npo")(beta=beta, from_divergence=False)(s)
+    ratio = (0.5 * 0.25) / (0.5 * 0.5)  # π_θ(y) / π_ref(y) over the whole line
+    assert out.loss.item() == pytest.approx(2 / beta * math.log(1 + ratio ** beta))
+    out.loss.backward()
+    # d L / d log π_θ = 2·σ(β·log ratio) > 0 on every buggy token: descent lowers the buggy line.
+    sig = 1 / (1 + math.exp(-beta * math.log(ratio)))
+    assert s.buggy_logp.grad[0].tolist() == pytest.approx([2 * sig, 2 * sig])
+    # Default: only the tokens from the divergence count (the shared ones belong to the fixed line too).
+    s2 = _scores([0.5], [0.5, 0.25], div=[False, True])
+    s2.ref_buggy_logp = torch.log(torch.tensor([[0.5, 0.5]], dtype=torch.float64))
+    out2 = OBJECTIVES.get("npo")(beta=beta)(s2)
+    assert out2.loss.item() == pytest.approx(2 / beta * math.log(1 + (0.25 / 0.5) ** beta))
+    out2.loss.backward()
+    assert s2.buggy_logp.grad[0, 0] == 0 and s2.buggy_logp.grad[0, 1] > 0
+    # At the reference (ratio 1) the loss is (2/β)·log 2.
+    s3 = _scores([0.5], [0.25])
+    s3.ref_buggy_logp = s3.buggy_logp.detach().clone()
+    assert OBJECTIVES.get("npo")(beta=beta)(s3).loss.item() == pytest.approx(2 / beta * math.log(2))
+
+
+def test_kl_corpus_top_k_value_and_gradient():
+    from codehotfix.objectives.retain import topk_kl
+
+    ref = torch.log(torch.tensor([[[0.5, 0.3, 0.2]]], dtype=torch.float64))
+    values, index = ref.topk(2, dim=-1)  # keep tokens 0 and 1; token 2 is the rest bin
+    logits = torch.log(torch.tensor([[[0.4, 0.4, 0.2]]], dtype=torch.float64)).requires_grad_(True)
+    s = _scores([0.5], [0.5])
+    s.retain_logprobs = torch.log_softmax(logits, -1)
+    s.retain_mask = torch.tensor([[True]])
+    s.ref_retain_logp, s.ref_retain_index = values, index
+    out = OBJECTIVES.get("kl_corpus")(top_k=2)(s)
+    assert out.loss.item() == pytest.approx(0.5 * math.log(0.5 / 0.4) + 0.3 * math.log(0.3 / 0.4) + 0.2 * math.log(1.0))
+    out.loss.backward()
+    # q - p on the kept tokens; the rest bin already matches, so token 2 feels nothing.
+    assert logits.grad[0, 0].tolist() == pytest.approx([-0.1, 0.1, 0.0])
+    # With every token kept it is the exact KL; identical distributions give 0.
+    full_v, full_i = ref.topk(3, dim=-1)
+    q = torch.log(torch.tensor([[[0.2, 0.5, 0.3]]], dtype=torch.float64))
+    exact = sum(p * math.log(p / r) for p, r in zip([0.5, 0.3, 0.2], [0.2, 0.5, 0.3]))
+    assert topk_kl(q, full_v, full_i).item() == pytest.approx(exact, abs=1e-6)
+    assert topk_kl(ref, values, index).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mix_reports_what_its_terms_need():
+    mix = build_objectives([ObjectiveConfig("snippet_ce", params={"suffix_tokens": 8}), ObjectiveConfig("npo", 0.5),
+                            ObjectiveConfig("kl_corpus"), ObjectiveConfig("kl_context", 0.0)])
+    assert mix.needs_snippet and mix.suffix_tokens() == 8 and mix.needs_reference and mix.needs_base_model
+    assert mix.retain_objective() is not None and not mix.needs_context  # weight 0 switches a term off
+    plain = build_objectives([ObjectiveConfig("fixed_ce"), ObjectiveConfig("unlikelihood")])
+    assert not (plain.needs_snippet or plain.needs_reference or plain.needs_base_model or plain.retain_objective())
+    with pytest.raises(ConfigError, match="at most one retain-corpus"):
+        build_objectives([ObjectiveConfig("kl_corpus"), ObjectiveConfig("kl_corpus", params={"top_k": 4})])

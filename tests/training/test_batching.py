@@ -61,3 +61,79 @@ def test_shared_prefix_scores_equal_a_full_forward(tiny_model, tiny_tokenizer):
                 want = torch.tensor([logp[c - 1 + j, t].item() for j, t in enumerate(line)])
                 assert torch.allclose(got[:len(line)], want, atol=1e-4)
                 assert (got[len(line):] == 0).all()
+
+
+def _full_forward_logp(model, ids):
+    """Log-probs of every next token in one plain, unpadded forward of ``model`` (PEFT or not)."""
+    logits = model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long)).logits
+    logp = torch.log_softmax(logits[0, -len(ids):].float(), -1)
+    return [logp[j, t].item() for j, t in zip(range(len(ids) - 1), ids[1:])], logp
+
+
+SNIPPET_CASES = [
+    HotfixCase(id="a", prefix="import yaml\n\ndef load(path):\n    with open(path) as f:\n",
+               buggy="        return yaml.load(f)", fixed="        return yaml.safe_load(f)",
+               suffix="\n\ndef add(a, b):\n    return a + b\n"),
+    HotfixCase(id="b", prefix="x = 1\n", buggy="print(x)", fixed="print(x + 1)", suffix="value = None\n"),
+]
+
+
+def _check_scores_against_full_forward(model, tokenizer, with_context):
+    enc = [encode_case(tokenizer, c, 256, suffix_tokens=5) for c in SNIPPET_CASES]
+    batch = collate(enc, tokenizer.pad_token_id, kl_positions=3)
+    with torch.no_grad():
+        scores = score_batch(model, batch, with_snippet=True, with_context=with_context)
+        for i, e in enumerate(enc):
+            c, f = len(e.context), len(e.fixed)
+            want, logp = _full_forward_logp(model, e.context + e.fixed + e.suffix)
+            # Context tokens (right-aligned in the left-padded layout), fixed line, then suffix.
+            ctx_got = scores.ctx_token_logp[i][scores.ctx_token_mask[i]]
+            assert torch.allclose(ctx_got, torch.tensor(want[:c - 1]), atol=1e-4)
+            assert torch.allclose(scores.fixed_logp[i, :f], torch.tensor(want[c - 1:c - 1 + f]), atol=1e-4)
+            assert torch.allclose(scores.suffix_logp[i][scores.suffix_mask[i]], torch.tensor(want[c - 1 + f:]), atol=1e-4)
+            assert (scores.fixed_logp[i, f:] == 0).all() and int(scores.suffix_mask[i].sum()) == len(e.suffix)
+            want_b, _ = _full_forward_logp(model, e.context + e.buggy)
+            assert torch.allclose(scores.buggy_logp[i, :len(e.buggy)], torch.tensor(want_b[c - 1:]), atol=1e-4)
+            if with_context:
+                k = int(batch.kl_mask[i].sum())
+                got = scores.ctx_logprobs[i, batch.kl_mask.shape[1] - k:]
+                assert torch.allclose(got, logp[c - 1 - k:c - 1], atol=1e-4)
+
+
+def test_snippet_scores_equal_a_full_forward(tiny_model, tiny_tokenizer):
+    _check_scores_against_full_forward(tiny_model, tiny_tokenizer, with_context=True)
+
+
+def test_suffix_is_scored_only_when_asked(tiny_tokenizer):
+    plain = [encode_case(tiny_tokenizer, c, 256) for c in SNIPPET_CASES]
+    assert all(e.suffix == [] for e in plain)
+    batch = collate(plain, tiny_tokenizer.pad_token_id)
+    assert batch.suffix_mask is None  # the default path is unchanged
+    cut = encode_case(tiny_tokenizer, SNIPPET_CASES[0], 256, suffix_tokens=3)
+    assert len(cut.suffix) == 3
+
+
+def test_prompt_learning_scores_equal_a_full_forward_of_the_peft_model(tiny_tokenizer):
+    """Prefix/prompt tuning go through the PEFT forward: the scores equal an unpadded PEFT forward,
+    and differ from the base model's (the virtual tokens are really there)."""
+    from conftest import build_tiny_model
+
+    from codehotfix.models.adapters import AdapterConfig, build_adapter
+    from codehotfix.training.batching import reference_line_logprobs
+
+    for method in ("prefix_tuning", "prompt_tuning"):
+        base = build_tiny_model(len(tiny_tokenizer))
+        model = build_adapter(base, AdapterConfig(method=method, num_virtual_tokens=4))
+        _check_scores_against_full_forward(model, tiny_tokenizer, with_context=True)
+        enc = [encode_case(tiny_tokenizer, c, 256) for c in SNIPPET_CASES]
+        batch = collate(enc, tiny_tokenizer.pad_token_id)
+        with torch.no_grad():
+            adapted = score_batch(model, batch).fixed_logp
+            ref_fixed, _ = reference_line_logprobs(model, batch)
+            with model.disable_adapter():
+                plain = score_batch(model, batch).fixed_logp
+                c, f = len(enc[0].context), len(enc[0].fixed)
+                want, _ = _full_forward_logp(base, enc[0].context + enc[0].fixed)
+        assert torch.allclose(ref_fixed[0, :f], torch.tensor(want[c - 1:]), atol=1e-4)
+        assert torch.allclose(plain, ref_fixed, atol=1e-5)
+        assert not torch.allclose(adapted, ref_fixed, atol=1e-3), method

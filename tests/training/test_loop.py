@@ -1,6 +1,7 @@
 """The training loop: it moves probability from the buggy line to the fixed line, KL is zero with the
 adapter disabled, the same seed gives the same adapter, and an interrupted run resumes."""
 
+import pytest
 import torch
 
 from codehotfix.config import load_config
@@ -88,3 +89,25 @@ def test_interrupted_run_resumes_from_the_last_epoch(tmp_path, tiny_tokenizer, t
     for k, v in resumed.named_parameters():
         if v.requires_grad:
             assert torch.allclose(v, want[k], atol=1e-6), k
+
+
+@pytest.mark.parametrize("objectives, term", [
+    ("[{name: snippet_ce, params: {suffix_tokens: 8}}]", "snippet_ce"),
+    ("[{name: fixed_ce}, {name: npo}]", "npo"),
+    ("[{name: dpo}, {name: kl_context}]", "dpo"),
+    ("[{name: simpo}]", "simpo"),
+    ("[{name: fixed_ce}, {name: orpo, weight: 0.1}]", "orpo"),
+    ("[{name: penalize}]", "penalize"),
+    ("[{name: gradient_ascent, weight: 0.1}, {name: kl_context}]", "gradient_ascent"),
+])
+def test_every_objective_trains_through_the_loop(objectives, term, tiny_model, tiny_tokenizer, tiny_cases):
+    """Each objective, picked by name in the config, runs in the one loop and its own term falls."""
+    from dataclasses import replace
+
+    cases = [replace(c, suffix="    return value\n\nprint(total)\n") for c in tiny_cases]
+    cfg = load_config(overrides=FAST[:1] + ["training.epochs=4", "training.batch_size=4", "training.warmup_steps=0",
+                                            f"objectives={objectives}"])
+    model = build_adapter(tiny_model, cfg.adapter)
+    result = train_adapter(model, tiny_tokenizer, cases, cfg, progress=False)
+    losses = [h[f"loss/{term}"] for h in result.history]
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]

@@ -2,7 +2,13 @@
 
 An objective maps ``Scores`` (see ``codehotfix.training.batching``) to a scalar loss plus float
 metrics. It declares its family — learn (raise the fixed line), unlearn (lower the buggy line) or
-retain (stay close to the original model) — and whether it needs the context distributions.
+retain (stay close to the original model) — and what it needs scored beyond the two lines, so the
+loop computes nothing the configured mix does not use:
+
+- ``needs_context``: base and hotfixed next-token distributions at the last context positions;
+- ``needs_suffix``: log-probs of the context tokens and of the suffix after the fixed line;
+- ``needs_reference``: the base model's log-probs of the fixed and buggy lines (adapter off);
+- ``needs_retain``: a batch from a retain corpus, with the base model's distributions on it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import torch
 from codehotfix.errors import ConfigError
 from codehotfix.registry import Registry
 
-__all__ = ["LossOutput", "Objective", "ObjectiveConfig", "OBJECTIVES", "masked_mean", "sequence_mean"]
+__all__ = ["LossOutput", "Objective", "ObjectiveConfig", "OBJECTIVES", "masked_mean", "sequence_mean",
+           "sequence_sum"]
 
 
 @dataclass
@@ -24,9 +31,46 @@ class LossOutput:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+class Objective:
+    """Base class: subclasses set ``family``, the ``needs_*`` flags and ``params`` (name → default),
+    and implement ``__call__``; ``check`` validates the params (raise ConfigError)."""
+
+    family: ClassVar[str] = ""
+    needs_context: ClassVar[bool] = False
+    needs_suffix: ClassVar[bool] = False
+    needs_reference: ClassVar[bool] = False
+    needs_retain: ClassVar[bool] = False
+    params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.params)
+        if unknown:
+            allowed = ", ".join(sorted(self.params)) or "(none)"
+            raise ConfigError(f"{type(self).__name__}: unknown param(s) {sorted(unknown)}; allowed: {allowed}")
+        for key, default in self.params.items():
+            setattr(self, key, params.get(key, default))
+        self.check()
+
+    def check(self) -> None:
+        """Raises ConfigError for invalid params (subclasses override)."""
+
+    def _positive(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{type(self).__name__}: param {name} must be a number > 0, got {value!r}")
+
+    def __call__(self, scores: Any) -> LossOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+
+
 @dataclass
 class ObjectiveConfig:
-    """One weighted term of the hotfix loss.
+    """One weighted term of the hotfix loss; the name and params are checked when the config is built,
+    before any model loads.
 
     Attributes:
         name: registry name (see ``OBJECTIVES.names()``).
@@ -41,28 +85,9 @@ class ObjectiveConfig:
     def __post_init__(self) -> None:
         if self.weight < 0:
             raise ConfigError(f"objective {self.name!r}: weight must be >= 0, got {self.weight}")
-
-
-class Objective:
-    """Base class: subclasses set ``family``/``needs_context`` and implement ``__call__``."""
-
-    family: ClassVar[str] = ""
-    needs_context: ClassVar[bool] = False
-    params: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(sorted(self.params)) or "(none)"
-            raise ConfigError(f"{type(self).__name__}: unknown param(s) {sorted(unknown)}; allowed: {allowed}")
-        for key, default in self.params.items():
-            setattr(self, key, params.get(key, default))
-
-    def __call__(self, scores: Any) -> LossOutput:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+        if self.name not in OBJECTIVES:
+            raise ConfigError(f"objective {self.name!r}: unknown name; valid: {', '.join(OBJECTIVES.names())}")
+        OBJECTIVES.get(self.name)(**self.params)  # raises ConfigError on unknown or invalid params
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -75,3 +100,8 @@ def sequence_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-row mean over masked positions: [B, L] → [B]."""
     mask = mask.to(values.dtype)
     return (values * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+
+
+def sequence_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-row sum over masked positions: [B, L] → [B] (a sequence log-prob from token log-probs)."""
+    return (values * mask.to(values.dtype)).sum(-1)

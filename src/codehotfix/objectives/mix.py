@@ -1,4 +1,5 @@
-"""The weighted sum of objectives that training minimises, logging each term."""
+"""The weighted sum of objectives that training minimises, logging each term, and what the mix needs
+scored (the union of its terms' ``needs_*`` flags, for terms with a weight above 0)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Sequence
 
 import torch
 
+from codehotfix.errors import ConfigError
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, ObjectiveConfig
 
 __all__ = ["ObjectiveMix", "build_objectives"]
@@ -14,17 +16,42 @@ __all__ = ["ObjectiveMix", "build_objectives"]
 
 @dataclass
 class ObjectiveMix:
-    """Objectives and their weights; ``needs_context`` tells the loop to compute context scores."""
+    """Objectives and their weights; the properties tell the loop what to compute for them."""
 
     terms: list[tuple[str, float, Objective]]
 
+    def _active(self) -> list[Objective]:
+        return [obj for _, w, obj in self.terms if w > 0]
+
     @property
     def needs_context(self) -> bool:
-        return any(obj.needs_context and w > 0 for _, w, obj in self.terms)
+        return any(obj.needs_context for obj in self._active())
+
+    @property
+    def needs_reference(self) -> bool:
+        """The base model's log-probs of the two lines (NPO, DPO)."""
+        return any(obj.needs_reference for obj in self._active())
+
+    @property
+    def needs_base_model(self) -> bool:
+        """Anything that compares with the original model (a frozen copy for full fine-tuning)."""
+        return any(o.needs_context or o.needs_reference or o.needs_retain for o in self._active())
 
     def kl_positions(self) -> int:
-        return max((getattr(obj, "positions", 0) for _, w, obj in self.terms if obj.needs_context and w > 0),
-                   default=0)
+        return max((getattr(obj, "positions", 0) for obj in self._active() if obj.needs_context), default=0)
+
+    def suffix_tokens(self) -> int:
+        """How many suffix tokens to score after the fixed line (0: the snippet path is off)."""
+        return max((obj.suffix_tokens for obj in self._active() if obj.needs_suffix), default=0)
+
+    @property
+    def needs_snippet(self) -> bool:
+        return any(obj.needs_suffix for obj in self._active())
+
+    def retain_objective(self) -> Objective | None:
+        """The one retain-corpus objective, if any (two would need two corpora per step)."""
+        found = [obj for obj in self._active() if obj.needs_retain]
+        return found[0] if found else None
 
     def __call__(self, scores) -> LossOutput:
         total = None
@@ -47,6 +74,9 @@ def build_objectives(configs: Sequence[ObjectiveConfig]) -> ObjectiveMix:
 
     Raises:
         KeyError: unknown objective name (lists the valid ones).
-        ConfigError: unknown objective params.
+        ConfigError: unknown or invalid objective params, or more than one retain-corpus objective.
     """
-    return ObjectiveMix([(c.name, c.weight, OBJECTIVES.get(c.name)(**c.params)) for c in configs])
+    mix = ObjectiveMix([(c.name, c.weight, OBJECTIVES.get(c.name)(**c.params)) for c in configs])
+    if sum(1 for obj in mix._active() if obj.needs_retain) > 1:
+        raise ConfigError("objectives: at most one retain-corpus objective (kl_corpus) per run")
+    return mix

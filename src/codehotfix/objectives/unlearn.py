@@ -10,13 +10,21 @@ penalize — the paper's bounded form 0.7·CE_fixed + 0.3·CE_fixed / (2·CE_bug
     gets unlikelier, and is bounded because CE_buggy sits in the denominator.
 gradient_ascent — −CE_buggy (i.e. raise the buggy line's cross-entropy); unbounded, the paper's
     plain unlearning baseline. Use with a small weight.
+npo — negative preference optimisation (Zhang et al. 2024, "Negative Preference Optimization: From
+    Catastrophic Collapse to Effective Unlearning", arXiv 2404.05868): DPO with only a rejected answer,
+    (2/β)·log(1 + (π_θ(y_buggy|x) / π_ref(y_buggy|x))^β). Its gradient is gradient ascent's times a
+    weight 2·σ(β·log-ratio) that fades once the buggy line is less likely than under the base model,
+    so it slows down where gradient ascent collapses. π_ref is the base model (adapter off).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean, sequence_mean
+from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean, sequence_mean, sequence_sum
+
+__all__ = ["UnlikelihoodObjective", "PenalizeObjective", "GradientAscentObjective", "NPOObjective"]
 
 
 @OBJECTIVES.register("unlikelihood")
@@ -36,10 +44,20 @@ class UnlikelihoodObjective(Objective):
 
 @OBJECTIVES.register("penalize")
 class PenalizeObjective(Objective):
-    """0.7·CE_f + 0.3·CE_f/(2·CE_b + eps), averaged over the batch; CE per sequence, token-mean."""
+    """0.7·CE_f + 0.3·CE_f/(2·CE_b + eps), averaged over the batch; CE per sequence, token-mean.
+
+    Params: eps (default 1e-6), learn_share (the 0.7; default 0.7). Shapes: *_logp, *_mask [B, L].
+    """
 
     family = "unlearn"
     params = {"eps": 1e-6, "learn_share": 0.7}
+
+    def check(self) -> None:
+        self._positive("eps")
+        if not 0.0 <= self.learn_share <= 1.0:
+            from codehotfix.errors import ConfigError
+
+            raise ConfigError(f"penalize: param learn_share must be in [0, 1], got {self.learn_share!r}")
 
     def __call__(self, scores) -> LossOutput:
         ce_f = -sequence_mean(scores.fixed_logp, scores.fixed_mask)
@@ -58,3 +76,29 @@ class GradientAscentObjective(Objective):
     def __call__(self, scores) -> LossOutput:
         ce_b = -masked_mean(scores.buggy_logp, scores.buggy_mask)
         return LossOutput(-ce_b, {"ce_buggy": float(ce_b.detach())})
+
+
+@OBJECTIVES.register("npo")
+class NPOObjective(Objective):
+    """L = mean_i (2/β)·log(1 + exp(β·(log π_θ(y_i) − log π_ref(y_i)))) = −(2/β)·logσ(−β·Δ_i).
+
+    log π(y) is the buggy line's sequence log-prob (sum over its tokens; by default only the tokens
+    from where it departs from the fixed line, as for unlikelihood — the shared tokens are the fixed
+    line's too). As β → 0 the loss tends to gradient ascent on the sequence log-prob (plus a constant).
+
+    Params: beta (default 0.1, the paper's), from_divergence (default true).
+    Shapes: scores.buggy_logp, ref_buggy_logp, buggy_mask, buggy_div_mask [B, L].
+    """
+
+    family = "unlearn"
+    needs_reference = True
+    params = {"beta": 0.1, "from_divergence": True}
+
+    def check(self) -> None:
+        self._positive("beta")
+
+    def __call__(self, scores) -> LossOutput:
+        mask = scores.buggy_mask & scores.buggy_div_mask if self.from_divergence else scores.buggy_mask
+        log_ratio = sequence_sum(scores.buggy_logp, mask) - sequence_sum(scores.ref_buggy_logp, mask)  # [B]
+        loss = (-2.0 / self.beta * F.logsigmoid(-self.beta * log_ratio)).mean()
+        return LossOutput(loss, {"npo": float(loss.detach()), "npo_log_ratio": float(log_ratio.mean().detach())})

@@ -1,8 +1,12 @@
 """The hotfix training loop, top to bottom: encode → batch → score → weighted loss → step.
 
-One loop for every objective mix and PEFT method; objectives vary through config, not code. After
-each epoch the adapter, optimiser and RNG state are checkpointed, so an interrupted run started again
-with the same config and data continues where it stopped instead of starting over.
+One loop for every objective mix and method (PEFT adapters and full fine-tuning); objectives vary
+through config, not code. The loop computes only what the configured objectives need: context
+distributions (kl_context), suffix and context tokens (snippet_ce), the original model's line
+log-probs (npo, dpo) and a retain-corpus batch per step (kl_corpus); the original model's outputs are
+computed once per case or snippet and cached. After each epoch the trained parameters, optimiser and
+RNG states are checkpointed, so an interrupted run started again with the same config and data
+continues where it stopped instead of starting over.
 """
 
 from __future__ import annotations
@@ -21,14 +25,11 @@ from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.files import sha256_text
 from codehotfix.objectives import build_objectives
-from codehotfix.training.batching import (
-    Batch,
-    EncodedCase,
-    collate,
-    encode_case,
-    reference_context_logprobs,
-    score_batch,
-)
+from codehotfix.models.adapters import is_peft_model
+from codehotfix.objectives.mix import ObjectiveMix
+from codehotfix.training.batching import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
+from codehotfix.training.reference import CaseReference, frozen_copy
+from codehotfix.training.retain import RetainReference, RetainSampler, load_retain_corpus, retain_logprobs
 
 __all__ = ["TrainResult", "train_adapter", "make_batches"]
 
@@ -70,12 +71,13 @@ def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
 
 
 def _save_checkpoint(path: Path, model: Any, optimizer: Any, epoch: int, step: int, history: list, fp: str,
-                     rng: random.Random) -> None:
+                     rng: random.Random, retain: RetainSampler | None) -> None:
     path.mkdir(parents=True, exist_ok=True)
     tmp = path / "state.pt.tmp"
     torch.save({"fingerprint": fp, "epoch": epoch, "step": step, "history": history,
                 "params": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(), "py_rng": rng.getstate()}, tmp)
+                "torch_rng": torch.get_rng_state(), "py_rng": rng.getstate(),
+                "retain_rng": retain.rng.getstate() if retain else None}, tmp)
     tmp.replace(path / "state.pt")
 
 
@@ -87,35 +89,53 @@ def _load_checkpoint(path: Path, fp: str) -> dict | None:
     return state if state.get("fingerprint") == fp else None
 
 
-def _reference(model: Any, batch: Batch, cache: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The base model's context distributions for the batch, computed once per case and reused
-    every epoch (the base model never changes). Stored in bfloat16 to halve their memory."""
-    missing = [i for i, cid in enumerate(batch.case_ids) if cid not in cache]
-    if missing:
-        fresh = reference_context_logprobs(model, batch)
-        for i in missing:
-            cache[batch.case_ids[i]] = fresh[i].to(torch.bfloat16)
-    return torch.stack([cache[cid] for cid in batch.case_ids]).float()
+def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseReference,
+           retain: RetainSampler | None, retain_ref: RetainReference | None) -> Scores:
+    """Scores a batch with everything the objectives need (and nothing more)."""
+    ctx_ref = reference.context(batch) if objectives.needs_context else None
+    scores = score_batch(model, batch, with_context=objectives.needs_context, reference=ctx_ref,
+                         with_snippet=objectives.needs_snippet)
+    if objectives.needs_reference:
+        scores.ref_fixed_logp, scores.ref_buggy_logp = reference.lines(batch)
+    if retain is not None:
+        retain_batch = retain.next_batch()
+        with base_model_view(model, reference.ref_model) as base:
+            scores.ref_retain_logp, scores.ref_retain_index = retain_ref.get(base, retain_batch)
+        scores.retain_logprobs, scores.retain_mask = retain_logprobs(model, retain_batch), retain_batch.mask.bool()
+    return scores
 
 
 def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
-                  checkpoint_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
-    """Trains the adapter already attached to ``model`` on ``cases`` and returns what happened.
+                  checkpoint_dir: str | Path | None = None, progress: bool = True,
+                  ref_model: Any | None = None) -> TrainResult:
+    """Trains the parameters of ``model`` that require grad on ``cases`` and returns what happened.
 
     Args:
-        model: a PEFT model whose adapter parameters are the only trainable ones.
+        model: from ``build_adapter``: a PEFT model (adapter parameters trainable) or, for full
+            fine-tuning, the model itself.
         tokenizer: the model's tokenizer.
         cases: training cases.
         cfg: the full config (objectives, training knobs, seed).
         checkpoint_dir: where per-epoch checkpoints go; a matching checkpoint there is resumed.
         progress: show a progress bar (loss, ETA).
+        ref_model: the original model for KL/NPO/DPO when ``model`` has no adapter to switch off;
+            None makes a frozen copy of ``model`` before training (only if an objective needs it).
     """
     tc = cfg.training
     objectives = build_objectives(cfg.objectives)
     kl_positions = objectives.kl_positions()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    encoded = [encode_case(tokenizer, c, tc.max_context_tokens) for c in cases]
+    if ref_model is None and objectives.needs_base_model and not is_peft_model(model):
+        ref_model = frozen_copy(model)
+    reference = CaseReference(model, ref_model)
+    retain_obj = objectives.retain_objective()
+    retain = retain_ref = None
+    if retain_obj is not None:
+        retain = RetainSampler(load_retain_corpus(retain_obj.corpus), tokenizer, retain_obj.batch_size,
+                               retain_obj.max_tokens, seed=cfg.seed)
+        retain_ref = RetainReference(retain_obj.top_k)
+    encoded = [encode_case(tokenizer, c, tc.max_context_tokens, objectives.suffix_tokens()) for c in cases]
     pad_id = tokenizer.pad_token_id
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
@@ -137,20 +157,19 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
         start_epoch, step, history = state["epoch"], state["step"], state["history"]
         torch.set_rng_state(state["torch_rng"])
         rng.setstate(state["py_rng"])
+        if retain is not None and state.get("retain_rng") is not None:
+            retain.rng.setstate(state["retain_rng"])
         for _ in range(step):
             schedule.step()
 
     model.train()
-    ref_cache: dict[str, torch.Tensor] = {}
     t0, tokens, metrics = time.time(), 0, {}
     bar = tqdm(total=total_steps, initial=step, desc="hotfix training", unit="step", disable=not progress,
                dynamic_ncols=True)
     for epoch in range(start_epoch, tc.epochs):
         for items in make_batches(encoded, tc.batch_size, rng):
             batch = collate(items, pad_id, kl_positions)
-            reference = _reference(model, batch, ref_cache) if objectives.needs_context else None
-            scores = score_batch(model, batch, with_context=objectives.needs_context, reference=reference)
-            out = objectives(scores)
+            out = objectives(_score(model, batch, objectives, reference, retain, retain_ref))
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             if tc.max_grad_norm:
@@ -164,7 +183,7 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
             bar.set_postfix(epoch=f"{epoch + 1}/{tc.epochs}", loss=f"{out.metrics['loss']:.3f}")
             bar.update(1)
         if ckpt:
-            _save_checkpoint(ckpt, model, optimizer, epoch + 1, step, history, fp, rng)
+            _save_checkpoint(ckpt, model, optimizer, epoch + 1, step, history, fp, rng, retain)
     bar.close()
     model.eval()
     return TrainResult(steps=step, epochs=tc.epochs, seconds=round(time.time() - t0, 2), tokens=tokens,

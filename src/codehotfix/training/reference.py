@@ -1,0 +1,65 @@
+"""The original model's outputs that retain and preference losses compare with, computed once per
+case and reused every epoch (the original model never changes during training).
+
+For an adapter the original model is the same model with the adapter switched off, so no second copy
+is loaded. Full fine-tuning has no adapter to switch off: ``frozen_copy`` keeps a frozen copy of the
+base (twice the weight memory), made only when an objective needs it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from codehotfix.training.batching import Batch, reference_context_logprobs, reference_line_logprobs
+
+__all__ = ["CaseReference", "frozen_copy"]
+
+
+def frozen_copy(model: Any) -> Any:
+    """A frozen, eval-mode deep copy of ``model`` (taken before training changes it)."""
+    ref = copy.deepcopy(model)
+    ref.requires_grad_(False)
+    return ref.eval()
+
+
+class CaseReference:
+    """Per-case cache of the original model's context distributions and line log-probs.
+
+    Args:
+        model: the model being trained.
+        ref_model: a frozen copy of the original model, or None to switch the adapter off instead.
+    """
+
+    def __init__(self, model: Any, ref_model: Any | None = None) -> None:
+        self.model, self.ref_model = model, ref_model
+        self._context: dict[str, torch.Tensor] = {}
+        self._lines: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def context(self, batch: Batch) -> torch.Tensor:
+        """[B, K, V] base log-distributions at the last context positions; stored in bfloat16 to halve
+        their memory."""
+        cache, k = self._context, batch.kl_mask.shape[1]
+        if any(cid not in cache for cid in batch.case_ids):
+            fresh = reference_context_logprobs(self.model, batch, self.ref_model)
+            for i, cid in enumerate(batch.case_ids):
+                # Only the compared (trailing) positions: K shrinks in a batch of short contexts, so
+                # a case can meet another K in another batch.
+                cache.setdefault(cid, fresh[i, k - int(batch.kl_mask[i].sum()):].to(torch.bfloat16))
+        # Left-pad each case to the batch's K; the padded positions are masked out by kl_mask.
+        return torch.stack([torch.nn.functional.pad(cache[c], (0, 0, k - cache[c].shape[0], 0))
+                            for c in batch.case_ids]).float()
+
+    def lines(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """([B, L], [B, L]) base token log-probs of the fixed and buggy lines (float32: a few tokens)."""
+        if any(cid not in self._lines for cid in batch.case_ids):
+            fixed, buggy = reference_line_logprobs(self.model, batch, self.ref_model)
+            for i, cid in enumerate(batch.case_ids):
+                n_f, n_b = int(batch.fixed_mask[i].sum()), int(batch.buggy_mask[i].sum())
+                self._lines.setdefault(cid, (fixed[i, :n_f].clone(), buggy[i, :n_b].clone()))
+        width = batch.cont_ids.shape[1]
+        pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[0]))  # noqa: E731
+        return (torch.stack([pad(self._lines[c][0]) for c in batch.case_ids]),
+                torch.stack([pad(self._lines[c][1]) for c in batch.case_ids]))

@@ -1,0 +1,115 @@
+"""Retain corpus: the built-in corpus, user corpora (JSONL and folders) with clear errors, seeded
+sampling, and kl_corpus being exactly zero for a fresh adapter and positive once it has trained."""
+
+import json
+
+import pytest
+import torch
+
+from codehotfix.config import load_config
+from codehotfix.errors import DataError
+from codehotfix.models.adapters import build_adapter
+from codehotfix.objectives import OBJECTIVES
+from codehotfix.training.batching import Scores, base_model_view
+from codehotfix.training.loop import train_adapter
+from codehotfix.training.retain import RetainReference, RetainSampler, load_retain_corpus, retain_logprobs
+
+
+def test_builtin_corpus_is_cpython_stdlib_snippets_of_20_to_60_lines():
+    snippets = load_retain_corpus()
+    assert 100 <= len(snippets) <= 140
+    assert len({s.id for s in snippets}) == len(snippets)
+    assert all(20 <= len(s.text.splitlines()) <= 60 for s in snippets)
+    assert all(s.id.startswith("cpython3.11/") for s in snippets)
+    assert sum(len(s.text.encode()) for s in snippets) < 200_000
+
+
+def test_user_corpus_jsonl_and_folder(tmp_path):
+    path = tmp_path / "retain.jsonl"
+    path.write_text(json.dumps({"id": "a", "text": "x = 1\n"}) + "\n\n" + json.dumps({"id": "b", "text": "y = 2\n"}) + "\n")
+    assert [s.id for s in load_retain_corpus(path)] == ["a", "b"]
+    folder = tmp_path / "src"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    (folder / "notes.bin").write_bytes(b"\x00\x01")
+    (folder / "empty.py").write_text("\n")
+    assert [s.id for s in load_retain_corpus(folder)] == ["pkg/mod.py"]
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"id": "a", "text": "x"}', "{not json"], r"retain.jsonl:2: not valid JSON"),
+    (['{"id": "a"}'], r"retain.jsonl:1: field 'text' must be a non-empty string"),
+    (['{"id": "a", "text": "x", "lang": "py"}'], r"retain.jsonl:1: unknown field\(s\) \['lang'\]"),
+    (['{"id": "a", "text": "x"}', '{"id": "a", "text": "y"}'], r"retain.jsonl:2: field 'id': duplicate id 'a'"),
+])
+def test_bad_corpus_names_file_line_and_field(tmp_path, lines, message):
+    path = tmp_path / "retain.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=message):
+        load_retain_corpus(path)
+
+
+def test_missing_or_empty_corpus(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_retain_corpus(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(DataError, match="no snippets"):
+        load_retain_corpus(tmp_path / "empty.jsonl")
+
+
+def test_sampler_is_seeded_and_truncates(tiny_tokenizer):
+    snippets = load_retain_corpus()[:20]
+    a, b = RetainSampler(snippets, tiny_tokenizer, 3, 16, seed=0), RetainSampler(snippets, tiny_tokenizer, 3, 16, seed=0)
+    seq_a = [a.next_batch().snippet_ids for _ in range(4)]
+    assert seq_a == [b.next_batch().snippet_ids for _ in range(4)]
+    other = RetainSampler(snippets, tiny_tokenizer, 3, 16, seed=1)
+    assert seq_a != [other.next_batch().snippet_ids for _ in range(4)]
+    batch = a.next_batch()
+    assert batch.ids.shape == (3, 16) and batch.mask.all()  # stdlib snippets are longer than 16 tokens
+
+
+def test_kl_corpus_is_zero_for_a_fresh_adapter_and_grows_with_training(tiny_model, tiny_tokenizer, tiny_cases):
+    cfg = load_config(overrides=["training.lr=0.01", "training.epochs=4", "training.warmup_steps=0",
+                                 "objectives=[{name: fixed_ce}, {name: kl_corpus, params: {max_tokens: 32}}]"])
+    model = build_adapter(tiny_model, cfg.adapter)
+    sampler = RetainSampler(load_retain_corpus(), tiny_tokenizer, 2, 32, seed=0)
+    ref = RetainReference(top_k=8)
+    batch = sampler.next_batch()
+
+    def kl():
+        with torch.no_grad():
+            with base_model_view(model) as base:
+                values, index = ref.get(base, batch)
+            s = Scores(torch.zeros(1, 1), torch.ones(1, 1, dtype=torch.bool), torch.zeros(1, 1),
+                       torch.ones(1, 1, dtype=torch.bool), torch.ones(1, 1, dtype=torch.bool),
+                       retain_logprobs=retain_logprobs(model, batch), retain_mask=batch.mask.bool(),
+                       ref_retain_logp=values, ref_retain_index=index)
+            return OBJECTIVES.get("kl_corpus")(top_k=8)(s).loss.item()
+
+    assert kl() == 0.0  # LoRA's B starts at zero: the adapted model is the base
+    result = train_adapter(model, tiny_tokenizer, tiny_cases, cfg, progress=False)
+    assert result.history[0]["kl_corpus"] == 0.0
+    assert kl() > 0.0 and all(h["kl_corpus"] >= 0.0 for h in result.history)
+
+
+def test_resumed_run_draws_the_same_retain_batches(tmp_path, tiny_tokenizer, tiny_cases):
+    from conftest import build_tiny_model
+
+    import codehotfix.training.loop as loop
+
+    over = ["training.lr=0.01", "training.batch_size=2", "training.warmup_steps=0",
+            "objectives=[{name: fixed_ce}, {name: kl_corpus, params: {max_tokens: 16}}]"]
+    cfg = load_config(overrides=over + ["training.epochs=2"])
+    full = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
+    want = train_adapter(full, tiny_tokenizer, tiny_cases, cfg, progress=False).history
+    # Train one epoch with checkpoints, relabel the checkpoint as the 2-epoch run's, and resume.
+    ckpt, one = tmp_path / "ckpt", load_config(overrides=over + ["training.epochs=1"])
+    train_adapter(build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter), tiny_tokenizer, tiny_cases, one,
+                  checkpoint_dir=ckpt, progress=False)
+    state = torch.load(ckpt / "state.pt", weights_only=False)
+    assert state["retain_rng"] is not None
+    state["fingerprint"] = loop._fingerprint(cfg, tiny_cases)
+    torch.save(state, ckpt / "state.pt")
+    got = train_adapter(build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter), tiny_tokenizer, tiny_cases,
+                        cfg, checkpoint_dir=ckpt, progress=False).history
+    assert [h["kl_corpus"] for h in got] == pytest.approx([h["kl_corpus"] for h in want], abs=1e-6)
