@@ -18,6 +18,7 @@ def test_train_then_eval_with_the_adapter(tmp_path, tiny_model_dir, tiny_cases, 
           "--max-new-tokens", "6", "--json", str(tmp_path / "eval.json")])
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["adapter"] == str(tmp_path / "hf") and result["summary"]["sampled"]["n"] == 8
+    assert result["hotfix"]["kind"] == "trained" and result["hotfix"]["parts"][0]["adapter"] == str(tmp_path / "hf")
 
 
 def test_errors_are_one_line_with_status_2(tmp_path, capsys):

@@ -67,3 +67,49 @@ def test_stop_strings_end_rows_and_greedy_generator_matches(tiny_model, tiny_tok
     assert [o[0] for o in out] == [tiny_tokenizer.decode(t, skip_special_tokens=True) for t in free]
     sampled = gen(PROMPTS, n=3, temperature=0.8, max_new_tokens=8, stop=[], seed=0)
     assert [len(o) for o in sampled] == [3, 3, 3]
+
+
+class _Recorder:
+    """A logits processor that records what it sees and bans one token."""
+
+    def __init__(self, banned):
+        self.banned, self.calls = banned, []
+
+    def __call__(self, input_ids, scores):
+        self.calls.append((input_ids.clone(), scores.shape[0]))
+        scores = scores.clone()
+        scores[:, self.banned] = float("-inf")
+        return scores
+
+
+def test_logits_processors_see_each_running_row_and_act_before_sampling(tiny_model, tiny_tokenizer):
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 256)
+    kw = dict(top_p=1.0, temperature=1.0, max_new_tokens=12, seed=0)
+    for do_sample, n in ((False, 1), (True, 3)):
+        free = sample_lines(tiny_model, tiny_tokenizer, ids, n=n, do_sample=do_sample, **kw)
+        banned = max({t for row in free for t in row}, key=lambda t: sum(row.count(t) for row in free))
+        rec = _Recorder(banned)
+        outs = sample_lines(tiny_model, tiny_tokenizer, ids, n=n, do_sample=do_sample, logits_processor=[rec], **kw)
+        assert all(banned not in row for row in outs)
+        pad = tiny_tokenizer.pad_token_id
+        for step, (seen, rows) in enumerate(rec.calls):
+            assert seen.shape[0] == rows
+            for row in seen.tolist():
+                while row and row[0] == pad:
+                    row = row[1:]
+                # Each row is some prompt followed by exactly the tokens that row went on to generate.
+                owners = [r for r in range(len(outs)) if row[:len(ids[r // n])] == ids[r // n]
+                          and outs[r][:step] == row[len(ids[r // n]):]]
+                assert owners and len(row) == len(ids[owners[0] // n]) + step
+        # Rows leave as their line ends: later calls see fewer rows.
+        assert rec.calls[0][1] == len(PROMPTS) * n and rec.calls[-1][1] <= rec.calls[0][1]
+
+
+def test_a_processor_that_changes_nothing_changes_no_output(tiny_model, tiny_tokenizer):
+    kw = dict(samples=3, max_new_tokens=12, batch_size=2, progress=False, seed=5)
+    plain = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, **kw)
+    seen = []
+    same = generate_completions(tiny_model, tiny_tokenizer, PROMPTS, **kw,
+                                logits_processor_factory=lambda p: seen.append(list(p)) or (lambda i, s: s))
+    assert [(c.greedy, c.samples) for c in plain] == [(c.greedy, c.samples) for c in same]
+    assert sorted(p for batch in seen for p in batch) == sorted(PROMPTS) and len(seen) == 2

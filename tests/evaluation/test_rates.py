@@ -1,7 +1,9 @@
 """Aggregation and before/after comparison of rates."""
 
 import pytest
+import torch
 
+from codehotfix.evaluation.classify import first_line
 from codehotfix.evaluation.rates import compare, summarize
 
 
@@ -28,3 +30,45 @@ def test_compare_relative_changes_and_undefined_base():
     # Greedy fixed rate goes 0 → 1: a relative change is undefined, reported as None.
     assert c["greedy"]["fixed_change_pct"] is None
     assert (c["margin_before"], c["margin_after"]) == (-1.0, 2.0)
+
+
+def test_prompt_transform_rewrites_generation_and_scoring_prompts(tiny_model, tiny_tokenizer, tiny_cases):
+    import dataclasses
+
+    from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.generation import generate_completions
+    from codehotfix.evaluation.rates import evaluate_cases, line_logprobs
+
+    def transform(prefix):  # a comment above the yaml case's line only
+        return prefix + "        # use safe_load\n" if "yaml" in prefix else prefix
+
+    cfg = EvalConfig(samples=2, max_new_tokens=8)
+    out = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, cfg, progress=False, prompt_transform=transform)
+    assert [r["prompt_changed"] for r in out["cases"]] == [c.id == "yaml/0" for c in tiny_cases]
+    rewritten = [dataclasses.replace(c, prefix=transform(c.prefix)) for c in tiny_cases]
+    expected = line_logprobs(tiny_model, tiny_tokenizer, rewritten)
+    assert [r["logp_fixed"] for r in out["cases"]] == [pytest.approx(f, abs=1e-3) for f, _ in expected]
+    greedy = generate_completions(tiny_model, tiny_tokenizer, [c.prefix for c in rewritten], samples=0,
+                                  max_new_tokens=8, progress=False)
+    assert [r["greedy"] for r in out["cases"]] == [first_line(g.greedy) for g in greedy]
+    plain = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, cfg, progress=False)
+    assert "prompt_changed" not in plain["cases"][0]
+    assert plain["cases"][0]["logp_fixed"] != out["cases"][0]["logp_fixed"]
+    assert [r["logp_fixed"] for r in plain["cases"][1:]] == [r["logp_fixed"] for r in out["cases"][1:]]
+
+
+def test_logits_processor_factory_reaches_generation(tiny_model, tiny_tokenizer, tiny_cases):
+    from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.rates import evaluate_cases
+
+    newline = tiny_tokenizer("\n")["input_ids"][0]
+
+    def only_newline(input_ids, scores):  # every completion becomes an empty line
+        out = torch.full_like(scores, float("-inf"))
+        out[:, newline] = 0.0
+        return out
+
+    out = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, EvalConfig(samples=2, max_new_tokens=4),
+                         progress=False, logits_processor_factory=lambda prompts: only_newline)
+    assert all(r["greedy"] == "" and r["samples"] == ["", ""] for r in out["cases"])
+    assert out["summary"]["sampled"]["other_rate"] == 1.0

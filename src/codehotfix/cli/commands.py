@@ -48,18 +48,30 @@ def eval_cmd(
     max_context_tokens: int = typer.Option(256, help="Prefix tokens kept (from the right)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    online: Optional[Path] = typer.Option(None, "--online", help="Online hotfix (no training): fix cases "
+                                          "(JSONL) whose matching prompts get a steering comment."),
+    online_template: str = typer.Option("hint", "--online-template", help="Comment template: hint, warning."),
+    guard: Optional[Path] = typer.Option(None, "--guard", help="Decoding guard (no training): fix cases (JSONL) "
+                                         "whose buggy line is steered to the fixed one in matching contexts."),
+    match_threshold: float = typer.Option(0.8, "--match-threshold", help="Online/guard: minimum similarity of "
+                                          "the prompt's last code lines to a fix case's (0-1)."),
+    match_lines: int = typer.Option(4, "--match-lines", help="Online/guard: code lines compared."),
 ) -> None:
     """Measure how often the model writes each case's fixed line, buggy line, or something else."""
     from codehotfix.api import evaluate
     from codehotfix.config import EvalConfig
+    from codehotfix.online import MatchConfig
 
     cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
                      batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed)
+    match = MatchConfig(tail_lines=match_lines, threshold=match_threshold)
     result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
-                      json_out=json_out, threads=threads)
+                      json_out=json_out, threads=threads, online=online, online_template=online_template,
+                      guard=guard, match=match)
     s = result["summary"]
-    print(json.dumps({"cases": s["cases"], "greedy": s["greedy"], "sampled": s["sampled"],
-                      "margin_mean": s["margin_mean"], "seconds": result["seconds"], "json": str(json_out)}, indent=2))
+    print(json.dumps({"cases": s["cases"], "hotfix": result["hotfix"]["kind"], "greedy": s["greedy"],
+                      "sampled": s["sampled"], "margin_mean": s["margin_mean"], "seconds": result["seconds"],
+                      "json": str(json_out)}, indent=2))
 
 
 @app.command("demo")

@@ -4,13 +4,15 @@ Prompts are tokenized, cut from the left to a token budget, sorted by length and
 batches. Each batch is prefilled once; for k samples its key/value cache is copied k times (rather
 than prefilling every prompt k times), and each row leaves the batch as soon as it has written one
 non-blank line, so most completions cost a dozen tokens, not 64. Sampling uses transformers'
-temperature and top-p logits warpers.
+temperature and top-p logits warpers. Extra ``transformers`` logits processors (e.g. the online
+hotfix guard, ``codehotfix.online.guard``) run on the raw scores before the warpers, for greedy and
+sampled rows alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -59,22 +61,43 @@ def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
     return False, seen_content
 
 
+def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """One callable from None, a processor, or a list of processors (applied in order)."""
+    from transformers import LogitsProcessorList
+
+    if logits_processor is None:
+        return None
+    if isinstance(logits_processor, (list, tuple)):
+        procs = [p for p in logits_processor if p is not None]
+        return LogitsProcessorList(procs) if procs else None
+    return logits_processor
+
+
 @torch.no_grad()
 def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
                  top_p: float, temperature: float, max_new_tokens: int, seed: int,
-                 first_line_only: bool = True, stop: Sequence[str] = ()) -> list[list[int]]:
+                 first_line_only: bool = True, stop: Sequence[str] = (),
+                 logits_processor: Any = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
     key/value cache is copied n times, and a row leaves the batch as soon as it has finished its
     line (or, with ``stop``, once its text contains a stop string), so the cost follows the tokens
     actually needed rather than (rows × longest row).
+
+    Args:
+        logits_processor: None, a ``transformers`` logits processor, or a list of them. Each step it
+            gets ``input_ids`` [active rows, seq] (each row's left-padded prompt followed by its
+            generated tokens, prompt-major, only the rows still running, in order) and the raw
+            next-token scores [active rows, vocab], before temperature/top-p or argmax. Rows leave as
+            their line ends, so a processor must identify rows by their ids, not by position.
     """
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
     ids, mask = _left_pad(prompt_ids, pad_id)
+    process = _as_processor(logits_processor)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
     cache = out.cache
@@ -82,6 +105,8 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     if n > 1:
         cache.batch_repeat_interleave(n)
         logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+    # The sequences so far, kept only for processors: they need each row's ids, not just its cache.
+    seqs = ids.repeat_interleave(n, 0) if process is not None else None
     rows = logits.shape[0]
     next_pos = mask.sum(-1)  # position of the next token of each row
     warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
@@ -91,6 +116,8 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     seen = [False] * rows
     texts = [""] * rows if stop else None
     for _ in range(max_new_tokens):
+        if process is not None:
+            logits = process(seqs, logits)
         if do_sample:
             probs = torch.softmax(warp(None, logits), -1)
             nxt = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
@@ -117,6 +144,10 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
             sel = torch.tensor(keep)
             cache.batch_select_indices(sel)
             active, nxt, mask, next_pos = active[sel], nxt[sel], mask[sel], next_pos[sel]
+            if seqs is not None:
+                seqs = seqs[sel]
+        if seqs is not None:
+            seqs = torch.cat([seqs, nxt.unsqueeze(-1)], -1)
         mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], -1)
         out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
                     cache=cache, use_cache=True)
@@ -128,11 +159,16 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
                          greedy: bool = True, top_p: float = 0.95, temperature: float = 1.0,
                          max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int = 256,
                          seed: int = 0, first_line_only: bool = True, progress: bool = True,
-                         desc: str = "generating") -> list[Completions]:
+                         desc: str = "generating",
+                         logits_processor_factory: Callable[[Sequence[str]], Any] | None = None) -> list[Completions]:
     """Completes every prompt; returns one ``Completions`` per prompt, in input order.
 
     Sampling is seeded per batch (``seed + batch index``) and prompts are batched by length, so the
     same prompts, settings and seed give the same completions.
+
+    Args:
+        logits_processor_factory: called once per batch with that batch's prompts; returns the
+            logits processor(s) for its rows (see ``sample_lines``) or None for plain decoding.
     """
     encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -143,13 +179,16 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
     for b, start in enumerate(range(0, len(order), batch_size)):
         idx = order[start:start + batch_size]
         batch_ids = [encoded[i] for i in idx]
+        procs = logits_processor_factory([prompts[i] for i in idx]) if logits_processor_factory else None
         if greedy:
-            outs = sample_lines(model, tokenizer, batch_ids, n=1, do_sample=False, seed=seed + b, **common)
+            outs = sample_lines(model, tokenizer, batch_ids, n=1, do_sample=False, seed=seed + b,
+                                logits_processor=procs, **common)
             for i, toks in zip(idx, outs):
                 results[i].greedy = tokenizer.decode(toks, skip_special_tokens=True)
                 results[i].new_tokens += len(toks)
         if samples:
-            outs = sample_lines(model, tokenizer, batch_ids, n=samples, do_sample=True, seed=seed + b, **common)
+            outs = sample_lines(model, tokenizer, batch_ids, n=samples, do_sample=True, seed=seed + b,
+                                logits_processor=procs, **common)
             for j, i in enumerate(idx):
                 mine = outs[j * samples:(j + 1) * samples]
                 results[i].samples = [tokenizer.decode(t, skip_special_tokens=True) for t in mine]

@@ -4,14 +4,19 @@ For each case: one greedy and k sampled completions of the prefix (``generation.
 classified fixed/buggy/other (``classify.py``), and the margin log p(fixed line | prefix) − log
 p(buggy line | prefix), summed over each line's tokens including its newline. Rates are pooled over
 all completions; relative changes are (after − before) / before, as the paper reports them.
+
+Hotfixes that need no training plug in here too: ``prompt_transform`` rewrites each prefix before
+generation and scoring (the online prompt hotfix), ``logits_processor_factory`` constrains decoding
+(the guard); see ``codehotfix.online``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections import Counter, defaultdict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -67,8 +72,16 @@ def summarize(records: Sequence[dict]) -> dict[str, Any]:
 
 
 def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: EvalConfig | None = None,
-                   *, progress: bool = True) -> dict[str, Any]:
+                   *, progress: bool = True, prompt_transform: Callable[[str], str] | None = None,
+                   logits_processor_factory: Callable[[Sequence[str]], Any] | None = None) -> dict[str, Any]:
     """Generates, classifies and scores every case.
+
+    Args:
+        prompt_transform: rewrites each case's prefix before generation and before the margin is
+            scored (so the margin is log p(line | rewritten prefix)); must keep the prefix ending where
+            the line starts. Records then say whether their prompt changed (``prompt_changed``).
+        logits_processor_factory: per generation batch, prompts → logits processor(s) or None (see
+            ``generation.generate_completions``). Margins are the model's own likelihoods, unaffected.
 
     Returns:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
@@ -76,19 +89,25 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
     """
     cfg = cfg or EvalConfig()
     t0 = time.time()
+    scored = list(cases)
+    if prompt_transform is not None:
+        scored = [dataclasses.replace(c, prefix=prompt_transform(c.prefix)) for c in cases]
     completions = generate_completions(
-        model, tokenizer, [c.prefix for c in cases], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
+        model, tokenizer, [c.prefix for c in scored], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
         temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-        max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating")
+        max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating",
+        logits_processor_factory=logits_processor_factory)
     t_gen = time.time() - t0
-    margins = line_logprobs(model, tokenizer, cases, max_context_tokens=cfg.max_context_tokens,
+    margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
                             batch_size=cfg.batch_size)
     records = []
-    for case, comp, (lp_fixed, lp_buggy) in zip(cases, completions, margins):
+    for case, prompted, comp, (lp_fixed, lp_buggy) in zip(cases, scored, completions, margins):
         labels = [classify(s, case) for s in comp.samples]
+        extra = {"prompt_changed": prompted.prefix != case.prefix} if prompt_transform is not None else {}
         records.append({
             "id": case.id,
             "group": case.group,
+            **extra,
             "greedy": first_line(comp.greedy) if comp.greedy is not None else None,
             "greedy_label": classify(comp.greedy, case) if comp.greedy is not None else None,
             "sample_labels": labels,
