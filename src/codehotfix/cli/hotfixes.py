@@ -1,1 +1,155 @@
-"""codehotfix hotfixes commands (being written)."""
+"""``codehotfix hotfix add|list|show|enable|disable|rollback|export-vllm``: the hotfix registry.
+
+Thin wrappers over ``codehotfix.deploy`` (HotfixStore, export_vllm) and, for ``enable --model``,
+``codehotfix.serve.engine.HotfixEngine`` (which runs the canary before the registry changes). A running
+server applies registry edits made here on ``POST /admin/sync``; change a live server through its
+admin API instead (docs/serving.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from codehotfix.cli import app
+
+hotfix_app = typer.Typer(help="Manage the hotfix registry (versions, enabled set, rollback, vLLM export).",
+                         no_args_is_help=True)
+app.add_typer(hotfix_app, name="hotfix")
+
+_REGISTRY_HELP = "Registry folder (default: $CODEHOTFIX_REGISTRY or ./hotfixes)."
+
+
+def _registry(path: Optional[Path]) -> Path:
+    return path or Path(os.environ.get("CODEHOTFIX_REGISTRY", "hotfixes"))
+
+
+def _store(path: Optional[Path], create: bool = False):
+    from codehotfix.deploy.store import HotfixStore
+
+    return HotfixStore(_registry(path), create=create)
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+@hotfix_app.command("add")
+def add_cmd(
+    source: Path = typer.Argument(..., help="A hotfix folder written by `codehotfix train`."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="Registry name (default: the folder's name)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Version label (default: v<N+1>)."),
+    canaries: Optional[Path] = typer.Option(None, "--canaries", help="Cases file for the canary check "
+                                            "(default: the file hotfix.json's \"canaries\" names)."),
+    canary_count: int = typer.Option(5, "--canary-count", help="Canary cases kept (the first N)."),
+    evals: Optional[List[Path]] = typer.Option(None, "--eval", help="Result JSON to keep with it (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing version with the same label."),
+) -> None:
+    """Copy a hotfix into the registry as a new version (not enabled)."""
+    entry = _store(registry, create=True).add(source, name=name, version=version, canaries=canaries,
+                                              canary_count=canary_count, evals=evals or [], force=force)
+    _print(entry.summary())
+
+
+@hotfix_app.command("list")
+def list_cmd(registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP)) -> None:
+    """Every stored version, with the enabled ones marked."""
+    store = _store(registry)
+    _print({"registry": str(store.root), "enabled": store.enabled(), "hotfixes": store.listing()})
+
+
+@hotfix_app.command("show")
+def show_cmd(
+    name: str = typer.Argument(..., help="Hotfix name."),
+    version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+) -> None:
+    """One entry: its record, manifest summary, canary cases and kept evaluations."""
+    store = _store(registry)
+    entry = store.entry(name, version)
+    manifest = entry.manifest
+    keep = ("base_model", "cases", "case_ids", "steps", "train_seconds", "final_losses", "created")
+    _print({**entry.summary(), "enabled": store.enabled().get(name) == entry.version,
+            "versions": store.versions(name), "manifest": {k: manifest[k] for k in keep if k in manifest},
+            "canary_ids": [c.id for c in entry.canaries()], "evals": entry.evals()})
+
+
+@hotfix_app.command("enable")
+def enable_cmd(
+    name: str = typer.Argument(..., help="Hotfix name."),
+    version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model to run the canary on."),
+    no_canary: bool = typer.Option(False, "--no-canary", help="Enable without the canary check."),
+    mode: str = typer.Option("stack", "--mode", help="How enabled hotfixes combine: stack, merge_cat, …"),
+    dtype: str = typer.Option("auto", help="Model dtype."),
+    threads: Optional[int] = typer.Option(None, help="Torch threads."),
+) -> None:
+    """Enable a hotfix version; with --model its canary must show its effect first."""
+    from codehotfix.errors import CodehotfixError
+
+    store = _store(registry)
+    if no_canary:
+        _print({"history": store.enable(name, version, note="canary skipped (--no-canary)"),
+                "enabled": store.enabled()})
+        return
+    if model is None:
+        raise CodehotfixError("enable runs the hotfix's canary on the base model: pass --model M "
+                              "(or --no-canary to skip the check)")
+    from codehotfix.models.loading import load_model
+    from codehotfix.serve.engine import EngineConfig, HotfixEngine
+
+    engine = HotfixEngine(load_model(model, dtype=dtype, threads=threads), store, EngineConfig(mode=mode))
+    result = engine.enable(name, version)
+    _print({"enabled": result["hotfix_versions"],
+            "canary": {n: {"passed": c["passed"], "fraction": c["fraction"]} for n, c in result["canary"].items()}})
+
+
+@hotfix_app.command("disable")
+def disable_cmd(
+    name: str = typer.Argument(..., help="Hotfix name."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+) -> None:
+    """Stop serving a hotfix (any version)."""
+    store = _store(registry)
+    _print({"history": store.disable(name), "enabled": store.enabled()})
+
+
+@hotfix_app.command("rollback")
+def rollback_cmd(
+    name: Optional[str] = typer.Argument(None, help="Only this hotfix (default: undo the latest change)."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+) -> None:
+    """Restore the enabled set before the latest change (of NAME, if given)."""
+    store = _store(registry)
+    _print({"history": store.rollback(name), "enabled": store.enabled()})
+
+
+@hotfix_app.command("export-vllm")
+def export_vllm_cmd(
+    name: str = typer.Argument(..., help="Hotfix name in the registry, or a hotfix folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Export folder (the path given to --lora-modules)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
+    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="What `vllm serve` loads (hub id or path)."),
+    model_type: Optional[str] = typer.Option(None, "--model-type", help="Base config.json model_type (qwen2, llama, …)."),
+    max_lora_rank: Optional[int] = typer.Option(None, "--max-lora-rank", help="The server's --max-lora-rank."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty export folder."),
+) -> None:
+    """Check a hotfix against vLLM's LoRA rules and write it in the layout `vllm serve --lora-modules` loads."""
+    from codehotfix.deploy.vllm import export_vllm
+
+    source = Path(name)
+    lora_name = source.name
+    if not source.is_dir():
+        entry = _store(registry).entry(name, version)
+        source, lora_name = entry.path, f"{entry.name}-{entry.version}"
+    report = export_vllm(source, out, name=lora_name, base_model=base_model, model_type=model_type,
+                         max_lora_rank=max_lora_rank, force=force)
+    _print({"out": str(out), "warnings": report["warnings"], "max_lora_rank": report["max_lora_rank"],
+            "command": report["command"]})

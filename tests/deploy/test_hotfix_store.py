@@ -1,0 +1,142 @@
+"""HotfixStore: versions, canaries and evals kept per entry, enable/disable/rollback history, and
+the file lock between two store objects (as between the CLI and a running server)."""
+
+import json
+import shutil
+import threading
+
+import pytest
+
+from codehotfix.cli import main
+from codehotfix.data.cases import read_cases
+from codehotfix.deploy.store import HotfixStore, StoreError, UnknownHotfix
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return HotfixStore(tmp_path / "reg", create=True)
+
+
+def test_add_keeps_versions_canaries_and_evals(store, zero_hotfix, tmp_path):
+    source = tmp_path / "fix-src"
+    shutil.copytree(zero_hotfix, source)
+    (source / "hotfix.json").write_text(json.dumps({"base_model": "tiny", "canaries": "cases.jsonl"}))
+    result = tmp_path / "eval.json"
+    result.write_text(json.dumps({"summary": {"margin_mean": 1.5}}))
+    first = store.add(source, name="fix", canary_count=1, evals=[result])  # canaries: hotfix.json's pointer
+    second = store.add(source, name="fix")
+    assert first.manifest["base_model"] == "tiny" and first.info["base_model"] == "tiny"
+    assert (first.version, second.version) == ("v1", "v2") and store.versions("fix") == ["v1", "v2"]
+    assert (first.path / "adapter_model.safetensors").read_bytes() == (zero_hotfix / "adapter_model.safetensors").read_bytes()
+    assert [c.id for c in first.canaries()] == ["yaml/0"]  # the first canary_count cases of cases.jsonl
+    assert len(second.canaries()) == 2
+    assert first.evals() == {"eval": {"summary": {"margin_mean": 1.5}}} and second.evals() == {}
+    assert store.entry("fix").version == "v2"  # latest by default
+    assert [r["version"] for r in store.listing()] == ["v1", "v2"]
+    with pytest.raises(StoreError, match="already has version 'v1'"):
+        store.add(source, name="fix", version="v1")
+
+
+def test_add_rejects_bad_input_naming_what_is_wrong(store, zero_hotfix, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StoreError, match="missing adapter_config.json, adapter_model.safetensors"):
+        store.add(tmp_path / "empty")
+    with pytest.raises(StoreError, match="name 'bad.name' is not valid"):
+        store.add(zero_hotfix, name="bad.name")
+    manifest = json.loads((zero_hotfix / "hotfix.json").read_text()) if (zero_hotfix / "hotfix.json").exists() else None
+    assert manifest is None  # the zero hotfix has no hotfix.json, so nothing points at its canaries
+    with pytest.raises(StoreError, match="no canary cases"):
+        store.add(zero_hotfix, name="fix")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "prefix": "", "buggy": "a = 1"}\n')
+    with pytest.raises(Exception, match="bad.jsonl:1: missing required field"):
+        store.add(zero_hotfix, name="fix", canaries=bad)
+    with pytest.raises(UnknownHotfix, match="no hotfix 'nope'"):
+        store.entry("nope")
+    assert store.names() == []  # nothing half-added
+
+
+def test_enable_disable_and_rollback_walk_back_through_history(store, zero_hotfix):
+    for name in ("a", "b"):
+        store.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+    store.add(zero_hotfix, name="a", canaries=zero_hotfix / "cases.jsonl")  # a v2
+    store.enable("a", "v1")
+    store.enable("b")
+    store.enable("a")  # v2 replaces v1
+    assert store.enabled() == {"a": "v2", "b": "v1"}
+    store.disable("b")
+    assert store.enabled() == {"a": "v2"}
+    assert store.rollback()["undoes"] == 4 and store.enabled() == {"a": "v2", "b": "v1"}
+    store.rollback()
+    assert store.enabled() == {"a": "v1", "b": "v1"}
+    store.rollback()
+    store.rollback()
+    assert store.enabled() == {}
+    with pytest.raises(StoreError, match="nothing to roll back"):
+        store.rollback()
+    history = store.history()
+    assert [h["action"] for h in history] == ["enable"] * 3 + ["disable"] + ["rollback"] * 4
+    assert [h["seq"] for h in history] == list(range(1, 9))
+    with pytest.raises(StoreError, match="'b' is not enabled"):
+        store.disable("b")
+
+
+def test_rollback_by_name_leaves_other_hotfixes_alone(store, zero_hotfix):
+    for name in ("a", "b"):
+        store.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+    store.add(zero_hotfix, name="a", canaries=zero_hotfix / "cases.jsonl")
+    store.enable("a", "v1")
+    store.enable("b")
+    store.enable("a", "v2")
+    store.rollback("a")
+    assert store.enabled() == {"a": "v1", "b": "v1"}
+    store.rollback("a")
+    assert store.enabled() == {"b": "v1"}
+    store.rollback()  # the latest change still in effect: enabling b
+    assert store.enabled() == {}
+
+
+def test_two_store_objects_do_not_lose_updates(tmp_path, zero_hotfix):
+    root = tmp_path / "reg"
+    setup = HotfixStore(root, create=True)
+    for name in ("a", "b"):
+        setup.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+
+    def toggle(name):
+        own = HotfixStore(root)  # its own lock file descriptor, like a second process
+        for _ in range(10):
+            own.enable(name)
+            own.disable(name)
+
+    threads = [threading.Thread(target=toggle, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    history = HotfixStore(root).history()
+    assert len(history) == 40 and [h["seq"] for h in history] == list(range(1, 41))
+    for h in history:  # every record saw the state the previous one left
+        assert h["before"] == (history[h["seq"] - 2]["after"] if h["seq"] > 1 else {})
+
+
+def test_cli_add_list_show_enable_rollback(tmp_path, zero_hotfix, capsys):
+    reg = str(tmp_path / "reg")
+    main(["hotfix", "add", str(zero_hotfix), "--registry", reg, "--name", "fix",
+          "--canaries", str(zero_hotfix / "cases.jsonl")])
+    assert json.loads(capsys.readouterr().out)["version"] == "v1"
+    with pytest.raises(SystemExit) as e:
+        main(["hotfix", "enable", "fix", "--registry", reg])
+    assert e.value.code == 2 and "--model" in capsys.readouterr().err
+    main(["hotfix", "enable", "fix", "--registry", reg, "--no-canary"])
+    assert json.loads(capsys.readouterr().out)["enabled"] == {"fix": "v1"}
+    main(["hotfix", "list", "--registry", reg])
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["enabled"] == {"fix": "v1"} and listing["hotfixes"][0]["enabled"] is True
+    main(["hotfix", "show", "fix", "--registry", reg])
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["canary_ids"] == [c.id for c in read_cases(zero_hotfix / "cases.jsonl")]
+    main(["hotfix", "rollback", "--registry", reg])
+    assert json.loads(capsys.readouterr().out)["enabled"] == {}
+    with pytest.raises(SystemExit) as e:
+        main(["hotfix", "disable", "fix", "--registry", reg])
+    assert e.value.code == 2 and "not enabled" in capsys.readouterr().err
