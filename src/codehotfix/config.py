@@ -20,7 +20,7 @@ from codehotfix.errors import ConfigError
 from codehotfix.models.adapters import AdapterConfig
 from codehotfix.objectives.base import ObjectiveConfig
 
-__all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "load_config", "build", "to_dict"]
+__all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "load_config", "build", "to_dict", "apply_override"]
 
 
 @dataclass
@@ -151,7 +151,8 @@ def build(cls: type, data: Any, where: str, errors: list[str]) -> Any:
     try:
         return cls(**kwargs)
     except ConfigError as e:
-        errors.append(str(e))
+        msg = str(e)
+        errors.append(msg if not where or msg.startswith(where) else f"{where}: {msg}")
     except TypeError as e:
         errors.append(f"{where or 'config'}: {e}")
     return None
@@ -240,3 +241,6 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
         prefix = f"{path}: " if path else ""
         raise ConfigError(prefix + "invalid config:\n  " + "\n  ".join(errors))
     return cfg
+
+
+apply_override = _apply_override  # the public name, for specs outside this module (study configs)

@@ -1,0 +1,164 @@
+"""Study specs: YAML → cells, errors that name file, line and field, stable cell ids, shipped configs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codehotfix.errors import ConfigError
+from codehotfix.study import cell_id, load_study, resolve_cells
+
+REPO = Path(__file__).resolve().parents[2]
+
+GRID = """\
+# test study
+name: grid
+dataset:
+  path: cases.jsonl
+  split: random
+overrides:
+  training: {epochs: 2, lr: 0.002}
+  eval.samples: 3
+methods:
+  - name: lora
+  - name: lora_r4
+    overrides: {adapter: {method: lora, r: 4}, training.lr: 0.01}
+losses:
+  - name: learn
+    objectives: [{name: fixed_ce}]
+  - name: learn_unlearn
+    objectives:
+      - {name: fixed_ce, weight: 1.0}
+      - {name: unlikelihood, weight: 0.3}
+seeds: [0, 7]
+best_seeds: {top_k: 2, metric: margin, seeds: [1]}
+"""
+
+
+def _write(tmp_path, text, name="study.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_resolves_every_cell_with_its_settings(tmp_path):
+    spec = load_study(_write(tmp_path, GRID))
+    cells = resolve_cells(spec)
+    assert [(c.method, c.loss, c.seed) for c in cells] == [
+        (m, loss, s) for m in ("lora", "lora_r4") for loss in ("learn", "learn_unlearn") for s in (0, 7)]
+    by = {(c.method, c.loss, c.seed): c.config for c in cells}
+    plain, r4 = by[("lora", "learn", 0)], by[("lora_r4", "learn_unlearn", 7)]
+    assert plain.adapter.method == "lora" and plain.adapter.r == 8  # default r, method from the name
+    assert plain.training.lr == 0.002 and plain.training.epochs == 2 and plain.eval.samples == 3
+    assert r4.adapter.r == 4 and r4.training.lr == 0.01 and r4.training.epochs == 2 and r4.seed == 7
+    assert [(o.name, o.weight) for o in r4.objectives] == [("fixed_ce", 1.0), ("unlikelihood", 0.3)]
+    assert [o.name for o in plain.objectives] == ["fixed_ce"]
+    assert spec.best_seeds.metric == "margin" and spec.best_seeds.seeds == [1]
+    only = resolve_cells(spec, seeds=[1], only=[("lora_r4", "learn")])
+    assert [(c.method, c.loss, c.seed) for c in only] == [("lora_r4", "learn", 1)]
+
+
+def test_cli_style_overrides_reach_spec_and_hotfix_config(tmp_path):
+    spec = load_study(_write(tmp_path, GRID), ["dataset.test_cases=5", "overrides.training.epochs=1", "seeds=[3]",
+                                               "model=some/model"])
+    assert spec.dataset.test_cases == 5 and spec.seeds == [3] and spec.model == "some/model"
+    assert {c.config.training.epochs for c in resolve_cells(spec)} == {1}
+    assert spec.name == "grid"
+    unnamed = load_study(_write(tmp_path, GRID.replace("name: grid\n", ""), "My Study.yaml"))
+    assert unnamed.name == "my_study"
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("  - name: lora_r4\n", "  - name: lora_r4\n    overides: {}\n", "study.yaml:12: methods[1].overides: unknown key"),
+    ("training.lr: 0.01", "training.lr: -1.0", "study.yaml:12: methods[1].overrides.training.lr must be > 0"),
+    ("training.lr: 0.01", "eval: {samples: 1}", "study.yaml:12: methods[1].overrides.eval: not allowed"),
+    ("training.lr: 0.01", "training.dtype: float32", "study.yaml:12: methods[1].overrides.training.dtype: not allowed"),
+    ("  - name: lora\n", "  - name: nosuch\n",
+     "study.yaml:10: methods[0].name: unknown adapter method 'nosuch'; valid:"),
+    ("{name: unlikelihood, weight: 0.3}", "{name: unlearn_it}",
+     "study.yaml:19: losses[1].objectives[1]: objective 'unlearn_it'"),
+    ("{name: unlikelihood, weight: 0.3}", "{name: unlikelihood, weight: -1}",
+     "study.yaml:19: losses[1].objectives[1]: objective 'unlikelihood': weight must be >= 0"),
+    ("  - name: learn_unlearn\n", "  - name: learn\n", "study.yaml:16: losses[1].name: 'learn' is used twice"),
+    ("metric: margin", "metric: luck", "study.yaml:21: best_seeds.metric: 'luck' is not one of score"),
+    ("seeds: [1]}", "seeds: [0]}", "study.yaml:21: best_seeds.seeds: [0] already in seeds"),
+    ("split: random", "split: sideways", "study.yaml:5: dataset.split: 'sideways' is not one of grouped"),
+    ("  eval.samples: 3", "  seed: 3", "study.yaml:8: overrides.seed: not allowed"),
+    ("  eval.samples: 3", "  eval.samples: many", "study.yaml:8: overrides.eval.samples: expected int"),
+])
+def test_errors_name_file_line_and_field(tmp_path, old, new, expected):
+    assert old in GRID
+    path = _write(tmp_path, GRID.replace(old, new))
+    with pytest.raises(ConfigError) as e:
+        resolve_cells(load_study(path))
+    assert expected.replace("study.yaml", str(path)) in str(e.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    bad = GRID.replace("  - name: lora\n", "  - name: nosuch\n").replace("metric: margin", "metric: luck")
+    with pytest.raises(ConfigError) as e:
+        load_study(_write(tmp_path, bad.replace("split: random", "split: up")))
+    assert "best_seeds.metric" in str(e.value) and "dataset.split" in str(e.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such study config"):
+        load_study(tmp_path / "none.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_study(_write(tmp_path, "methods: [\n"))
+    with pytest.raises(ConfigError, match=r"dataset.path: required.*\n.*methods: at least one"):
+        load_study(_write(tmp_path, "losses: [{name: a, objectives: [{name: fixed_ce}]}]\n"))
+
+
+def test_cell_ids_are_readable_deterministic_and_sensitive(tmp_path):
+    path = _write(tmp_path, GRID)
+    ids = [c.id for c in resolve_cells(load_study(path), data_key="k")]
+    assert ids == [c.id for c in resolve_cells(load_study(path), data_key="k")]
+    assert len(set(ids)) == len(ids)
+    assert ids[0].startswith("lora--learn--s0--") and len(ids[0].rsplit("--", 1)[1]) == 10
+    # Any change of data or settings makes new ids; an untouched cell keeps its id.
+    assert not set(ids) & {c.id for c in resolve_cells(load_study(path), data_key="other")}
+    changed = {c.id for c in resolve_cells(load_study(path, ["methods.1.overrides.adapter.r=2"]), data_key="k")}
+    assert set(ids[:4]) <= changed and not set(ids[4:]) & changed
+    # Same ids in a fresh interpreter with another hash seed (nothing depends on hash() or set order).
+    code = ("import json,sys; from codehotfix.study import load_study, resolve_cells; "
+            "print(json.dumps([c.id for c in resolve_cells(load_study(sys.argv[1]), data_key='k')]))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert json.loads(out.stdout) == ids
+
+
+def test_cell_id_covers_the_whole_config(tmp_path):
+    cell = resolve_cells(load_study(_write(tmp_path, GRID)))[0]
+    same = cell_id(cell.method, cell.loss, cell.seed, cell.config)
+    cell.config.training.warmup_steps += 1
+    assert cell_id(cell.method, cell.loss, cell.seed, cell.config) != same
+
+
+@pytest.mark.parametrize("name", ["pysstubs", "manysstubs4j", "seen_bug"])
+def test_shipped_study_configs(name):
+    """The shipped grids: ≥4 methods incl. LoRA, IA3, prefix tuning, DoRA; ≥4 losses incl. the
+    required kinds; extra seeds for the best three. Cells whose names are registered resolve."""
+    from codehotfix.models.adapters import ADAPTERS
+    from codehotfix.objectives import OBJECTIVES
+
+    path = REPO / "configs" / "study" / f"{name}.yaml"
+    text = path.read_text()
+    assert text.startswith("#") and f"codehotfix study configs/study/{name}.yaml" in text
+    spec = load_study(path)
+    assert {"lora", "dora", "ia3", "prefix_tuning"} <= {m.name for m in spec.methods}
+    mixes = {loss.name: {o.name for o in loss.objectives} for loss in spec.losses}
+    assert mixes["learn"] == {"fixed_ce"} and mixes["learn_unlearn"] == {"fixed_ce", "unlikelihood"}
+    assert mixes["learn_unlearn_retain"] == {"fixed_ce", "unlikelihood", "kl_context"}
+    assert "dpo" in mixes["preference"]
+    assert spec.best_seeds.top_k == 3 and len(spec.best_seeds.seeds) >= 1
+    assert spec.dataset.path.startswith("../shared/data/")
+    known_methods = [m for m in spec.methods if m.name in ADAPTERS]
+    known_losses = [loss for loss in spec.losses if all(o.name in OBJECTIVES for o in loss.objectives)]
+    spec.methods, spec.losses = known_methods, known_losses
+    assert known_methods and known_losses  # lora and fixed_ce exist today
+    cells = resolve_cells(spec)
+    assert len(cells) == len(known_methods) * len(known_losses) * len(spec.seeds)
+    assert {c.config.eval.samples for c in cells} == {spec.overrides["eval"]["samples"]}
