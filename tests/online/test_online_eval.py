@@ -36,7 +36,8 @@ def test_eval_records_the_hotfix_kind_for_none_online_and_guard(tmp_path, tiny_m
     [part] = online["hotfix"]["parts"]
     assert printed["hotfix"] == online["hotfix"]["kind"] == "online"
     assert part["template"] == "warning" and part["source"] == str(fixes) and part["prompts_changed"] == 4
-    assert part["match"] == {"tail_lines": 4, "threshold": 0.8, "max_matches": 1} and len(part["cases_checksum"]) == 64
+    assert part["match"] == {"mode": "context", "tail_lines": 4, "threshold": 0.8, "max_matches": 1,
+                             "min_name_len": 3, "force": "heading"} and len(part["cases_checksum"]) == 64
     assert all(r["prompt_changed"] for r in online["cases"])
     # The margin is scored on the hotfixed prompt, so it moves even on a random model.
     assert [r["margin"] for r in online["cases"]] != [r["margin"] for r in base["cases"]]

@@ -56,6 +56,9 @@ def eval_cmd(
     match_threshold: float = typer.Option(0.8, "--match-threshold", help="Online/guard: minimum similarity of "
                                           "the prompt's last code lines to a fix case's (0-1)."),
     match_lines: int = typer.Option(4, "--match-lines", help="Online/guard: code lines compared."),
+    match_mode: str = typer.Option("context", "--match", help="Online/guard matching: 'context' (the prompt's "
+                                   "last lines resemble a fix case's) or 'edit' (a context-free edit rule per "
+                                   "case, e.g. yaml.load( -> yaml.safe_load(; reaches new code)."),
 ) -> None:
     """Measure how often the model writes each case's fixed line, buggy line, or something else."""
     from codehotfix.api import evaluate
@@ -64,7 +67,7 @@ def eval_cmd(
 
     cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
                      batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed)
-    match = MatchConfig(tail_lines=match_lines, threshold=match_threshold)
+    match = MatchConfig(mode=match_mode, tail_lines=match_lines, threshold=match_threshold)
     result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
                       json_out=json_out, threads=threads, online=online, online_template=online_template,
                       guard=guard, match=match)

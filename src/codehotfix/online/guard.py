@@ -36,6 +36,11 @@ hash of the context ids per row; nothing more for rows whose context matches no 
 ``make_guard_processor`` returns no processor at all when no prompt matches). A matching row adds
 the decoding of its current line and O(len(line)) dictionary look-ups per matching case.
 
+Edit mode (``MatchConfig(mode="edit")``): no context look-up; each row's current line is searched
+for the anchors of the edit rules derived from the cases (``edits.py``) and the rule is applied at
+its divergence point (``_edit_decision``; docs/online-hotfix.md, "Edit rules"). A line without any
+rule's anchor name costs the decoding of the line and one substring test per rule.
+
 Limits: decoding single tokens is exact for byte-level BPE (Qwen, GPT-2, Llama 3); a SentencePiece
 tokenizer may drop a token's leading space, which only matters inside string literals. Tokens
 holding part of a multi-byte character never count as continuing F (a fixed line with non-ASCII text
@@ -54,6 +59,7 @@ import torch
 from transformers import LogitsProcessor
 
 from codehotfix.data.cases import HotfixCase
+from codehotfix.online.edits import EditRule, anchor_patterns, derive_rules, find_anchor_end, relevant_rules
 from codehotfix.online.matching import MatchConfig, case_tail_keys, match_cases
 
 __all__ = ["BuggyLineGuard", "GuardConfig", "make_guard_processor", "normalize_prefix"]
@@ -200,6 +206,15 @@ class BuggyLineGuard(LogitsProcessor):
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad = pad
         self.stats = {"calls": 0, "rows": 0, "matched_rows": 0, "forced": 0, "stuck": 0}
+        self.edit_mode = self.config.match.mode == "edit"
+        self.rule_set = derive_rules(self.cases, min_name_len=self.config.match.min_name_len) if self.edit_mode \
+            else None
+        self.rules: list[EditRule] = self.rule_set.rules if self.rule_set else []
+        self._anchor_res = [anchor_patterns(r) for r in self.rules]
+        self._gaps = [_gaps(r.fixed_text) for r in self.rules]
+        self._forced: set[tuple[int, ...]] = set()  # edit mode: row ids at which a fix was forced
+        if self.edit_mode:
+            self.stats["banned"] = 0
 
     @classmethod
     def from_file(cls, tokenizer: Any, path: str | os.PathLike, config: GuardConfig | None = None,
@@ -209,11 +224,20 @@ class BuggyLineGuard(LogitsProcessor):
         return cls(tokenizer, load_cases(path, fmt), config)
 
     def matching_cases(self, context: str) -> list[HotfixCase]:
-        """The cases the guard watches for after ``context`` (text up to the completion point)."""
+        """The cases the guard watches for after ``context`` (text up to the completion point).
+
+        In edit mode: the cases of the rules relevant to ``context`` (``edits.relevant_rules``); the
+        guard itself watches every line for every rule, this only reports where one is expected."""
+        if self.edit_mode:
+            ids = {i for r in relevant_rules(context, self.rules, self.config.match.tail_lines) for i in r.case_ids}
+            return [c for c in self.cases if c.id in ids]
         return [m.case for m in match_cases(context, self.cases, self.config.match, case_keys=self._keys)]
 
     def matches_any(self, prompts: Sequence[str]) -> bool:
-        """Whether any prompt's context matches a case (if not, the guard cannot act on their first line)."""
+        """Whether the guard can act on these prompts' completions: any prompt's context matches a
+        case (context mode), or any rule exists (edit mode: an anchor may appear in generated text)."""
+        if self.edit_mode:
+            return bool(self.rules)
         return any(self.matching_cases(p) for p in prompts)
 
     def _patterns_for(self, context_ids: tuple[int, ...]) -> list[_Pattern]:
@@ -293,6 +317,9 @@ class BuggyLineGuard(LogitsProcessor):
             start = 0
             while start <= cut and row[start] == self._pad:
                 start += 1
+            if self.edit_mode:
+                out = self._edit_row(r, row[start:], row[max(cut, start):], scores, out)
+                continue
             patterns = self._patterns_for(tuple(row[start:cut + 1]))
             if not patterns:
                 continue
@@ -315,10 +342,113 @@ class BuggyLineGuard(LogitsProcessor):
             self.stats["forced"] += 1
         return out
 
+    def _edit_row(self, r: int, ids: list[int], line_ids: list[int], scores: torch.Tensor,
+                  out: torch.Tensor) -> torch.Tensor:
+        """Edit mode, one row: force or ban per the rules whose anchor ends the current line."""
+        text = self.tokenizer.decode(line_ids, skip_special_tokens=True)
+        line = text[text.rfind("\n") + 1:]
+        decision = self._edit_decision(line, ids, int(scores[r].argmax()))
+        if decision is None:
+            return out
+        kind, tokens = decision
+        tokens = [i for i in tokens if i < scores.shape[-1]]
+        self.stats["matched_rows"] += 1
+        if kind == "force" and not tokens:
+            self.stats["stuck"] += 1
+            return out
+        if out is scores:
+            out = scores.clone()
+        keep = torch.tensor(tokens, dtype=torch.long)
+        if kind == "force":
+            masked = torch.full_like(out[r], float("-inf"))
+            masked[keep] = out[r, keep]
+            out[r] = masked
+            self.stats["forced"] += 1
+            self._remember(tuple(ids))
+        else:
+            out[r, keep] = float("-inf")
+            self.stats["banned"] += 1
+        return out
+
+    def _edit_decision(self, line: str, ids: list[int], top: int) -> tuple[str, list[int]] | None:
+        """("force", tokens that continue a fixed span) or ("ban", tokens that write a buggy span), or None.
+
+        At a rule's divergence point (the line ends with anchor + B[:k], k <= D) the tokens that carry
+        the line past D along B are the buggy ones: with ``force="always"``, or when ``top`` (the
+        model's most likely token) is one of them, only tokens continuing F are kept; otherwise just
+        the buggy ones are masked. Past D on F, the fix is kept on course only if the guard forced it
+        (the row's ids then extend ids remembered at the forced step); a line the model wrote on its
+        own (``yaml.safe_dump``) is left alone."""
+        vocab = _vocab(self.tokenizer)
+        _, _, state = normalize_prefix(line)
+        plain, newline = vocab.index(state)
+        force: list[int] = []
+        ban: list[int] = []
+        for rule, res, gaps in zip(self.rules, self._anchor_res, self._gaps):
+            end = find_anchor_end(line, rule, res)
+            if end is None:
+                continue
+            done = normalize_prefix(line[end:])[0]
+            d, b, f = rule.diverge, rule.buggy, rule.fixed
+            if len(done) <= d and b.startswith(done):
+                rest = b[len(done):]
+                crossing = [i for n in range(d - len(done) + 1, len(rest) + 1) for i in plain.get(rest[:n], ())]
+                crossing += newline.get(rest, [])
+                if not crossing:
+                    continue
+                if self.config.match.force == "always" or top in crossing:
+                    force += self._continue_fixed(line, done, f, gaps, plain, newline, vocab, state)
+                else:
+                    ban += crossing
+            elif d < len(done) < len(f) and f.startswith(done) and self._was_forced(ids, len(f) + 4):
+                force += self._continue_fixed(line, done, f, gaps, plain, newline, vocab, state)
+        if force:
+            return "force", sorted(set(force))
+        return ("ban", sorted(set(ban))) if ban else None
+
+    @staticmethod
+    def _continue_fixed(line: str, done: str, f: str, gaps: frozenset[int], plain: dict, newline: dict,
+                        vocab: _Vocab, state: str) -> list[int]:
+        """Tokens after which the text after the anchor is still a prefix of F (or ends the line with F);
+        whitespace-only tokens only where F has a space."""
+        rest = f[len(done):]
+        ids = [i for n in range(1, len(rest) + 1) for i in plain.get(rest[:n], ())]
+        ids += newline.get(rest, [])
+        space_ok = len(done) in gaps and bool(line) and not line[-1].isspace()
+        if space_ok:
+            ids += plain.get("", [])
+        elif not state:  # normalization drops spaces: a token " afe" would read as "afe" and split a name
+            ids = [i for i in ids if not vocab.pieces[i][:1].isspace()]
+        return ids
+
+    def _remember(self, ids: tuple[int, ...]) -> None:
+        if len(self._forced) >= self.config.max_cached_contexts:
+            self._forced.clear()
+        self._forced.add(ids)
+
+    def _was_forced(self, ids: list[int], max_back: int) -> bool:
+        """Whether the guard forced a fix at an earlier step of this row (at most ``max_back`` tokens ago)."""
+        return any(tuple(ids[:j]) in self._forced for j in range(len(ids) - 1, max(len(ids) - 1 - max_back, 0), -1))
+
     def info(self) -> dict:
-        """What to record next to results: kind, number of cases, matching rule and counters."""
-        return {"kind": self.kind, "cases": len(self.cases), "match": asdict(self.config.match),
+        """What to record next to results: kind, number of cases, matching rule and counters (edit
+        mode: the rules in use and the cases that gave none, with the reason)."""
+        info = {"kind": self.kind, "cases": len(self.cases), "match": asdict(self.config.match),
                 "stats": dict(self.stats)}
+        if self.rule_set is not None:
+            info.update(self.rule_set.info())
+        return info
+
+
+def _gaps(fixed_text: str) -> frozenset[int]:
+    """Positions in the normalized fixed span where the raw one has a space outside strings."""
+    gaps, state, done = set(), "", ""
+    for ch in fixed_text:
+        if ch.isspace() and not state and done:
+            gaps.add(len(done))
+        piece, _, state = normalize_prefix(ch, state)
+        done += piece
+    return frozenset(gaps)
 
 
 def make_guard_processor(tokenizer: Any, cases: Sequence[HotfixCase], prompts: Sequence[str] | None = None,

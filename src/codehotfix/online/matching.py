@@ -38,7 +38,7 @@ from typing import Sequence
 from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.errors import ConfigError, DataError
 
-__all__ = ["MatchConfig", "Match", "split_completion_point", "code_tail", "match_cases", "case_tail_keys",
+__all__ = ["MATCH_MODES", "MatchConfig", "Match", "split_completion_point", "code_tail", "match_cases", "case_tail_keys",
            "comment_prefix", "COMMENT_SYNTAX"]
 
 # Line-comment syntax per case language. Unknown languages are rejected when a hotfix is built, not
@@ -65,22 +65,42 @@ def comment_prefix(language: str, where: str = "") -> str:
     return marker
 
 
+MATCH_MODES = ("context", "edit")
+
+
 @dataclass
 class MatchConfig:
     """The matching rule's knobs.
 
     Attributes:
-        tail_lines: how many code lines before the completion point are compared (more = stricter).
-        threshold: minimum similarity in [0, 1] of the prompt's tail and the case's tail.
-        max_matches: at most this many cases apply to one prompt (best score first).
+        mode: "context" (this module: the prompt's last code lines must resemble a case's) or "edit"
+            (``edits.py``: a context-free edit rule per case; reaches new code, see docs/online-hotfix.md).
+        tail_lines: how many code lines before the completion point are compared (more = stricter);
+            in edit mode, how many recent code lines are searched for a rule's name.
+        threshold: minimum similarity in [0, 1] of the prompt's tail and the case's tail (context mode).
+        max_matches: at most this many cases (rules, in edit mode) apply to one prompt (best first).
+        min_name_len: edit mode: a rule needs a name of at least this many characters in its anchor
+            and in its buggy span; shorter ones are rejected as too generic.
+        force: edit mode, what the guard does at a rule's divergence point: "heading" forces the fix
+            only when the model's most likely next token writes the buggy span (and otherwise only
+            masks the tokens that would), "always" forces it whenever the anchor is there.
     """
 
+    mode: str = "context"
     tail_lines: int = 4
     threshold: float = 0.8
     max_matches: int = 1
+    min_name_len: int = 3
+    force: str = "heading"
 
     def __post_init__(self) -> None:
         errors = []
+        if self.mode not in MATCH_MODES:
+            errors.append(f"match.mode must be one of {', '.join(MATCH_MODES)}, got {self.mode!r}")
+        if self.force not in ("heading", "always"):
+            errors.append(f"match.force must be 'heading' or 'always', got {self.force!r}")
+        if self.min_name_len < 1:
+            errors.append(f"match.min_name_len must be >= 1, got {self.min_name_len}")
         if self.tail_lines < 1:
             errors.append(f"match.tail_lines must be >= 1, got {self.tail_lines}")
         if not 0.0 <= self.threshold <= 1.0:

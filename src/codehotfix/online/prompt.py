@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import ConfigError
+from codehotfix.online.edits import EditRule, derive_rules, relevant_rules
 from codehotfix.online.matching import (Match, MatchConfig, case_tail_keys, code_tail, comment_prefix, match_cases,
                                         split_completion_point)
 from codehotfix.registry import Registry
@@ -153,6 +154,10 @@ class PromptHotfix:
         self._markers = [comment_prefix(c.language, f"case {c.id!r}") for c in self.cases]
         self._keys = case_tail_keys(self.cases, self.config.match)
         self._template = TEMPLATES.get(self.config.template)
+        self.edit_mode = self.config.match.mode == "edit"
+        self.rule_set = derive_rules(self.cases, min_name_len=self.config.match.min_name_len) if self.edit_mode \
+            else None
+        self.rules: list[EditRule] = self.rule_set.rules if self.rule_set else []
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, config: PromptHotfixConfig | None = None,
@@ -163,13 +168,27 @@ class PromptHotfix:
         return cls(load_cases(path, fmt), config)
 
     def matches(self, prompt: str) -> list[Match]:
-        """The cases that apply to ``prompt``, best first (empty: ``apply`` leaves it unchanged)."""
+        """The cases that apply to ``prompt``, best first (empty: ``apply`` leaves it unchanged).
+
+        In edit mode: one match (score 1.0) per relevant rule, holding the rule as a case whose
+        buggy/fixed lines are the anchored spans (``yaml.load(`` / ``yaml.safe_load(``)."""
+        if self.edit_mode:
+            rules = relevant_rules(split_completion_point(prompt)[0], self.rules, self.config.match.tail_lines)
+            return [Match(_rule_case(r), 1.0) for r in rules[:self.config.match.max_matches]]
         return match_cases(prompt, self.cases, self.config.match, case_keys=self._keys)
 
     def comment_lines(self, prompt: str) -> list[str]:
         """The comment lines (with indentation, without newline) ``apply`` would insert."""
         lines, started = split_completion_point(prompt)
         last = code_tail(lines, 1)
+        if self.edit_mode:
+            indent = _indent(started) if started.strip() else _next_indent(last[0] if last else "")
+            out = []
+            for m in self.matches(prompt):
+                line = indent + self._template(comment_prefix(m.case.language), m.case)
+                if line not in out:
+                    out.append(line)
+            return out
         index = {id(c): i for i, c in enumerate(self.cases)}
         out: list[str] = []
         for m in self.matches(prompt):
@@ -200,5 +219,22 @@ class PromptHotfix:
 
     def info(self) -> dict:
         """What to record next to results: kind, number of cases, template and matching rule."""
-        return {"kind": self.kind, "cases": len(self.cases), "template": self.config.template,
+        info = {"kind": self.kind, "cases": len(self.cases), "template": self.config.template,
                 "match": asdict(self.config.match)}
+        if self.rule_set is not None:
+            info.update(self.rule_set.info())
+        return info
+
+
+def _rule_case(rule: EditRule) -> HotfixCase:
+    """An edit rule dressed as a case for the comment templates: its first anchor plus each span."""
+    anchor = "".join(rule.anchors[0])
+    return HotfixCase(id=rule.case_ids[0], prefix="", buggy=anchor + rule.buggy_text, fixed=anchor + rule.fixed_text,
+                      language=rule.language)
+
+
+def _next_indent(last: str) -> str:
+    """Edit mode has no case line to copy the indentation from: the last code line's, one block
+    deeper after a line opening a block (``:``/``{``)."""
+    indent = _indent(last)
+    return indent + "    " if last.rstrip().endswith((":", "{")) else indent
