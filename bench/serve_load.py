@@ -42,9 +42,9 @@ def _load(name: str, path: Path):
 
 
 def tiny_setup(work: Path, hotfix: str | None, cases: str | None, steps: int) -> tuple[str, str, str]:
-    """The tiny model of tests/conftest.py saved to ``work``, and (unless given) a hotfix trained on it."""
+    """The tiny model of tests/tiny_model.py saved to ``work``, and (unless given) a hotfix trained on it."""
     sys.path.insert(0, str(ROOT / "tests"))
-    fixtures = _load("tiny_fixtures", ROOT / "tests" / "conftest.py")
+    fixtures = _load("tiny_fixtures", ROOT / "tests" / "tiny_model.py")
     deploy = _load("deploy_fixtures", ROOT / "tests" / "deploy" / "conftest.py")
     model_dir = work / "tiny-model"
     tok = fixtures.build_tokenizer()

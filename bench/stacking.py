@@ -27,11 +27,11 @@ def _tiny(work: Path, steps: int) -> tuple[str, list[tuple[str, str]]]:
     spec = importlib.util.spec_from_file_location("deploy_fixtures", ROOT / "tests" / "deploy" / "conftest.py")
     deploy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(deploy)
-    import conftest  # tests/conftest.py: the tiny model and tokenizer
+    import tiny_model  # tests/tiny_model.py: the tiny model and tokenizer
 
     model_dir = work / "tiny-model"
-    tok = conftest.build_tokenizer()
-    conftest.build_tiny_model(len(tok)).save_pretrained(model_dir)
+    tok = tiny_model.build_tokenizer()
+    tiny_model.build_tiny_model(len(tok)).save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
     pairs = []
     for name, cases in (("a", deploy._CASES[:2]), ("b", deploy._CASES[2:])):

@@ -9,7 +9,7 @@ from codehotfix.errors import ConfigError
 def test_defaults_follow_the_paper_where_it_speaks():
     cfg = load_config()
     assert (cfg.adapter.method, cfg.adapter.r, cfg.adapter.alpha) == ("lora", 8, 16)
-    assert [o.name for o in cfg.objectives] == ["fixed_ce", "unlikelihood", "kl_context"]
+    assert [o.name for o in cfg.objectives] == ["fixed_ce", "unlikelihood", "kl_context", "kl_corpus"]
     assert (cfg.eval.samples, cfg.eval.top_p, cfg.eval.max_new_tokens) == (10, 0.95, 64)
 
 

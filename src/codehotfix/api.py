@@ -76,7 +76,8 @@ def _as_cases(cases: Sequence[HotfixCase] | str | Path, fmt: str) -> list[Hotfix
 def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
                    progress: bool = True) -> tuple[Any, dict[str, Any]]:
     """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
-    manifest, and returns (peft_model, manifest)."""
+    manifest, and returns (peft_model, manifest). In a distributed run (``accelerate launch``) every
+    process trains and only the main process writes."""
     from codehotfix.training.loop import train_adapter
 
     out_dir = Path(out_dir)
@@ -86,7 +87,6 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
     trainable, total = trainable_parameters(model)
     result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
                            progress=progress)
-    model.save_pretrained(out_dir)  # adapter_config.json + adapter_model.safetensors (PEFT format)
     manifest = {
         "format": "codehotfix-hotfix/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -105,8 +105,15 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
         "tokens": result.tokens,
         "resumed_from_epoch": result.resumed_from_epoch,
         "final_losses": result.final_metrics,
+        "device": loaded.device,
+        "processes": result.processes,
+        "accelerate": result.accelerate,
         "versions": library_versions(),
     }
+    if not result.is_main_process:
+        return model, manifest
+    # adapter_config.json + adapter_model.safetensors (PEFT format); a sharded run hands its gathered weights.
+    model.save_pretrained(out_dir, **({"state_dict": result.adapter_state} if result.adapter_state else {}))
     atomic_write_text(out_dir / "train_log.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
     write_json(out_dir / MANIFEST, manifest)
     shutil.rmtree(out_dir / ".checkpoint", ignore_errors=True)
@@ -115,8 +122,10 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
 
 def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
           config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
-          force: bool = False, progress: bool = True) -> dict[str, Any]:
+          force: bool = False, progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
     """Trains a hotfix on ``cases`` and writes it to ``out_dir``; returns the manifest.
+
+    ``device``: "auto" (a GPU if any; under ``accelerate launch`` this process's GPU), "cpu", "cuda:N".
 
     Raises:
         CodehotfixError: ``out_dir`` already holds a finished hotfix (pass ``force=True`` to replace it),
@@ -127,15 +136,20 @@ def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, mode
     out = Path(out_dir)
     if (out / MANIFEST).exists() and not force:
         raise CodehotfixError(f"{out}: already holds a hotfix ({MANIFEST}); choose another folder or pass --force")
-    loaded = load_model(model, dtype=cfg.training.dtype, threads=cfg.training.threads)
+    from codehotfix.training.distributed import launch_device
+
+    if device in (None, "auto"):
+        device = launch_device() or "auto"
+    loaded = load_model(model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=device)
     _, manifest = train_on_model(loaded, case_list, cfg, out, progress=progress)
     return manifest
 
 
 def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *, dtype: str = "auto",
-                  threads: int | None = None) -> LoadedModel:
-    """Loads the base model and, if given, a hotfix adapter on top of it (warns on a base mismatch)."""
-    loaded = load_model(model, dtype=dtype, threads=threads)
+                  threads: int | None = None, device: str | None = "auto") -> LoadedModel:
+    """Loads the base model on ``device`` and, if given, a hotfix adapter on top of it (warns on a
+    base mismatch)."""
+    loaded = load_model(model, dtype=dtype, threads=threads, device=device)
     if adapter is None:
         return loaded
     from codehotfix.models.adapters import load_trained
@@ -149,7 +163,7 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
         if trained_on and trained_on != loaded.checksum:
             warnings.warn(f"{adapter} was trained on base weights {trained_on[:12]}…, not on the loaded "
                           f"model {loaded.checksum[:12]}…; its effect may not carry over", stacklevel=2)
-    loaded.model = load_trained(loaded.model, adapter)
+    loaded.model = load_trained(loaded.model, adapter).to(loaded.device)  # adapter weights next to the base
     loaded.model.eval()
     return loaded
 
@@ -157,7 +171,7 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
 def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = None,
              adapter: str | Path | None = None, eval_config: EvalConfig | None = None, fmt: str = "auto",
              limit: int | None = None, json_out: str | Path | None = None, loaded: LoadedModel | None = None,
-             progress: bool = True, threads: int | None = None, dtype: str = "auto",
+             progress: bool = True, threads: int | None = None, dtype: str = "auto", device: str | None = "auto",
              online: Any = None, online_template: str = "hint", guard: Any = None, match: Any = None,
              prompt_transform: Any = None, logits_processor_factory: Any = None) -> dict[str, Any]:
     """Measures fixed/buggy rates and margins of a model (optionally with a hotfix) on ``cases``.
@@ -171,8 +185,12 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
     online hotfix changed its prompt (``prompt_changed``) and whether the guard watched it
     (``guard_matched``).
 
+    ``device`` places the model ("auto", "cpu", "cuda:N"); ``eval_config.backend`` picks the generation
+    backend ("hf", or "vllm" on a CUDA machine with vLLM installed; see docs/scale-out.md).
+
     Returns the result dict (also written to ``json_out`` if given).
     """
+    from codehotfix.evaluation.backends import build_backend, require_backend
     from codehotfix.evaluation.rates import evaluate_cases
     from codehotfix.online import BuggyLineGuard, GuardConfig, MatchConfig, PromptHotfix, PromptHotfixConfig
 
@@ -181,12 +199,13 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
     if limit is not None:
         case_list = case_list[:limit]
     cfg = eval_config or EvalConfig()
+    require_backend(cfg.backend)
     match = match or MatchConfig()
     prompt_hotfix = online if isinstance(online, PromptHotfix) or online is None else PromptHotfix(
         _as_cases(online, "auto"), PromptHotfixConfig(template=online_template, match=match))
     guard_cases = None if guard is None or isinstance(guard, BuggyLineGuard) else _as_cases(guard, "auto")
     if loaded is None:
-        loaded = load_hotfixed(model, adapter, dtype=dtype, threads=threads)
+        loaded = load_hotfixed(model, adapter, dtype=dtype, threads=threads, device=device)
     guard_proc = guard if isinstance(guard, BuggyLineGuard) or guard is None else BuggyLineGuard(
         loaded.tokenizer, guard_cases, GuardConfig(match=match))
 
@@ -202,8 +221,10 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
         return procs or None
 
     use_factory = guard_proc is not None or logits_processor_factory is not None
+    backend = build_backend(cfg.backend, loaded, adapter)
     result = evaluate_cases(loaded.model, loaded.tokenizer, case_list, cfg, progress=progress,
-                            prompt_transform=transform, logits_processor_factory=factory if use_factory else None)
+                            prompt_transform=transform, logits_processor_factory=factory if use_factory else None,
+                            backend=backend)
     parts: list[dict[str, Any]] = []
     if adapter:
         parts.append({"kind": "trained", "adapter": str(adapter)})
@@ -223,7 +244,7 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
     if prompt_transform is not None or logits_processor_factory is not None:
         parts.append({"kind": "custom"})
     hotfix = {"kind": "+".join(p["kind"] for p in parts) or "none", "parts": parts}
-    result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
+    result = {"model": loaded.model_id, "model_checksum": loaded.checksum, "device": loaded.device,
               "adapter": str(adapter) if adapter else None, "hotfix": hotfix, "versions": library_versions(),
               **result}
     if json_out:

@@ -37,10 +37,12 @@ class TrainingConfig:
         max_grad_norm: gradient clipping norm (0 disables).
         dtype: "auto" (bf16 where the CPU/GPU does bf16 natively), "bfloat16" or "float32".
         threads: torch threads; null uses every core.
+        distributed: train through ``accelerate`` (also switched on by ``accelerate launch``); see
+            docs/scale-out.md.
     """
 
-    epochs: int = 4
-    lr: float = 1e-3
+    epochs: int = 3
+    lr: float = 5e-4
     batch_size: int = 8
     max_context_tokens: int = 256
     warmup_steps: int = 2
@@ -48,6 +50,7 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     dtype: str = "auto"
     threads: int | None = None
+    distributed: bool = False
 
     def __post_init__(self) -> None:
         errors = []
@@ -76,6 +79,8 @@ class EvalConfig:
         batch_size: prompts per generate call (each expands to ``samples`` sequences).
         max_context_tokens: the prefix keeps its last this-many tokens.
         seed: sampling seed.
+        backend: generation backend (registry ``codehotfix.evaluation.backends.BACKENDS``): "hf"
+            (transformers, any device) or "vllm" (needs ``pip install vllm`` on a CUDA machine).
     """
 
     samples: int = 10
@@ -86,6 +91,7 @@ class EvalConfig:
     batch_size: int = 8
     max_context_tokens: int = 256
     seed: int = 0
+    backend: str = "hf"
 
     def __post_init__(self) -> None:
         errors = []
@@ -101,6 +107,10 @@ class EvalConfig:
             errors.append(f"eval.batch_size must be >= 1, got {self.batch_size}")
         if not self.greedy and self.samples == 0:
             errors.append("eval: nothing to generate (greedy is false and samples is 0)")
+        from codehotfix.evaluation.backends import BACKENDS  # lazy: the backends import this module
+
+        if self.backend not in BACKENDS:
+            errors.append(f"eval.backend must be one of {', '.join(BACKENDS.names())}, got {self.backend!r}")
         if errors:
             raise ConfigError("; ".join(errors))
 
@@ -110,6 +120,9 @@ def _default_objectives() -> list[ObjectiveConfig]:
         ObjectiveConfig("fixed_ce", 1.0),
         ObjectiveConfig("unlikelihood", 0.3),
         ObjectiveConfig("kl_context", 1.0),
+        # Retain on ordinary code too: without it the demo hotfix cost 7.3 points of HumanEval
+        # pass@1 (McNemar p=0.043); with it (and lr 5e-4, 3 epochs) 1.8 points (docs/humaneval.md).
+        ObjectiveConfig("kl_corpus", 1.0),
     ]
 
 

@@ -28,7 +28,7 @@ def test_registry_lists_every_method():
 
 @pytest.mark.parametrize("method", METHODS)
 def test_method_trains_and_reloads(method, tmp_path, tiny_tokenizer, tiny_cases):
-    from conftest import build_tiny_model
+    from tiny_model import build_tiny_model
 
     # Two steps on one batch of all cases, with the default objectives (fixed_ce + unlikelihood + kl_context).
     cfg = load_config(overrides=[f"adapter.method={method}", "training.epochs=2", "training.batch_size=4",

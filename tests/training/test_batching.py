@@ -116,7 +116,7 @@ def test_suffix_is_scored_only_when_asked(tiny_tokenizer):
 def test_prompt_learning_scores_equal_a_full_forward_of_the_peft_model(tiny_tokenizer):
     """Prefix/prompt tuning go through the PEFT forward: the scores equal an unpadded PEFT forward,
     and differ from the base model's (the virtual tokens are really there)."""
-    from conftest import build_tiny_model
+    from tiny_model import build_tiny_model
 
     from codehotfix.models.adapters import AdapterConfig, build_adapter
     from codehotfix.training.batching import reference_line_logprobs

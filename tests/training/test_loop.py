@@ -46,7 +46,7 @@ def test_kl_is_zero_before_training_and_reference_ignores_the_adapter(tiny_model
 
 
 def test_same_seed_same_adapter_other_seed_differs(tiny_tokenizer, tiny_cases):
-    from conftest import build_tiny_model
+    from tiny_model import build_tiny_model
 
     def run(seed):
         from codehotfix.api import seed_everything
@@ -64,7 +64,7 @@ def test_same_seed_same_adapter_other_seed_differs(tiny_tokenizer, tiny_cases):
 
 
 def test_interrupted_run_resumes_from_the_last_epoch(tmp_path, tiny_tokenizer, tiny_cases):
-    from conftest import build_tiny_model
+    from tiny_model import build_tiny_model
 
     cfg = load_config(overrides=FAST[:1] + ["training.epochs=3", "training.batch_size=2"])
     full = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)

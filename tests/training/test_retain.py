@@ -93,7 +93,7 @@ def test_kl_corpus_is_zero_for_a_fresh_adapter_and_grows_with_training(tiny_mode
 
 
 def test_resumed_run_draws_the_same_retain_batches(tmp_path, tiny_tokenizer, tiny_cases):
-    from conftest import build_tiny_model
+    from tiny_model import build_tiny_model
 
     import codehotfix.training.loop as loop
 

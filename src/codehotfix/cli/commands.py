@@ -11,6 +11,7 @@ import typer
 from codehotfix.cli import app
 
 _MODEL_HELP = "Base model: 'default' (embedded Qwen2.5-Coder-0.5B-Instruct), a hub id, a local folder or a .gguf file."
+_DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if any, else the CPU), cpu, cuda, cuda:N."
 
 
 @app.command("train")
@@ -22,12 +23,14 @@ def train_cmd(
     fmt: str = typer.Option("auto", "--format", help="Cases format: auto, jsonl, pysstubs, manysstubs4j, "
                                                     "humanevalfix, jesse_csv, sstubs_json."),
     force: bool = typer.Option(False, "--force", help="Replace a finished hotfix already in --out."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
-    """Train a hotfix adapter on CASES and write it to --out."""
+    """Train a hotfix adapter on CASES and write it to --out (multi-GPU: see docs/scale-out.md)."""
     from codehotfix.api import train
 
-    manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force)
+    manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force,
+                     device=device)
     keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
     print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
 
@@ -48,6 +51,9 @@ def eval_cmd(
     max_context_tokens: int = typer.Option(256, help="Prefix tokens kept (from the right)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
+    backend: str = typer.Option("hf", "--backend", help="Generation backend: hf (transformers) or vllm "
+                                "(pip install vllm, CUDA only)."),
     online: Optional[Path] = typer.Option(None, "--online", help="Online hotfix (no training): fix cases "
                                           "(JSONL) whose matching prompts get a steering comment."),
     online_template: str = typer.Option("hint", "--online-template", help="Comment template: hint, warning."),
@@ -66,11 +72,11 @@ def eval_cmd(
     from codehotfix.online import MatchConfig
 
     cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
-                     batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed)
+                     batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed, backend=backend)
     match = MatchConfig(mode=match_mode, tail_lines=match_lines, threshold=match_threshold)
     result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
                       json_out=json_out, threads=threads, online=online, online_template=online_template,
-                      guard=guard, match=match)
+                      guard=guard, match=match, device=device)
     s = result["summary"]
     print(json.dumps({"cases": s["cases"], "hotfix": result["hotfix"]["kind"], "greedy": s["greedy"],
                       "sampled": s["sampled"], "margin_mean": s["margin_mean"], "seconds": result["seconds"],
@@ -84,6 +90,7 @@ def demo_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config."),
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Base eval → train → eval again on the built-in pack; prints the before/after table."""
@@ -94,7 +101,7 @@ def demo_cmd(
     if out is None:
         out = Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     opts = DemoOptions(out=out, model=model, config=str(config) if config else None, topics=topics or None,
-                       overrides=overrides or [])
+                       overrides=overrides or [], device=device)
     summary = run_demo(opts)
     print(summary_markdown(summary))
     print(f"results: {out}/summary.json, {out}/summary.md")

@@ -33,6 +33,7 @@ def humaneval_cmd(
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
     seed: int = typer.Option(0, help="Sampling seed."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    device: str = typer.Option("auto", "--device", help="Where the model runs: auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Measure HumanEval pass@k (generated code runs only in the sandbox, and only with --allow-exec)."""
     from codehotfix.api import load_hotfixed
@@ -44,7 +45,7 @@ def humaneval_cmd(
     cfg = HumanEvalConfig(limit=limit, exclude=tuple(exclude or ()), samples=samples, temperature=temperature,
                           max_new_tokens=max_new_tokens, k=tuple(k or (1,)), seed=seed, batch_size=batch_size,
                           allow_exec=allow_exec)
-    loaded = load_hotfixed(model, adapter, threads=threads)
+    loaded = load_hotfixed(model, adapter, threads=threads, device=device)
     adapter_sum = sha256_file(Path(adapter) / "adapter_model.safetensors") if adapter else None
     result = run_humaneval(make_generator(loaded.model, loaded.tokenizer, batch_size=batch_size), cfg,
                            model_checksum=loaded.checksum, adapter_checksum=adapter_sum)

@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from codehotfix.models.loading import model_device
+
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator"]
 
 
@@ -40,10 +42,10 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[str], max_context_tokens: i
     return out
 
 
-def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(r) for r in rows)
-    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
     return ids, mask
 
 
@@ -94,9 +96,10 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     """
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
+    device = model_device(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    ids, mask = _left_pad(prompt_ids, pad_id)
+    ids, mask = _left_pad(prompt_ids, pad_id, device)
     process = _as_processor(logits_processor)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
@@ -110,8 +113,10 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     rows = logits.shape[0]
     next_pos = mask.sum(-1)  # position of the next token of each row
     warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
-    gen = torch.Generator().manual_seed(seed)
-    active = torch.arange(rows)
+    # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
+    # other numbers than a CPU one for the same seed, so samples are reproducible per device type.
+    gen = torch.Generator(device=device).manual_seed(seed)
+    active = torch.arange(rows, device=device)
     new_tokens: list[list[int]] = [[] for _ in range(rows)]
     seen = [False] * rows
     texts = [""] * rows if stop else None
@@ -141,14 +146,14 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
         if not keep:
             break
         if len(keep) < len(active):
-            sel = torch.tensor(keep)
+            sel = torch.tensor(keep, device=device)
             cache.batch_select_indices(sel)
             active, nxt, mask, next_pos = active[sel], nxt[sel], mask[sel], next_pos[sel]
             if seqs is not None:
                 seqs = seqs[sel]
         if seqs is not None:
             seqs = torch.cat([seqs, nxt.unsqueeze(-1)], -1)
-        mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], -1)
+        mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=device)], -1)
         out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
                     cache=cache, use_cache=True)
         cache, logits, next_pos = out.cache, out.logits[:, -1].float(), next_pos + 1

@@ -253,11 +253,12 @@ def _greedy(model: Any, tokenizer: Any, encoded: list[list[int]], cfg: LocalityC
 @torch.no_grad()
 def _hidden(model: Any, rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, int]:
     """Last hidden states of left-padded rows, [B, W, H], and the width W."""
+    from codehotfix.models.loading import model_device
     from codehotfix.training.batching import split_model
 
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    width, device = max(len(r) for r in rows), model_device(model)
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
     decoder, _ = split_model(model)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     return decoder(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state, width

@@ -116,12 +116,13 @@ def _windows(tokenizer: Any, texts: Sequence[CorpusText], max_tokens: int) -> li
 @torch.no_grad()
 def _window_nll(model: Any, rows: list[list[int]], pad_id: int) -> list[float]:
     """Summed NLL of tokens 2..n of each right-padded row; the head runs on real positions only."""
+    from codehotfix.models.loading import model_device
     from codehotfix.training.batching import split_model
 
     decoder, head = split_model(model)
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([r + [pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
-    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
+    width, device = max(len(r) for r in rows), model_device(model)
+    ids = torch.tensor([r + [pad_id] * (width - len(r)) for r in rows], dtype=torch.long, device=device)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long, device=device)
     h = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
     out = []
     for j, r in enumerate(rows):

@@ -25,6 +25,7 @@ from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
 from codehotfix.evaluation.generation import generate_completions
+from codehotfix.models.loading import model_device
 from codehotfix.training.batching import collate, encode_case, score_batch
 
 __all__ = ["evaluate_cases", "line_logprobs", "summarize", "compare"]
@@ -35,9 +36,10 @@ def line_logprobs(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], *, ma
                   batch_size: int = 8, progress: bool = False) -> list[tuple[float, float]]:
     """Returns (log p(fixed line), log p(buggy line)) per case, each summed over the line's tokens."""
     encoded = [encode_case(tokenizer, c, max_context_tokens) for c in cases]
+    device = model_device(model)
     out: list[tuple[float, float]] = []
     for start in tqdm(range(0, len(encoded), batch_size), desc="scoring lines", disable=not progress):
-        batch = collate(encoded[start:start + batch_size], tokenizer.pad_token_id)
+        batch = collate(encoded[start:start + batch_size], tokenizer.pad_token_id, device=device)
         scores = score_batch(model, batch)
         out += list(zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist()))
     return out
@@ -73,7 +75,8 @@ def summarize(records: Sequence[dict]) -> dict[str, Any]:
 
 def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: EvalConfig | None = None,
                    *, progress: bool = True, prompt_transform: Callable[[str], str] | None = None,
-                   logits_processor_factory: Callable[[Sequence[str]], Any] | None = None) -> dict[str, Any]:
+                   logits_processor_factory: Callable[[Sequence[str]], Any] | None = None,
+                   backend: Any = None) -> dict[str, Any]:
     """Generates, classifies and scores every case.
 
     Args:
@@ -82,6 +85,8 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             the line starts. Records then say whether their prompt changed (``prompt_changed``).
         logits_processor_factory: per generation batch, prompts → logits processor(s) or None (see
             ``generation.generate_completions``). Margins are the model's own likelihoods, unaffected.
+        backend: a generation backend (``codehotfix.evaluation.backends``) to generate with; None
+            generates with ``model`` here (the "hf" backend). Margins are always scored with ``model``.
 
     Returns:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
@@ -92,11 +97,15 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
     scored = list(cases)
     if prompt_transform is not None:
         scored = [dataclasses.replace(c, prefix=prompt_transform(c.prefix)) for c in cases]
-    completions = generate_completions(
-        model, tokenizer, [c.prefix for c in scored], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-        temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-        max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating",
-        logits_processor_factory=logits_processor_factory)
+    if backend is not None:
+        completions = backend.complete([c.prefix for c in scored], cfg, progress=progress, desc="eval: generating",
+                                       logits_processor_factory=logits_processor_factory)
+    else:
+        completions = generate_completions(
+            model, tokenizer, [c.prefix for c in scored], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
+            temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+            max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating",
+            logits_processor_factory=logits_processor_factory)
     t_gen = time.time() - t0
     margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
                             batch_size=cfg.batch_size)

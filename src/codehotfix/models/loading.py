@@ -21,7 +21,8 @@ import torch
 from codehotfix.errors import ModelError
 from codehotfix.files import sha256_file, sha256_files
 
-__all__ = ["LoadedModel", "load_model", "resolve_dtype", "set_threads", "cache_root", "DEFAULT_MODEL"]
+__all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "model_device", "set_threads",
+           "cache_root", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "default"
 _MARKER = "codehotfix-model.json"
@@ -37,6 +38,7 @@ class LoadedModel:
         model_id: what the user asked for ("default", a hub id, a folder or a .gguf path).
         checksum: sha256 identifying the weights (GGUF file hash, or hash of the weight files).
         path: the local folder the weights were loaded from.
+        device: where the weights live ("cpu", "cuda:0", ...).
     """
 
     model: Any
@@ -44,6 +46,7 @@ class LoadedModel:
     model_id: str
     checksum: str
     path: str
+    device: str = "cpu"
 
 
 def cache_root() -> Path:
@@ -54,11 +57,46 @@ def cache_root() -> Path:
     return Path(base) / "codehotfix"
 
 
-def resolve_dtype(name: str = "auto") -> torch.dtype:
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """Maps "auto" | "cpu" | "cuda" | "cuda:N" (or a torch.device) to a torch.device.
+
+    "auto" (or None) is the first CUDA GPU when one is visible, else the CPU.
+
+    Raises:
+        ModelError: an unknown device string, or a CUDA device on a machine without one.
+    """
+    if name is None or name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise ModelError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N ({e})") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"device {name!r}: no CUDA GPU is visible to torch (torch {torch.__version__}); "
+                             "use --device cpu or install a CUDA build of torch")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ModelError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif device.type not in ("cpu", "mps", "meta"):
+        raise ModelError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")
+    return device
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of ``model``'s first parameter: where its inputs must go (CPU for a model without
+    parameters)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def resolve_dtype(name: str = "auto", device: str | torch.device | None = None) -> torch.dtype:
     """Maps "auto" | "bfloat16" | "float32" | "float16" to a torch dtype.
 
-    "auto" picks bfloat16 on a GPU or on a CPU with native bf16 matmul (AVX512-BF16 or AMX), where it
-    about halves step time; float32 elsewhere, where emulated bf16 would be slower.
+    "auto" picks bfloat16 on a GPU that supports it or on a CPU with native bf16 matmul (AVX512-BF16 or
+    AMX), where it about halves step time; float32 elsewhere, where emulated bf16 would be slower.
+    ``device`` (default: the one "auto" picks) says which of the two is asked about.
     """
     table = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32,
              "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16}
@@ -66,8 +104,13 @@ def resolve_dtype(name: str = "auto") -> torch.dtype:
         return table[name]
     if name != "auto":
         raise ModelError(f"dtype {name!r} is not one of auto, {', '.join(table)}")
-    if torch.cuda.is_available():
-        return torch.bfloat16
+    device = resolve_device(device)
+    if device.type == "cuda":
+        # Pre-Ampere GPUs (compute capability < 8) only emulate bf16; float16 would overflow in training.
+        with torch.cuda.device(device):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
+    if device.type != "cpu":
+        return torch.float32
     cpu = torch.cpu
     if getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(cpu, "_is_amx_tile_supported", lambda: False)():
         return torch.bfloat16
@@ -157,14 +200,16 @@ def _folder_checksum(folder: Path) -> str:
     return sha256_files(weights)
 
 
-def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | None = None) -> LoadedModel:
+def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | None = None,
+               device: str | torch.device | None = "auto") -> LoadedModel:
     """Loads a causal LM and tokenizer.
 
     Args:
         spec: "default" or None (the embedded Qwen2.5-Coder-0.5B-Instruct), a path to a ``.gguf`` file,
             a local model folder, or a Hugging Face hub id (needs network or a warm HF cache).
-        dtype: see ``resolve_dtype``.
+        dtype: see ``resolve_dtype`` ("auto" decides for ``device``).
         threads: torch threads; None uses every core.
+        device: see ``resolve_device``; the model is moved there after loading.
 
     Raises:
         ModelError: with what to install or fix.
@@ -173,7 +218,8 @@ def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | N
 
     set_threads(threads)
     spec = spec or DEFAULT_MODEL
-    torch_dtype = resolve_dtype(dtype)
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
     if spec == DEFAULT_MODEL:
         folder, checksum = _prepare_default(torch_dtype)
     elif spec.endswith(".gguf"):
@@ -195,5 +241,8 @@ def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | N
         checksum = getattr(model.config, "_commit_hash", None) or f"hub:{spec}"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if target.type != "cpu":
+        model.to(target)  # loading itself is on the CPU; moving once keeps CPU runs exactly as before
     model.eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, model_id=spec, checksum=checksum, path=source)
+    return LoadedModel(model=model, tokenizer=tokenizer, model_id=spec, checksum=checksum, path=source,
+                       device=str(model_device(model)))

@@ -306,9 +306,9 @@ class BuggyLineGuard(LogitsProcessor):
         if not self.cases:
             return scores
         vocab = _vocab(self.tokenizer)
-        has_nl = vocab.has_newline
+        has_nl = vocab.has_newline.to(input_ids.device)
         if int(input_ids.max()) >= len(has_nl):
-            has_nl = torch.cat([has_nl, torch.zeros(int(input_ids.max()) + 1 - len(has_nl), dtype=torch.bool)])
+            has_nl = torch.cat([has_nl, torch.zeros(int(input_ids.max()) + 1 - len(has_nl), dtype=torch.bool, device=input_ids.device)])
         nl = has_nl[input_ids]
         seq = input_ids.shape[1]
         last = torch.where(nl.any(-1), seq - 1 - nl.flip(-1).int().argmax(-1), torch.full_like(input_ids[:, 0], -1))
@@ -335,7 +335,7 @@ class BuggyLineGuard(LogitsProcessor):
                 continue
             if out is scores:
                 out = scores.clone()
-            keep = torch.tensor(allowed, dtype=torch.long)
+            keep = torch.tensor(allowed, dtype=torch.long, device=out.device)
             masked = torch.full_like(out[r], float("-inf"))
             masked[keep] = out[r, keep]
             out[r] = masked
@@ -358,7 +358,7 @@ class BuggyLineGuard(LogitsProcessor):
             return out
         if out is scores:
             out = scores.clone()
-        keep = torch.tensor(tokens, dtype=torch.long)
+        keep = torch.tensor(tokens, dtype=torch.long, device=out.device)
         if kind == "force":
             masked = torch.full_like(out[r], float("-inf"))
             masked[keep] = out[r, keep]

@@ -41,6 +41,7 @@ class DemoOptions:
             gets wrong — or every topic for a pack without a target list; ["all"]: every topic).
         config: YAML config path (None: defaults).
         overrides: ``a.b=c`` overrides.
+        device: where the model runs ("auto", "cpu", "cuda:N"; see ``load_model``).
     """
 
     out: Path = Path("runs/demo")
@@ -50,6 +51,7 @@ class DemoOptions:
     topics: list[str] | None = None
     config: str | None = None
     overrides: list[str] = field(default_factory=list)
+    device: str = "auto"
 
 
 def _step(path: Path, label: str, times: dict, fn: Callable[[], Any], log: Callable[[str], None]) -> Any:
@@ -101,7 +103,7 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str,
     times: dict[str, float] = {}
     t_all = time.time()
     t0 = time.time()
-    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=cfg.training.threads)
+    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=opts.device)
     times["load model"] = round(time.time() - t0, 2)
     log(f"[demo] model {loaded.model_id} ({loaded.checksum[:12]}) loaded in {times['load model']} s; "
         f"{len(train)} training and {len(test)} held-out cases in {len({c.group for c in cases})} topics")

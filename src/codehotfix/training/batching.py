@@ -19,6 +19,7 @@ unpadded forward) and picks the same log-probs out of the logits.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.models.loading import model_device
 
 __all__ = ["EncodedCase", "Batch", "Scores", "encode_case", "collate", "score_batch", "split_model",
            "base_model_view", "reference_context_logprobs", "reference_line_logprobs"]
@@ -118,38 +120,53 @@ class Batch:
     def num_tokens(self) -> int:
         return int(self.ctx_mask.sum() + self.cont_mask.sum())
 
+    @property
+    def device(self) -> torch.device:
+        return self.ctx_ids.device
 
-def _pad(rows: Sequence[Sequence[int]], value: int, left: bool = False) -> torch.Tensor:
+    def to(self, device: torch.device | str) -> "Batch":
+        """This batch with every tensor on ``device`` (itself when already there)."""
+        device = torch.device(device)
+        if self.device == device:
+            return self
+        moved = {f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)
+                 if isinstance(getattr(self, f.name), torch.Tensor)}
+        return dataclasses.replace(self, **moved)
+
+
+def _pad(rows: Sequence[Sequence[int]], value: int, left: bool = False,
+         device: torch.device | str = "cpu") -> torch.Tensor:
     width = max(1, max(len(r) for r in rows))
     if left:
-        return torch.tensor([[value] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
-    return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+        return torch.tensor([[value] * (width - len(r)) + list(r) for r in rows], dtype=torch.long, device=device)
+    return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long, device=device)
 
 
-def collate(items: Sequence[EncodedCase], pad_id: int, kl_positions: int = 0) -> Batch:
-    """Pads ``items`` into a Batch. ``kl_positions`` is how many trailing context positions a retain
-    loss compares (0: none)."""
-    ctx_ids = _pad([e.context for e in items], pad_id, left=True)
-    ctx_mask = _pad([[1] * len(e.context) for e in items], 0, left=True)
+def collate(items: Sequence[EncodedCase], pad_id: int, kl_positions: int = 0,
+            device: torch.device | str = "cpu") -> Batch:
+    """Pads ``items`` into a Batch on ``device``. ``kl_positions`` is how many trailing context
+    positions a retain loss compares (0: none)."""
+    ctx_ids = _pad([e.context for e in items], pad_id, left=True, device=device)
+    ctx_mask = _pad([[1] * len(e.context) for e in items], 0, left=True, device=device)
     conts = [seq for e in items for seq in (e.fixed + e.suffix, e.buggy)]
     line_width = max(len(c) for c in conts)
     div = [[int(j >= e.diverge) for j in range(len(e.buggy))] + [0] * (line_width - len(e.buggy)) for e in items]
     suffix_mask = None
     if any(e.suffix for e in items):
-        suffix_mask = _pad([[0] * len(e.fixed) + [1] * len(e.suffix) for e in items], 0)
+        suffix_mask = _pad([[0] * len(e.fixed) + [1] * len(e.suffix) for e in items], 0, device=device)
         suffix_mask = F.pad(suffix_mask, (0, line_width - suffix_mask.shape[1])).bool()
     width = ctx_ids.shape[1]
     # Column width-1 predicts the line's first token, so the compared context positions are the
     # K columns before it; a position whose next token is padding is not compared.
     k = min(kl_positions, width - 1)
     kl_mask = ctx_mask[:, width - 1 - k:width - 1] * ctx_mask[:, width - k:width] if k > 0 else \
-        torch.zeros(len(items), 0, dtype=torch.long)
+        torch.zeros(len(items), 0, dtype=torch.long, device=device)
     return Batch(
         ctx_ids=ctx_ids,
         ctx_mask=ctx_mask,
-        cont_ids=_pad(conts, pad_id),
-        cont_mask=_pad([[1] * len(c) for c in conts], 0),
-        buggy_div_mask=_pad(div, 0, left=False).bool(),
+        cont_ids=_pad(conts, pad_id, device=device),
+        cont_mask=_pad([[1] * len(c) for c in conts], 0, device=device),
+        buggy_div_mask=_pad(div, 0, left=False, device=device).bool(),
         kl_mask=kl_mask.bool(),
         case_ids=[e.case_id for e in items],
         suffix_mask=suffix_mask,
@@ -238,6 +255,7 @@ def score_batch(model: Any, batch: Batch, *, with_context: bool = False,
         with_snippet: also return the context tokens' log-probs (whole-snippet losses).
     """
     score = _score_through_forward if is_prompt_learning(model) else _score_shared_prefix
+    batch = batch.to(model_device(model))  # a no-op when the caller collated on the model's device
     scores = score(model, batch, with_context=with_context, with_snippet=with_snippet)
     if scores.ctx_logprobs is not None:
         scores.ref_ctx_logprobs = reference
@@ -253,7 +271,7 @@ def _score_shared_prefix(model: Any, batch: Batch, *, with_context: bool = False
     cache.batch_repeat_interleave(2)  # row i's context serves rows 2i (fixed) and 2i+1 (buggy)
     ctx_mask2 = batch.ctx_mask.repeat_interleave(2, dim=0)
     width = batch.cont_ids.shape[1]
-    positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width)
+    positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width, device=batch.device)
     h_cont = decoder(input_ids=batch.cont_ids, attention_mask=torch.cat([ctx_mask2, batch.cont_mask], -1),
                      position_ids=positions, cache=cache, use_cache=True).last_hidden_state
     # Token j of a line is predicted by the hidden state before it: the context's last column for
@@ -261,12 +279,13 @@ def _score_shared_prefix(model: Any, batch: Batch, *, with_context: bool = False
     h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
     mask = batch.cont_mask.bool()
     token_logp = _token_logp(head(h_pred[mask]), batch.cont_ids[mask])  # only real line tokens: [N]
-    logp = torch.zeros(mask.shape, dtype=token_logp.dtype).masked_scatter(mask, token_logp)
+    logp = torch.zeros(mask.shape, dtype=token_logp.dtype, device=mask.device).masked_scatter(mask, token_logp)
     scores = _scores_from_line_logp(batch, logp)
     if with_snippet:
         ctx_mask = batch.ctx_mask[:, :-1].bool()  # left padding: a real column is followed by a real one
         ctx_logp = _token_logp(head(h_ctx[:, :-1][ctx_mask]), batch.ctx_ids[:, 1:][ctx_mask])
-        scores.ctx_token_logp = torch.zeros(ctx_mask.shape, dtype=ctx_logp.dtype).masked_scatter(ctx_mask, ctx_logp)
+        scores.ctx_token_logp = torch.zeros(ctx_mask.shape, dtype=ctx_logp.dtype,
+                                            device=ctx_mask.device).masked_scatter(ctx_mask, ctx_logp)
         scores.ctx_token_mask = ctx_mask
     if with_context and batch.kl_mask.shape[1] and batch.kl_mask.any():
         scores.ctx_logprobs = F.log_softmax(head(h_ctx[:, _kl_columns(batch)]).float(), dim=-1)
@@ -283,7 +302,8 @@ def _score_through_forward(model: Any, batch: Batch, *, with_context: bool = Fal
     width_c = batch.ctx_ids.shape[1]
     rows = [batch.ctx_ids[r // 2, width_c - int(n_ctx[r]):].tolist() + batch.cont_ids[r][batch.cont_mask[r].bool()].tolist()
             for r in range(2 * batch.size)]
-    ids, attn = _pad(rows, 0), _pad([[1] * len(r) for r in rows], 0)  # pad id is irrelevant: masked
+    dev = batch.device
+    ids, attn = _pad(rows, 0, device=dev), _pad([[1] * len(r) for r in rows], 0, device=dev)  # pad id: masked
     k = batch.kl_mask.shape[1] if with_context else 0
     first = 0 if with_snippet else max(0, int(n_ctx.min()) - 1 - k)  # leftmost column any loss reads
     keep = ids.shape[1] - first
@@ -298,18 +318,18 @@ def _score_through_forward(model: Any, batch: Batch, *, with_context: bool = Fal
         idx = (cols - first).clamp(0, keep - 1)  # padding positions point anywhere; they are masked
         return lp.gather(1, idx.unsqueeze(-1).expand(-1, -1, lp.shape[-1]))
 
-    line_cols = n_ctx.unsqueeze(1) - 1 + torch.arange(batch.cont_ids.shape[1])  # token j ← column n-1+j
+    line_cols = n_ctx.unsqueeze(1) - 1 + torch.arange(batch.cont_ids.shape[1], device=dev)  # token j ← column n-1+j
     logp = at(line_cols).gather(-1, batch.cont_ids.unsqueeze(-1)).squeeze(-1)
     scores = _scores_from_line_logp(batch, logp.masked_fill(~batch.cont_mask.bool(), 0.0))
     # Column c of a left-padded context holds raw token c - (C - n): shift maps padded → raw columns.
     fixed_rows, shift = slice(0, None, 2), width_c - n_ctx[0::2].unsqueeze(1)
     if with_snippet:
         ctx_mask = batch.ctx_mask[:, :-1].bool()
-        lp = at(torch.arange(width_c - 1) - shift, fixed_rows)
+        lp = at(torch.arange(width_c - 1, device=dev) - shift, fixed_rows)
         ctx_logp = lp.gather(-1, batch.ctx_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
         scores.ctx_token_logp, scores.ctx_token_mask = ctx_logp.masked_fill(~ctx_mask, 0.0), ctx_mask
     if with_context and k and batch.kl_mask.any():
-        scores.ctx_logprobs = at(torch.arange(width_c - 1 - k, width_c - 1) - shift, fixed_rows)
+        scores.ctx_logprobs = at(torch.arange(width_c - 1 - k, width_c - 1, device=dev) - shift, fixed_rows)
         scores.ctx_mask = batch.kl_mask
     return scores
 
@@ -332,6 +352,7 @@ def reference_context_logprobs(model: Any, batch: Batch, ref_model: Any | None =
     """Context log-distributions of the base model (adapter disabled, or ``ref_model``), [B, K, V]."""
     with base_model_view(model, ref_model) as base:
         decoder, head = split_model(base)
+        batch = batch.to(model_device(base))
         h = _run_context(decoder, batch, use_cache=False).last_hidden_state
     return F.log_softmax(head(h[:, _kl_columns(batch)]).float(), dim=-1)
 
@@ -344,5 +365,5 @@ def reference_line_logprobs(model: Any, batch: Batch, ref_model: Any | None = No
     decoder of a prompt-learning model never sees the virtual tokens).
     """
     with base_model_view(model, ref_model) as base:
-        scores = _score_shared_prefix(base, batch)
+        scores = _score_shared_prefix(base, batch.to(model_device(base)))
     return scores.fixed_logp, scores.buggy_logp

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import torch
 
 from codehotfix.errors import DataError
+from codehotfix.models.loading import model_device
 
 __all__ = ["RetainSnippet", "RetainBatch", "RetainSampler", "RetainReference", "load_retain_corpus",
            "retain_logprobs", "BUILTIN_CORPUS", "SOURCE_SUFFIXES"]
@@ -95,6 +96,12 @@ class RetainBatch:
     def num_tokens(self) -> int:
         return int(self.mask.sum())
 
+    def to(self, device: torch.device | str) -> "RetainBatch":
+        """This batch on ``device`` (itself when already there)."""
+        if self.ids.device == torch.device(device):
+            return self
+        return RetainBatch(self.ids.to(device), self.mask.to(device), self.snippet_ids)
+
 
 class RetainSampler:
     """Draws seeded batches of retain snippets.
@@ -121,8 +128,8 @@ class RetainSampler:
         chosen = self.rng.sample(self.ids, self.batch_size)
         rows = [self.tokens[i] for i in chosen]
         width = max(len(r) for r in rows)
-        ids = torch.tensor([r + [self.pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
+        ids = torch.tensor([r + [self.pad_id] * (width - len(r)) for r in rows], dtype=torch.long, device="cpu")
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long, device="cpu")
         return RetainBatch(ids, mask, chosen)
 
 
@@ -132,6 +139,7 @@ def retain_logprobs(model: Any, batch: RetainBatch) -> torch.Tensor:
     Goes through the model's own forward (right padding needs no position ids), so prompt-learning
     adapters see their virtual tokens; their extra leading columns are cut off.
     """
+    batch = batch.to(model_device(model))
     width = batch.ids.shape[1]
     logits = model(input_ids=batch.ids, attention_mask=batch.mask, logits_to_keep=width).logits[:, -width:]
     return torch.log_softmax(logits.float(), -1)
