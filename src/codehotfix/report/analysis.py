@@ -227,7 +227,7 @@ def _perplexity(d: dict[str, Any]) -> dict[str, Any]:
     ci_text = f" (95% CI {_signed(100 * ci[0])}% to {_signed(100 * ci[1])}%)" if ci else ""
     return {"corpus": d.get("corpus"), "tokens": d.get("tokens"), "base": d["base"], "hotfixed": d["hotfixed"],
             "relative_change": d["relative_change"], "ci95": ci, "files": files, "note": note,
-            "headline": (f"Perplexity on {d.get('corpus') or 'the retain corpus'}: "
+            "headline": (f"Perplexity on {d.get('corpus') or 'held-out code'}: "
                          f"{d['base']:.3f}→{d['hotfixed']:.3f} "
                          f"({_signed(100 * d['relative_change'])}%{ci_text})")}
 

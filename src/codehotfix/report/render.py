@@ -141,7 +141,7 @@ def _locality(n: dict[str, Any]) -> Section:
 
 
 def _perplexity(n: dict[str, Any], limit: int = 25) -> Section:
-    s = Section("perplexity", "Perplexity (retain corpus)")
+    s = Section("perplexity", "Perplexity (held-out code)")
     p = n["perplexity"]
     if p:
         s.p(p["headline"] + ".")
