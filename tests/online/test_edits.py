@@ -28,14 +28,19 @@ NEW_CONTEXT = ("import os\nimport yaml\n\nclass Settings:\n    def read(self, na
 
 
 @pytest.mark.parametrize("buggy, fixed, anchor, b, f", [
-    ("        return yaml.load(f)", "        return yaml.safe_load(f)", "yaml.", "load(", "safe_load("),
-    ("settings = yaml.load(fh)", "settings = yaml.safe_load(fh)", "yaml.", "load(", "safe_load("),
-    ("now = datetime.utcnow()", "now = datetime.now(timezone.utc)", "datetime.", "utcnow()", "now(timezone.utc)"),
-    ("self.assertEquals(result, 3)", "self.assertEqual(result, 3)", "self.", "assertEquals(", "assertEqual("),
-    ("x = numpy.asarray(v, dtype=numpy.float)", "x = numpy.asarray(v, dtype=float)", "dtype=", "numpy.float",
-     "float"),
-    ("t0 = time.clock()", "t0 = time.perf_counter()", "time.", "clock(", "perf_counter("),
-    ("if not w.isAlive():", "if not w.is_alive():", ".", "isAlive(", "is_alive("),  # ``w`` varies: dropped
+    # The anchor ends on its name; the symbols after it start both spans (a BPE token may glue them
+    # to the letters after: Qwen writes ``Image.ANTIALIAS`` as ' Image', '.A', 'NT', …).
+    ("        return yaml.load(f)", "        return yaml.safe_load(f)", "yaml", ".load(", ".safe_load("),
+    ("settings = yaml.load(fh)", "settings = yaml.safe_load(fh)", "yaml", ".load(", ".safe_load("),
+    ("now = datetime.utcnow()", "now = datetime.now(timezone.utc)", "datetime", ".utcnow()",
+     ".now(timezone.utc)"),
+    ("self.assertEquals(result, 3)", "self.assertEqual(result, 3)", "self", ".assertEquals(", ".assertEqual("),
+    ("x = numpy.asarray(v, dtype=numpy.float)", "x = numpy.asarray(v, dtype=float)", "dtype", "=numpy.float",
+     "=float"),
+    ("t0 = time.clock()", "t0 = time.perf_counter()", "time", ".clock(", ".perf_counter("),
+    ("img = img.resize(SIZE, Image.ANTIALIAS)", "img = img.resize(SIZE, Image.LANCZOS)", "Image", ".ANTIALIAS)",
+     ".LANCZOS)"),
+    ("if not w.isAlive():", "if not w.is_alive():", "", ".isAlive(", ".is_alive("),  # ``w`` varies: dropped
 ])
 def test_rule_is_the_anchored_minimal_edit_without_context_names(buggy, fixed, anchor, b, f):
     rule = derive_rule(_case(buggy, fixed))
@@ -70,7 +75,7 @@ def test_identical_rules_merge_and_anchor_names_become_alternatives():
              _case("self.log.warn(msg)", "self.log.warning(msg)", "d")]
     rules = derive_rules(cases).rules
     assert [(r.anchor_texts, r.buggy, r.case_ids) for r in rules] == [
-        (("yaml.",), "load(", ("a", "b")), (("logger.", "log."), "warn(", ("c", "d"))]
+        (("yaml",), ".load(", ("a", "b")), (("logger", "log"), ".warn(", ("c", "d"))]
 
 
 def test_conflicting_fixes_keep_the_majority_and_report_the_other():
@@ -78,7 +83,7 @@ def test_conflicting_fixes_keep_the_majority_and_report_the_other():
              _case("b = datetime.utcnow()", "b = datetime.now(timezone.utc)", "b"),
              _case("c = dt.datetime.utcnow()", "c = dt.datetime.now(dt.timezone.utc)", "c")]
     result = derive_rules(cases)
-    assert [r.fixed for r in result.rules] == ["now(timezone.utc)"]
+    assert [r.fixed for r in result.rules] == [".now(timezone.utc)"]
     assert result.rejected[0]["case"] == "c" and "conflicts" in result.rejected[0]["reason"]
 
 
@@ -185,7 +190,7 @@ def test_prompt_hotfix_steers_where_the_anchor_name_is_in_the_prompt():
     for prompt in ("import json\n\ndef parse(blob):\n", "x = 'yaml_file'\n"):  # no whole-word ``yaml``
         assert hotfix.apply(prompt) == prompt
     assert PromptHotfix([YAML]).apply(NEW_CONTEXT) == NEW_CONTEXT  # context mode: no match
-    assert hotfix.info()["match"]["mode"] == "edit" and hotfix.info()["rules"][0]["fixed"] == "safe_load("
+    assert hotfix.info()["match"]["mode"] == "edit" and hotfix.info()["rules"][0]["fixed"] == ".safe_load("
 
 
 def test_mode_is_validated():
@@ -207,7 +212,7 @@ def test_eval_match_edit_is_recorded_in_the_hotfix_parts(tmp_path, tiny_model_di
     assert [p["kind"] for p in parts] == ["online", "guard"]
     for part in parts:
         assert part["match"]["mode"] == "edit"
-        assert {r["fixed"] for r in part["rules"]} == {"safe_load(", "warning("}
+        assert {r["fixed"] for r in part["rules"]} == {".safe_load(", ".warning("}
         assert {r["case"] for r in part["rejected"]} == {"none/0", "range/0"}
     with pytest.raises(SystemExit) as e:
         main(["eval", str(cases), "--model", "/nonexistent", "--guard", str(fixes), "--match", "fuzzy",

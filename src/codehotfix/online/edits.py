@@ -23,8 +23,14 @@ variable around it. ``derive_rules(cases)`` builds the rules from the buggy and 
    name. A key shorter than ``min_name_len`` characters (``(``, ``-``, ``f``) is too generic: the
    rule would fire on unrelated code, so it is rejected with that reason. Rejections are returned
    in ``RuleSet.rejected`` (case id, reason), never dropped silently.
-6. Rules with the same spans and language are merged; their anchors become alternatives
-   (``logger.`` / ``log.`` / ``LOGGER.`` for ``warn(`` → ``warning(``), so a new context using any of
+6. Token boundaries: the anchor's symbols after its name move into both spans, so the stored anchor
+   ends on a name (``yaml`` + ``.load(`` → ``.safe_load(``, divergence 1). Real BPE vocabularies glue
+   a symbol to the letters after it (Qwen: ``' Image'``, ``'.A'``, ``'NT'``): a line then never ends
+   at ``Image.``, but it does end at ``Image``, since pre-tokenizers split a name from what follows
+   it. An anchor of symbols only (``.`` of ``w.isAlive()``) becomes empty: the span may start right
+   after any name, closing bracket or quote.
+7. Rules with the same spans and language are merged; their anchors become alternatives
+   (``logger`` / ``log`` / ``LOGGER`` for ``.warn(`` → ``.warning(``), so a new context using any of
    the seen names is reached.
 
 Everything is compared in normalized form (whitespace removed outside string literals), like the
@@ -41,8 +47,8 @@ from typing import Sequence
 
 from codehotfix.data.cases import HotfixCase
 
-__all__ = ["EditRule", "RuleSet", "anchor_patterns", "code_tokens", "derive_rule", "derive_rules", "find_anchor_end",
-           "relevant_rules"]
+__all__ = ["EditRule", "RuleSet", "anchor_ends", "anchor_patterns", "code_tokens", "derive_rule", "derive_rules",
+           "find_anchor_end", "relevant_rules"]
 
 _TOKEN = re.compile(r"""(?P<s>[rRbBfFuU]{0,2}(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'))"""
                     r"|(?P<w>\w+)"
@@ -70,13 +76,14 @@ class EditRule:
     """A context-free edit: after one of ``anchors``, write ``fixed`` instead of ``buggy``.
 
     Attributes:
-        anchors: alternative anchors, each a non-empty tuple of code tokens.
-        buggy: normalized buggy span B.
-        fixed: normalized fixed span F.
+        anchors: alternative anchors, each a tuple of code tokens ending on a name (``("yaml",)``),
+            or empty: B then follows any name, closing bracket or quote (module docstring, step 6).
+        buggy: normalized buggy span B, starting with the anchor's trailing symbols (``.load(``).
+        fixed: normalized fixed span F (``.safe_load(``).
         buggy_text: B as written in the case (for messages).
         fixed_text: F as written in the case (its spaces are where the guard lets spaces through).
-        keys: per anchor, text that must be in the line for it to be present (its longest name, else
-            its last symbol): one substring search skips lines without it.
+        keys: per anchor, text that must be in the line for it to be present (its longest name; ""
+            for an empty anchor): one substring search skips lines without it.
         language: the cases' language.
         case_ids: the cases the rule was derived from.
     """
@@ -190,11 +197,14 @@ def derive_rule(case: HotfixCase, *, min_name_len: int = 3, max_anchor_tokens: i
         shown = "".join(anchor) + "".join(tb[i1:i2])
         return (f"too generic: `{shown}` has no name of >= {min_name_len} characters to anchor it "
                 f"(the tokens before the edit are values that vary between contexts)")
-    quick = max(names, key=len) if names else anchor[-1]
-    buggy_text = case.buggy[b[i1][1]:b[i2 - 1][2]]
-    fixed_text = case.fixed[f[j1][1]:f[j2 - 1][2]] if j2 > j1 else ""
-    return EditRule(anchors=(anchor,), buggy="".join(tb[i1:i2]), fixed="".join(tf[j1:j2]),
-                    buggy_text=buggy_text, fixed_text=fixed_text, keys=(quick,),
+    # Step 6: the symbols after the anchor's name start both spans (a token may glue them to B's letters).
+    keep = max((k + 1 for k, t in enumerate(anchor) if _is_name(t)), default=0)
+    lead = len(anchor) - keep
+    bs, fs = i1 - lead, j1 - lead
+    buggy_text = case.buggy[b[bs][1]:b[i2 - 1][2]]
+    fixed_text = case.fixed[f[fs][1]:f[j2 - 1][2]] if j2 > fs else ""
+    return EditRule(anchors=(anchor[:keep],), buggy="".join(tb[bs:i2]), fixed="".join(tf[fs:j2]),
+                    buggy_text=buggy_text, fixed_text=fixed_text, keys=(max(names, key=len) if names else "",),
                     language=(case.language or "python").lower(), case_ids=(case.id,))
 
 
@@ -241,26 +251,40 @@ def _replace(rule: EditRule, **changes) -> EditRule:
     return replace(rule, **changes)
 
 
-def find_anchor_end(line: str, rule: EditRule, compiled: Sequence[re.Pattern]) -> int | None:
-    """Where the last occurrence of one of ``rule``'s anchors ends in ``line`` (raw text), or None.
+def anchor_ends(line: str, rule: EditRule, compiled: Sequence[re.Pattern]) -> list[int]:
+    """Where ``rule``'s anchors occur in ``line`` (raw text): their end positions, ascending.
 
     The key name is looked for first (one substring search), so lines without it cost nearly nothing.
+    An empty anchor's "occurrences" are the places B could start: after a name, closing bracket or
+    quote, where B's first character or the end of the line follows.
     """
-    best = None
+    ends: set[int] = set()
     for key, pattern in zip(rule.keys, compiled):
         if key not in line:
             continue
-        for m in pattern.finditer(line):
-            best = m.end() if best is None else max(best, m.end())
-    return best
+        ends.update(m.end() for m in pattern.finditer(line))
+    return sorted(ends)
+
+
+def find_anchor_end(line: str, rule: EditRule, compiled: Sequence[re.Pattern]) -> int | None:
+    """Where the last occurrence of one of ``rule``'s anchors ends in ``line`` (raw text), or None."""
+    ends = anchor_ends(line, rule, compiled)
+    return ends[-1] if ends else None
 
 
 def anchor_patterns(rule: EditRule) -> list[re.Pattern]:
-    """One regex per anchor: its tokens with optional whitespace between, not glued to a name on the left."""
+    """One regex per anchor: its tokens with optional whitespace between, not glued to a name on the
+    left nor on the right (``myyaml``, ``ImageOps`` are not ``yaml``, ``Image``). An empty anchor
+    matches where B may start (``anchor_ends``)."""
     out = []
     for anchor in rule.anchors:
+        if not anchor:
+            first = re.escape(rule.buggy[:1])
+            out.append(re.compile(rf"""(?<=[\w)\]}}'"])(?=\s*(?:{first}|$))"""))
+            continue
         left = r"(?<!\w)" if _is_name(anchor[0][:1] or "-") or anchor[0][:1] == "_" else ""
-        out.append(re.compile(left + r"\s*".join(re.escape(t) for t in anchor)))
+        right = r"(?!\w)" if _is_name(anchor[-1]) else ""
+        out.append(re.compile(left + r"\s*".join(re.escape(t) for t in anchor) + right))
     return out
 
 
@@ -270,8 +294,8 @@ _IMPORT = re.compile(r"^\s*(?:import|from|#include|require|use|using)\b|\brequir
 def relevant_rules(prompt: str, rules: Sequence[EditRule], tail_lines: int) -> list[EditRule]:
     """The rules a prompt is about to need: a rule's anchor name (its ``keys``, e.g. ``yaml``)
     appears as a whole word in one of the prompt's last ``tail_lines`` code lines or in an import
-    line anywhere (``import yaml``). Anchors without a name (``.`` + ``isAlive(``) use the buggy
-    span's first name instead. This is what the edit-mode prompt hotfix steers on."""
+    line anywhere (``import yaml``). Empty anchors (``.isAlive(``) use the buggy span's first name
+    instead. This is what the edit-mode prompt hotfix steers on."""
     from codehotfix.online.matching import code_tail
 
     lines = prompt.split("\n")
@@ -279,7 +303,8 @@ def relevant_rules(prompt: str, rules: Sequence[EditRule], tail_lines: int) -> l
     imports = "\n".join(line for line in lines if _IMPORT.search(line))
     out = []
     for rule in rules:
-        names = [k for k in rule.keys if _is_name(k)] or [code_tokens(rule.buggy)[0][0]]
+        span_name = next((t for t, _, _ in code_tokens(rule.buggy) if _is_name(t)), rule.buggy)
+        names = [k if _is_name(k) else span_name for k in rule.keys]
         if any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in names for text in (recent, imports)):
             out.append(rule)
     return out

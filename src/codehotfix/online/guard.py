@@ -38,8 +38,10 @@ the decoding of its current line and O(len(line)) dictionary look-ups per matchi
 
 Edit mode (``MatchConfig(mode="edit")``): no context look-up; each row's current line is searched
 for the anchors of the edit rules derived from the cases (``edits.py``) and the rule is applied at
-its divergence point (``_edit_decision``; docs/online-hotfix.md, "Edit rules"). A line without any
-rule's anchor name costs the decoding of the line and one substring test per rule.
+its divergence point (``_edit_decision``; docs/online-hotfix.md, "Edit rules"). Rule anchors end on a
+name and the spans start with the symbol after it, since BPE tokens glue that symbol to the letters
+after it ('.A' of ``Image.ANTIALIAS``). A line without any rule's anchor name costs the decoding of
+the line and one substring test per rule (plus one regex scan per rule with an empty anchor).
 
 Limits: decoding single tokens is exact for byte-level BPE (Qwen, GPT-2, Llama 3); a SentencePiece
 tokenizer may drop a token's leading space, which only matters inside string literals. Tokens
@@ -59,7 +61,7 @@ import torch
 from transformers import LogitsProcessor
 
 from codehotfix.data.cases import HotfixCase
-from codehotfix.online.edits import EditRule, anchor_patterns, derive_rules, find_anchor_end, relevant_rules
+from codehotfix.online.edits import EditRule, anchor_ends, anchor_patterns, derive_rules, relevant_rules
 from codehotfix.online.matching import MatchConfig, case_tail_keys, match_cases
 
 __all__ = ["BuggyLineGuard", "GuardConfig", "make_guard_processor", "normalize_prefix"]
@@ -376,21 +378,28 @@ class BuggyLineGuard(LogitsProcessor):
         At a rule's divergence point (the line ends with anchor + B[:k], k <= D) the tokens that carry
         the line past D along B are the buggy ones: with ``force="always"``, or when ``top`` (the
         model's most likely token) is one of them, only tokens continuing F are kept; otherwise just
-        the buggy ones are masked. Past D on F, the fix is kept on course only if the guard forced it
-        (the row's ids then extend ids remembered at the forced step); a line the model wrote on its
-        own (``yaml.safe_dump``) is left alone."""
+        the buggy ones are masked. Once the line is on F (past the anchor), the fix is kept on course
+        only if the guard forced it (the row's ids then extend ids remembered at the forced step),
+        before D too (a sampled lone "." of a forced ".LANCZOS" must not become ``Image.,``); a line
+        the model wrote on its own (``yaml.safe_dump``) is left alone.
+
+        Rule anchors end on a name (``edits.py``, step 6), so a token that glues the anchor's symbol
+        to the span's letters (Qwen's '.A' of ``Image.ANTIALIAS``) is read from the name's end:
+        '.ANTIALIAS' crosses D along B, '.L' / '.LANCZOS' continue F."""
         vocab = _vocab(self.tokenizer)
         _, _, state = normalize_prefix(line)
         plain, newline = vocab.index(state)
         force: list[int] = []
         ban: list[int] = []
         for rule, res, gaps in zip(self.rules, self._anchor_res, self._gaps):
-            end = find_anchor_end(line, rule, res)
-            if end is None:
-                continue
-            done = normalize_prefix(line[end:])[0]
             d, b, f = rule.diverge, rule.buggy, rule.fixed
-            if len(done) <= d and b.startswith(done):
+            done = self._after_anchor(line, rule, res)
+            if done is None:
+                continue
+            if done and len(done) < len(f) and f.startswith(done) and self._was_forced(ids, len(f) + 4):
+                # a fix the guard forced is kept on course, also before D (a lone "." of ".LANCZOS")
+                force += self._continue_fixed(line, done, f, gaps, plain, newline, vocab, state)
+            elif len(done) <= d and b.startswith(done):
                 rest = b[len(done):]
                 crossing = [i for n in range(d - len(done) + 1, len(rest) + 1) for i in plain.get(rest[:n], ())]
                 crossing += newline.get(rest, [])
@@ -400,11 +409,22 @@ class BuggyLineGuard(LogitsProcessor):
                     force += self._continue_fixed(line, done, f, gaps, plain, newline, vocab, state)
                 else:
                     ban += crossing
-            elif d < len(done) < len(f) and f.startswith(done) and self._was_forced(ids, len(f) + 4):
-                force += self._continue_fixed(line, done, f, gaps, plain, newline, vocab, state)
         if force:
             return "force", sorted(set(force))
         return ("ban", sorted(set(ban))) if ban else None
+
+    @staticmethod
+    def _after_anchor(line: str, rule: EditRule, res: Sequence[Any]) -> str | None:
+        """The normalized text after the last anchor occurrence from which the line is still on B or
+        F (so ``datetime.now(datetime`` inside a forced F does not hide the outer anchor), or None."""
+        limit = max(len(rule.buggy), len(rule.fixed))
+        for end in reversed(anchor_ends(line, rule, res)):
+            done = normalize_prefix(line[end:])[0]
+            if rule.buggy.startswith(done) or rule.fixed.startswith(done):
+                return done
+            if len(done) > limit:  # earlier occurrences only have more text after them
+                return None
+        return None
 
     @staticmethod
     def _continue_fixed(line: str, done: str, f: str, gaps: frozenset[int], plain: dict, newline: dict,
@@ -428,6 +448,8 @@ class BuggyLineGuard(LogitsProcessor):
 
     def _was_forced(self, ids: list[int], max_back: int) -> bool:
         """Whether the guard forced a fix at an earlier step of this row (at most ``max_back`` tokens ago)."""
+        if not self._forced:
+            return False
         return any(tuple(ids[:j]) in self._forced for j in range(len(ids) - 1, max(len(ids) - 1 - max_back, 0), -1))
 
     def info(self) -> dict:
