@@ -56,3 +56,19 @@ def build_tiny_model(vocab_size: int, seed: int = 0):
     model = Qwen2ForCausalLM(config)
     model.eval()
     return model
+
+
+def train_on_buggy(model, tokenizer, case, steps: int = 60):
+    """The tiny model after a few steps on prefix + buggy line, tokenized as at generation time, so
+    greedy decoding writes the bug (the guard tests need a model that does)."""
+    ids = torch.tensor([tokenizer(case.prefix)["input_ids"] + tokenizer(case.buggy + "\n")["input_ids"]])
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(ids, labels=ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model

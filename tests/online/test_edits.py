@@ -13,6 +13,7 @@ from codehotfix.errors import ConfigError
 from codehotfix.evaluation.generation import generate_completions
 from codehotfix.online import (BuggyLineGuard, GuardConfig, MatchConfig, PromptHotfix, PromptHotfixConfig,
                                derive_rule, derive_rules)
+from tiny_model import train_on_buggy
 
 
 def _case(buggy, fixed, cid="c", prefix=""):
@@ -104,22 +105,10 @@ def test_default_pack_rules_do_not_carry_a_case_variable_nor_fire_on_correct_pac
                 if "".join(a) + r.buggy in line]
 
 
-def _trained_on_buggy(model, tokenizer, case, steps=60):
-    ids = torch.tensor([tokenizer(case.prefix)["input_ids"] + tokenizer(case.buggy + "\n")["input_ids"]])
-    torch.manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        loss = model(ids, labels=ids).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return model
 
 
 def test_guard_fixes_the_bug_in_a_context_no_case_has_seen(tiny_model, tiny_tokenizer):
-    model = _trained_on_buggy(tiny_model, tiny_tokenizer, YAML)
+    model = train_on_buggy(tiny_model, tiny_tokenizer, YAML)
     kw = dict(samples=4, max_new_tokens=12, progress=False, seed=1)
     plain = generate_completions(model, tiny_tokenizer, [NEW_CONTEXT], **kw)[0]
     assert plain.greedy.startswith("load(") and sum(s.startswith("load(") for s in plain.samples) >= 3

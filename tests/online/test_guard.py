@@ -11,6 +11,7 @@ from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.evaluation.classify import classify
 from codehotfix.evaluation.generation import generate_completions
 from codehotfix.online import BuggyLineGuard, make_guard_processor, normalize_prefix
+from tiny_model import train_on_buggy
 
 YAML = HotfixCase(id="yaml/0", prefix="import yaml\n\ndef load(path):\n    with open(path) as f:\n",
                   buggy="        return yaml.load(f)", fixed="        return yaml.safe_load(f)")
@@ -21,23 +22,10 @@ STRADDLE = HotfixCase(id="straddle/0", prefix="import yaml\n", buggy="x = yaml.l
 OTHER_PROMPT = "def add(a, b):\n"
 
 
-def _trained_on_buggy(model, tokenizer, case, steps=60):
-    """The tiny model after a few steps on prefix + buggy line, tokenized as at generation time."""
-    ids = torch.tensor([tokenizer(case.prefix)["input_ids"] + tokenizer(case.buggy + "\n")["input_ids"]])
-    torch.manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        loss = model(ids, labels=ids).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return model
 
 
 def test_guard_turns_the_buggy_line_into_the_fixed_one(tiny_model, tiny_tokenizer):
-    model = _trained_on_buggy(tiny_model, tiny_tokenizer, YAML)
+    model = train_on_buggy(tiny_model, tiny_tokenizer, YAML)
     kw = dict(samples=4, max_new_tokens=24, progress=False, seed=1)
     plain = generate_completions(model, tiny_tokenizer, [YAML.prefix], **kw)[0]
     assert classify(plain.greedy, YAML) == "buggy"
@@ -58,7 +46,7 @@ def test_guard_turns_the_buggy_line_into_the_fixed_one(tiny_model, tiny_tokenize
 
 
 def test_prompts_that_match_no_case_decode_exactly_as_without_the_guard(tiny_model, tiny_tokenizer):
-    model = _trained_on_buggy(tiny_model, tiny_tokenizer, YAML)
+    model = train_on_buggy(tiny_model, tiny_tokenizer, YAML)
     prompts = [OTHER_PROMPT, "x = 1\n", "import yaml\n\nprint(yaml)\n"]
     kw = dict(samples=3, max_new_tokens=16, progress=False, seed=2)
     guard = BuggyLineGuard(tiny_tokenizer, [YAML])

@@ -9,7 +9,7 @@ import torch
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.generation import generate_completions
 from codehotfix.online import BuggyLineGuard, GuardConfig, MatchConfig, derive_rule
-from tiny_model import build_tiny_model
+from tiny_model import build_tiny_model, train_on_buggy
 
 # Qwen2's pre-tokenizer split: one non-letter may lead a run of letters (".A…", "(SIZE", "_alive").
 QWEN_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
@@ -113,22 +113,10 @@ def test_a_longer_name_or_a_name_glued_on_the_left_is_not_the_anchor(glued_token
         assert guard.stats["matched_rows"] == 0
 
 
-def _trained_on_buggy(model, tokenizer, case, steps=60):
-    ids = torch.tensor([tokenizer(case.prefix)["input_ids"] + tokenizer(case.buggy + "\n")["input_ids"]])
-    torch.manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        loss = model(ids, labels=ids).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return model
 
 
 def test_guard_fixes_the_glued_bug_in_a_context_no_case_has_seen(glued_tokenizer):
-    model = _trained_on_buggy(build_tiny_model(len(glued_tokenizer)), glued_tokenizer, IMAGE)
+    model = train_on_buggy(build_tiny_model(len(glued_tokenizer)), glued_tokenizer, IMAGE)
     kw = dict(samples=4, max_new_tokens=12, progress=False, seed=1)
     plain = generate_completions(model, glued_tokenizer, [NEW_CONTEXT], **kw)[0]
     assert plain.greedy.startswith(".ANTIALIAS)") and sum(s.startswith(".ANTIALIAS") for s in plain.samples) >= 3
