@@ -1,7 +1,9 @@
 """The line sampler: stops at the end of the first line, greedy equals transformers' generate,
 sampling is seeded, and batching does not change greedy results."""
 
+import pytest
 import torch
+from tiny_model import build_tiny_model
 
 from codehotfix.evaluation.generation import _ends_line, encode_prompts, generate_completions, sample_lines
 
@@ -113,3 +115,33 @@ def test_a_processor_that_changes_nothing_changes_no_output(tiny_model, tiny_tok
                                 logits_processor_factory=lambda p: seen.append(list(p)) or (lambda i, s: s))
     assert [(c.greedy, c.samples) for c in plain] == [(c.greedy, c.samples) for c in same]
     assert sorted(p for batch in seen for p in batch) == sorted(PROMPTS) and len(seen) == 2
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix_tuning", "prompt_tuning"])
+def test_greedy_with_an_adapter_matches_its_full_forward(method, tiny_tokenizer):
+    """Decoding from a cache with left-padded prompts gives, for every PEFT method (the virtual
+    tokens of prefix/prompt tuning included), the tokens that re-running the PEFT forward on the
+    whole sequence picks, which is what training scores."""
+    from codehotfix.models.adapters import build_adapter
+    from codehotfix.models.adapters.config import AdapterConfig
+
+    model = build_adapter(build_tiny_model(len(tiny_tokenizer)), AdapterConfig(method=method, num_virtual_tokens=4))
+    torch.manual_seed(1)
+    with torch.no_grad():  # a random, far-from-identity adapter, so that a wrong path shows
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.5)
+    model.eval()
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 256)  # three lengths: two rows are left-padded
+    ours = sample_lines(model, tiny_tokenizer, ids, n=2, do_sample=False, top_p=1.0, temperature=1.0,
+                        max_new_tokens=10, seed=0, first_line_only=False)
+    eos = tiny_tokenizer.eos_token_id
+    for i, prompt_ids in enumerate(ids):
+        seq = list(prompt_ids)
+        with torch.no_grad():
+            for _ in range(10):
+                x = torch.tensor([seq])
+                seq.append(int(model(input_ids=x, attention_mask=torch.ones_like(x)).logits[0, -1].argmax()))
+        ref = seq[len(prompt_ids):]
+        ref = ref[:ref.index(eos)] if eos in ref else ref
+        assert ours[2 * i] == ours[2 * i + 1] == ref

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from codehotfix.models.adapters import is_prompt_learning
 from codehotfix.models.loading import model_device
 
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator"]
@@ -47,6 +48,39 @@ def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "
     ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
     return ids, mask
+
+
+def _prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
+    """Runs the left-padded prompts once; returns (the module to decode with, its output, the attention
+    mask so far, the position of each row's next token).
+
+    A prompt-learning model (prefix / prompt tuning) is decoded through its base model with the
+    virtual tokens put in front here: PEFT's own forward re-adds them on every call and drops
+    position ids, so it cannot continue from a cache or ignore left padding. The real tokens get
+    positions V, V+1, … after the V virtual ones, as in PEFT's forward (and so in training).
+    """
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    if not is_prompt_learning(model):
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        return model, out, mask, mask.sum(-1)
+    from peft import PeftType
+
+    cfg, base, rows = model.active_peft_config, model.get_base_model(), ids.shape[0]
+    v = cfg.num_virtual_tokens
+    mask = torch.cat([torch.ones(rows, v, dtype=mask.dtype, device=mask.device), mask], -1)
+    positions = positions + v
+    if cfg.peft_type == PeftType.PREFIX_TUNING:  # learnt keys/values of every layer: a ready-made cache
+        out = base(input_ids=ids, attention_mask=mask, position_ids=positions, cache=model.get_prompt(rows),
+                   use_cache=True, logits_to_keep=1)
+    elif cfg.peft_type == PeftType.PROMPT_TUNING:  # learnt input embeddings at positions 0 … V-1
+        embed = base.get_input_embeddings()(ids)
+        embeds = torch.cat([model.get_prompt(rows).to(embed.dtype), embed], 1)
+        virtual_pos = torch.arange(v, device=ids.device).expand(rows, v)
+        out = base(inputs_embeds=embeds, attention_mask=mask, position_ids=torch.cat([virtual_pos, positions], -1),
+                   use_cache=True, logits_to_keep=1)
+    else:
+        raise NotImplementedError(f"generation with the PEFT method {cfg.peft_type} is not supported")
+    return base, out, mask, positions[:, -1] + 1
 
 
 def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
@@ -101,8 +135,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
     ids, mask = _left_pad(prompt_ids, pad_id, device)
     process = _as_processor(logits_processor)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    model, out, mask, next_pos = _prefill(model, ids, mask)
     cache = out.cache
     logits = out.logits[:, -1].float()
     if n > 1:
@@ -111,7 +144,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     # The sequences so far, kept only for processors: they need each row's ids, not just its cache.
     seqs = ids.repeat_interleave(n, 0) if process is not None else None
     rows = logits.shape[0]
-    next_pos = mask.sum(-1)  # position of the next token of each row
+    next_pos = next_pos.repeat_interleave(n, 0) if n > 1 else next_pos
     warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
     # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
     # other numbers than a CPU one for the same seed, so samples are reproducible per device type.
