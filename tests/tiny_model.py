@@ -72,3 +72,24 @@ def train_on_buggy(model, tokenizer, case, steps: int = 60):
         opt.step()
     model.eval()
     return model
+
+
+def lora(model, perturb: bool):
+    """The tiny model with a LoRA: zero-initialised (identical to the base) or with random B weights."""
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                                                  target_modules=["q_proj", "v_proj", "down_proj"]))
+    if perturb:
+        gen = torch.Generator().manual_seed(1)
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.data = torch.randn(p.shape, generator=gen) * 0.5
+    return peft_model.eval()
+
+
+def prefix_tuned(model):
+    """The tiny model with a 4-token prefix-tuning adapter."""
+    from peft import PrefixTuningConfig, get_peft_model
+
+    return get_peft_model(model, PrefixTuningConfig(num_virtual_tokens=4, task_type="CAUSAL_LM")).eval()

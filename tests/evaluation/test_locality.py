@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_model import lora, prefix_tuned
 
 from codehotfix.cli import main
-from codehotfix.errors import DataError
+from codehotfix.errors import ConfigError, DataError
 from codehotfix.evaluation.locality import (CodePrompt, _kl_per_prompt, LocalityConfig, cut_prompts, first_lines,
                                             load_prompts, run_locality)
 
@@ -16,19 +17,6 @@ CORPORA = Path(__file__).resolve().parents[2] / "src" / "codehotfix" / "data" / 
 ALLOWED = {"collections/__init__.py", "functools.py", "dataclasses.py", "enum.py", "pathlib.py", "tokenize.py",
            "ast.py", "inspect.py", "typing.py", "random.py", "datetime.py", "shutil.py", "tempfile.py",
            "zipfile.py", "gzip.py", "base64.py", "ipaddress.py", "uuid.py", "logging/__init__.py", "http/client.py"}
-
-
-def lora(model, perturb: bool):
-    from peft import LoraConfig, get_peft_model
-
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
-                                                  target_modules=["q_proj", "v_proj", "down_proj"]))
-    if perturb:
-        gen = torch.Generator().manual_seed(1)
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.data = torch.randn(p.shape, generator=gen) * 0.5
-    return peft_model.eval()
 
 
 def test_builtin_prompts_are_stdlib_cuts_with_licence():
@@ -118,3 +106,8 @@ def test_cli_locality_with_a_saved_zero_adapter(tmp_path, tiny_model_dir, tiny_t
     assert data["adapter"] == str(tmp_path / "hf") and len(data["records"]) == 3
     assert set(data["records"][0]) >= {"id", "unchanged", "kl", "base", "hotfixed"}
     assert json.loads(capsys.readouterr().out)["unchanged_fraction"] == 1.0
+
+
+def test_prefix_tuning_is_refused_rather_than_measured_as_the_base(tiny_model, tiny_tokenizer):
+    with pytest.raises(ConfigError, match="prefix/prompt-tuning"):
+        run_locality(prefix_tuned(tiny_model), tiny_tokenizer, [CodePrompt("p", "def add(a, b):\n")], progress=False)

@@ -7,25 +7,12 @@ import math
 
 import pytest
 import torch
+from tiny_model import lora, prefix_tuned
 
 from codehotfix.cli import main
-from codehotfix.errors import DataError
+from codehotfix.errors import ConfigError, DataError
 from codehotfix.evaluation.perplexity import CorpusText, load_corpus, run_perplexity
 
-
-
-def lora(model, perturb: bool):
-    """The tiny model with a LoRA: zero-initialised (identical to the base) or with random B weights."""
-    from peft import LoraConfig, get_peft_model
-
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
-                                                  target_modules=["q_proj", "v_proj", "down_proj"]))
-    if perturb:
-        gen = torch.Generator().manual_seed(1)
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.data = torch.randn(p.shape, generator=gen) * 0.5
-    return peft_model.eval()
 
 TEXTS = [CorpusText("a", "def add(a, b):\n    return a + b\n" * 3),
          CorpusText("b", "import logging\nlogger = logging.getLogger(__name__)\nlogger.warning('disk full')\n"),
@@ -108,3 +95,8 @@ def test_cli_perplexity(tmp_path, tiny_model_dir, capsys):
     assert data["kind"] == "perplexity" and data["corpus"] == "heldout_code" and len(data["records"]) == 4
     assert data["hotfixed"] is None and data["tokens"] == sum(r["tokens"] for r in data["records"])
     assert set(data["records"][0]) == {"id", "tokens", "base_nll", "hotfixed_nll"}
+
+
+def test_prefix_tuning_is_refused_rather_than_measured_as_the_base(tiny_model, tiny_tokenizer):
+    with pytest.raises(ConfigError, match="prefix/prompt-tuning"):
+        run_perplexity(prefix_tuned(tiny_model), tiny_tokenizer, TEXTS[:1], progress=False)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from codehotfix.models.adapters import is_prompt_learning
 from codehotfix.models.loading import model_device
 
-__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator"]
+__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad"]
 
 
 @dataclass
@@ -43,7 +43,8 @@ def encode_prompts(tokenizer: Any, prompts: Sequence[str], max_context_tokens: i
     return out
 
 
-def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of token ids left-padded to one width: (ids [B, W], attention mask [B, W])."""
     width = max(len(r) for r in rows)
     ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
@@ -133,7 +134,7 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     device = model_device(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    ids, mask = _left_pad(prompt_ids, pad_id, device)
+    ids, mask = left_pad(prompt_ids, pad_id, device)
     process = _as_processor(logits_processor)
     model, out, mask, next_pos = _prefill(model, ids, mask)
     cache = out.cache

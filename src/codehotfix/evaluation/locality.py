@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 
 from codehotfix.data.cases import iter_jsonl
 from codehotfix.errors import ConfigError, DataError
-from codehotfix.evaluation.generation import encode_prompts, sample_lines
+from codehotfix.evaluation.generation import encode_prompts, left_pad, sample_lines
+from codehotfix.models.adapters import is_prompt_learning
 
 __all__ = ["CodePrompt", "LocalityConfig", "cut_prompts", "load_prompts", "run_locality", "has_adapter",
            "base_model", "first_lines", "builtin_records", "read_records", "python_files", "BUILTIN_PROMPTS"]
@@ -256,12 +257,10 @@ def _hidden(model: Any, rows: list[list[int]], pad_id: int) -> tuple[torch.Tenso
     from codehotfix.models.loading import model_device
     from codehotfix.training.batching import split_model
 
-    width, device = max(len(r) for r in rows), model_device(model)
-    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
+    ids, mask = left_pad(rows, pad_id, model_device(model))
     decoder, _ = split_model(model)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    return decoder(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state, width
+    return decoder(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state, ids.shape[1]
 
 
 @torch.no_grad()
@@ -319,6 +318,9 @@ def run_locality(model: Any, tokenizer: Any, prompts: Sequence[CodePrompt], *, m
     Raises:
         ConfigError: a bad setting. DataError: no prompts.
     """
+    if is_prompt_learning(model):  # the measurement reads the inner decoder, which never sees virtual tokens
+        raise ConfigError("locality: prefix/prompt-tuning hotfixes are not supported (their virtual tokens would be "
+                          "left out, measuring the base model twice); use lora, dora, ia3 or full")
     cfg = LocalityConfig(max_new_tokens=max_new_tokens, compare_lines=compare_lines, kl_positions=kl_positions,
                          max_context_tokens=max_context_tokens, batch_size=batch_size)
     if not prompts:
