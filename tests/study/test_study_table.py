@@ -75,6 +75,13 @@ def test_ranking_by_score_then_margin_and_other_metrics():
     ranked = rank_rows(aggregate(records, BASE))
     assert [(r["method"], r["rank"]) for r in ranked] == [("c", 1), ("b", 2), ("a", 3)]
     assert [r["method"] for r in rank_rows(aggregate(records, BASE), "buggy_rate")] == ["b", "a", "c"]
+    # The table can be ranked by another metric; its header says which.
+    table = build_table([_record("a", "x", 0, 0.60, 0.10, margin=1.0), _record("b", "x", 0, 0.20, 0.40, margin=3.0)],
+                        BASE, study={"name": "t"}, metric="margin")
+    assert table["ranked_by"] == "margin" and table["best"]["method"] == "b"
+    assert "Ranked by the mean likelihood margin" in table_markdown(table)
+    assert build_table([_record("a", "x", 0, 0.60, 0.10, margin=1.0)], BASE,
+                       study={"name": "t"})["ranked_by"] == "score"
 
 
 def test_markdown_has_base_best_and_paper_rows():

@@ -137,7 +137,9 @@ class BestSeedsSpec:
     Attributes:
         top_k: how many (method, loss) configurations to re-run.
         metric: the ranking metric, one of ``codehotfix.study.table.METRICS``, computed over the
-            first-pass seeds only, so a resumed study picks the same configurations.
+            first-pass seeds only, so a resumed study picks the same configurations; the results
+            table is ranked by it too. ``margin`` suits test sets where the base model almost never
+            writes either line (rates at 0 make ``score`` a count of one or two samples).
         seeds: the extra seeds (disjoint from the study's ``seeds``).
     """
 

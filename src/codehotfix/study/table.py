@@ -108,12 +108,24 @@ def rank_rows(rows: Sequence[dict[str, Any]], metric: str = "score") -> list[dic
     return [{**row, "rank": i + 1} for i, row in enumerate(ranked)]
 
 
+# How each ranking metric reads in the table's header.
+_RANKED_BY = {
+    "score": "score = Δfixed − Δbuggy (sampled rates, absolute change vs base; ties by margin)",
+    "fixed_rate": "the sampled fixed rate (ties by margin)",
+    "buggy_rate": "the sampled buggy rate, lowest first (ties by margin)",
+    "greedy_fixed_rate": "the greedy fixed rate (ties by margin)",
+    "margin": "the mean likelihood margin log p(fixed) − log p(buggy) over the test cases, in nats",
+}
+
+
 def build_table(records: Sequence[dict[str, Any]], base_summary: dict[str, Any], *, study: dict[str, Any],
-                pending: Sequence[str] = ()) -> dict[str, Any]:
-    """The machine-readable results: base rates, ranked rows, the paper's reference, what is pending."""
-    rows = rank_rows(aggregate(records, base_summary))
+                pending: Sequence[str] = (), metric: str = "score") -> dict[str, Any]:
+    """The machine-readable results: base rates, rows ranked by ``metric`` (see ``METRICS``), the
+    paper's reference, what is pending."""
+    rows = rank_rows(aggregate(records, base_summary), metric)
     return {
         "study": study,
+        "ranked_by": metric,
         "score": "score = (fixed_after - fixed_base) - (buggy_after - buggy_base), sampled rates; "
                  "ties by mean margin; mean and sample sd (n-1) over seeds",
         "base": _rates(base_summary) | {"cases": base_summary["cases"]},
@@ -159,7 +171,7 @@ def table_markdown(table: dict[str, Any]) -> str:
     lines = [f"# Study `{s.get('name')}` — {s.get('model')}", "",
              f"{s.get('train_cases')} training cases, {s.get('test_cases')} test cases ({s.get('split')}); "
              f"{s.get('eval')}. {table['cells_done']} cells done, {len(table['pending'])} pending.", "",
-             "Ranked by score = Δfixed − Δbuggy (sampled rates, absolute change vs base; ties by margin). "
+             f"Ranked by {_RANKED_BY[table.get('ranked_by', 'score')]}. "
              "Values are mean±sd over seeds (sample sd) where a row has several seeds; Δ% is relative to "
              "the base model. Peak RSS: the process's resident memory, sampled every 0.1 s in a background "
              "thread during the cell (training + evaluation, base model included).", "",
