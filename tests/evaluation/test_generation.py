@@ -117,7 +117,7 @@ def test_a_processor_that_changes_nothing_changes_no_output(tiny_model, tiny_tok
     assert sorted(p for batch in seen for p in batch) == sorted(PROMPTS) and len(seen) == 2
 
 
-@pytest.mark.parametrize("method", ["lora", "prefix_tuning", "prompt_tuning"])
+@pytest.mark.parametrize("method", ["lora", "dora", "prefix_tuning", "prompt_tuning"])
 def test_greedy_with_an_adapter_matches_its_full_forward(method, tiny_tokenizer):
     """Decoding from a cache with left-padded prompts gives, for every PEFT method (the virtual
     tokens of prefix/prompt tuning included), the tokens that re-running the PEFT forward on the

@@ -110,7 +110,6 @@ def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor
     return logits_processor
 
 
-@torch.no_grad()
 def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
                  top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
@@ -129,6 +128,20 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
             next-token scores [active rows, vocab], before temperature/top-p or argmax. Rows leave as
             their line ends, so a processor must identify rows by their ids, not by position.
     """
+    from peft.helpers import DoraCaching
+
+    # DoRA recomputes every adapted layer's weight norm at each forward; the weights do not change
+    # within a call, so PEFT's cache keeps them for its duration (cleared by the next uncached call).
+    with DoraCaching():
+        return _sample_lines(model, tokenizer, prompt_ids, n=n, do_sample=do_sample, top_p=top_p,
+                             temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
+                             first_line_only=first_line_only, stop=stop, logits_processor=logits_processor)
+
+
+@torch.no_grad()
+def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
+                  top_p: float, temperature: float, max_new_tokens: int, seed: int, first_line_only: bool,
+                  stop: Sequence[str], logits_processor: Any) -> list[list[int]]:
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     device = model_device(model)
