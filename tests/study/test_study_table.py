@@ -9,6 +9,7 @@ from codehotfix.study.table import (
     aggregate,
     build_table,
     format_pct,
+    margin_test,
     mean_sd,
     rank_rows,
     relative_change,
@@ -105,3 +106,21 @@ def test_markdown_has_base_best_and_paper_rows():
 def test_format_pct():
     assert format_pct(12.345) == "+12.3%" and format_pct(-50.47, 2) == "−50.47%"
     assert format_pct({"mean": 5.0, "sd": 1.25}) == "+5.0±1.2%" and format_pct(None) == "n/a"
+
+
+def test_margin_test_pairs_cases_and_averages_seeds():
+    base = [{"id": f"c{i}", "margin": 0.0} for i in range(6)]
+    # Seed 0 and seed 1 average to +1, +2, … +6 per case: every case moved up.
+    seed0 = dict(_record("lora", "x", 0, 0.2, 0.4), cases=[{"id": f"c{i}", "margin": float(i)} for i in range(6)])
+    seed1 = dict(_record("lora", "x", 1, 0.2, 0.4), cases=[{"id": f"c{i}", "margin": float(i + 2)} for i in range(6)])
+    test = margin_test([seed0, seed1], base)
+    assert test["cases"] == 6 and test["mean_change"] == pytest.approx(3.5) and test["median_change"] == pytest.approx(3.5)
+    assert test["p"] == pytest.approx(0.03125)  # exact two-sided signed-rank p for 6 of 6 positive: 2 / 2**6
+    # Half up, half down by the same amounts: no evidence of a shift.
+    mixed = dict(_record("lora", "y", 0, 0.2, 0.4), cases=[{"id": f"c{i}", "margin": (1.0 if i % 2 else -1.0) * (i // 2 + 1)}
+                                                          for i in range(6)])
+    assert margin_test([mixed], base)["p"] == pytest.approx(1.0)
+    assert margin_test([_record("lora", "z", 0, 0.2, 0.4)], base) is None  # no per-case margins
+    table = build_table([seed0, seed1], BASE, study={"name": "t"}, base_cases=base)
+    assert table["rows"][0]["margin_test"]["p"] == pytest.approx(0.03125)
+    assert "+3.50 (p=0.031)" in table_markdown(table)

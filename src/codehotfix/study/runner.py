@@ -279,7 +279,8 @@ def _write_table(spec: StudyConfig, out: Path, loaded: LoadedModel, data: StudyD
              "losses": {loss.name: [asdict(o) for o in loss.objectives] for loss in spec.losses},
              "seeds": spec.seeds, "best_seeds": asdict(spec.best_seeds) if spec.best_seeds else None}
     table = build_table(records, base["summary"], study=study, pending=pending,
-                        metric=spec.best_seeds.metric if spec.best_seeds else "score")
+                        metric=spec.best_seeds.metric if spec.best_seeds else "score",
+                        base_cases=base.get("cases") or ())
     write_json(out / "results.json", table)
     atomic_write_text(out / "results.md", table_markdown(table))
     return {**table, "out": str(out), "results_md": str(out / "results.md"), "complete": not pending}

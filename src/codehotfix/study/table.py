@@ -21,7 +21,7 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 __all__ = ["METRICS", "PAPER_REFERENCE", "relative_change", "cell_metrics", "mean_sd", "aggregate", "rank_rows",
-           "build_table", "table_markdown", "format_pct"]
+           "margin_test", "build_table", "table_markdown", "format_pct"]
 
 # Ranking metrics for rows and for the best-seeds rule: name → (metric key, +1 higher is better / −1 lower).
 METRICS: dict[str, tuple[str, int]] = {
@@ -118,11 +118,39 @@ _RANKED_BY = {
 }
 
 
+def margin_test(records: Sequence[dict[str, Any]], base_cases: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Did a row move the per-case margins? Each test case's margin is averaged over the row's seeds
+    and paired with the base model's margin on that case: {"mean_change", "median_change", "p",
+    "cases"}, p from a two-sided Wilcoxon signed-rank test. None without per-case margins."""
+    from codehotfix.evaluation.stats import wilcoxon_paired
+
+    base = {c["id"]: c["margin"] for c in base_cases if c.get("margin") is not None}
+    per_case: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        for case in record.get("cases") or []:
+            if case.get("margin") is not None and case["id"] in base:
+                per_case[case["id"]].append(case["margin"])
+    ids = sorted(per_case)
+    if len(ids) < 2:
+        return None
+    before, after = [base[i] for i in ids], [statistics.fmean(per_case[i]) for i in ids]
+    test = wilcoxon_paired(before, after)
+    changes = [a - b for a, b in zip(after, before)]
+    return {"mean_change": test.mean_difference, "median_change": statistics.median(changes),
+            "p": test.p_value, "cases": len(ids)}
+
+
 def build_table(records: Sequence[dict[str, Any]], base_summary: dict[str, Any], *, study: dict[str, Any],
-                pending: Sequence[str] = (), metric: str = "score") -> dict[str, Any]:
+                pending: Sequence[str] = (), metric: str = "score",
+                base_cases: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The machine-readable results: base rates, rows ranked by ``metric`` (see ``METRICS``), the
-    paper's reference, what is pending."""
+    paper's reference, what is pending. With the base model's per-case results (``base_cases``)
+    each row also gets ``margin_test`` (see ``margin_test``)."""
     rows = rank_rows(aggregate(records, base_summary), metric)
+    if base_cases:
+        for row in rows:
+            members = [r for r in records if (r["method"], r["loss"]) == (row["method"], row["loss"])]
+            row["margin_test"] = margin_test(members, base_cases)
     return {
         "study": study,
         "ranked_by": metric,
@@ -160,6 +188,14 @@ def _signed(stat: dict[str, Any]) -> str:
     return f"{text}±{stat['sd']:.3f}" if stat["sd"] is not None else text
 
 
+def _margin_change(test: dict[str, Any] | None) -> str:
+    if not test:
+        return "n/a"
+    from codehotfix.evaluation.stats import format_p
+
+    return f"{test['median_change']:+.2f} ({format_p(test['p'])})".replace("-", "−")
+
+
 def _term(objective: dict[str, Any]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in sorted((objective.get("params") or {}).items()))
     return f"{objective['weight']:g}·{objective['name']}" + (f"({params})" if params else "")
@@ -175,17 +211,20 @@ def table_markdown(table: dict[str, Any]) -> str:
              "Values are mean±sd over seeds (sample sd) where a row has several seeds; Δ% is relative to "
              "the base model. Peak RSS: the process's resident memory, sampled every 0.1 s in a background "
              "thread during the cell (training + evaluation, base model included).", "",
+             "Δ margin: the median per-case change of the margin vs the base model (each case's margin "
+             "averaged over the row's seeds) and the two-sided Wilcoxon signed-rank p over the test cases.", "",
              "| rank | method | loss | seeds | fixed (sampled) | Δ fixed | buggy (sampled) | Δ buggy | "
-             "greedy fixed | greedy buggy | margin | score | train s | peak RSS MB | trainable params |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+             "greedy fixed | greedy buggy | margin | Δ margin (p) | score | train s | peak RSS MB | trainable params |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
              f"| – | base model | – | – | {base['fixed_sampled']:.3f} | | {base['buggy_sampled']:.3f} | | "
              f"{base['fixed_greedy']:.3f} | {base['buggy_greedy']:.3f} | "
-             f"{_num(mean_sd([base['margin']]), 2)} | | | | |"]
+             f"{_num(mean_sd([base['margin']]), 2)} | | | | | |"]
     for row in table["rows"]:
         cells = [str(row["rank"]), row["method"], row["loss"], ",".join(map(str, row["seeds"])),
                  _num(row["fixed_sampled"]), format_pct(row["fixed_sampled_change_pct"]),
                  _num(row["buggy_sampled"]), format_pct(row["buggy_sampled_change_pct"]),
-                 _num(row["fixed_greedy"]), _num(row["buggy_greedy"]), _num(row["margin"], 2), _signed(row["score"]),
+                 _num(row["fixed_greedy"]), _num(row["buggy_greedy"]), _num(row["margin"], 2),
+                 _margin_change(row.get("margin_test")), _signed(row["score"]),
                  _num(row["train_seconds"], 0), _num(row["peak_rss_mb"], 0),
                  f"{row['trainable_parameters']['mean']:,.0f}"]
         if row["rank"] == 1:
@@ -193,7 +232,7 @@ def table_markdown(table: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     ref = table["reference"]
     lines.append(f"| ref | {ref['label']} | | | | {format_pct(ref['fixed_change_pct'], 2)} | | "
-                 f"{format_pct(ref['buggy_change_pct'], 2)} | | | | | | | |")
+                 f"{format_pct(ref['buggy_change_pct'], 2)} | | | | | | | | |")
     if table["pending"]:
         lines += ["", f"Pending cells ({len(table['pending'])}): " + ", ".join(table["pending"])]
     losses, methods = s.get("losses") or {}, s.get("methods") or {}
