@@ -154,11 +154,10 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
     logits = out.logits[:, -1].float()
     if n > 1:
         cache.batch_repeat_interleave(n)
-        logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+        logits, mask, next_pos = (t.repeat_interleave(n, 0) for t in (logits, mask, next_pos))
     # The sequences so far, kept only for processors: they need each row's ids, not just its cache.
     seqs = ids.repeat_interleave(n, 0) if process is not None else None
     rows = logits.shape[0]
-    next_pos = next_pos.repeat_interleave(n, 0) if n > 1 else next_pos
     warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
     # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
     # other numbers than a CPU one for the same seed, so samples are reproducible per device type.

@@ -47,7 +47,8 @@ from codehotfix.evaluation.generation import encode_prompts, left_pad, sample_li
 from codehotfix.models.adapters import is_prompt_learning
 
 __all__ = ["CodePrompt", "LocalityConfig", "cut_prompts", "load_prompts", "run_locality", "has_adapter",
-           "base_model", "first_lines", "builtin_records", "read_records", "python_files", "BUILTIN_PROMPTS"]
+           "base_model", "refuse_prompt_learning", "first_lines", "builtin_records", "read_records", "python_files",
+           "BUILTIN_PROMPTS"]
 
 BUILTIN_PROMPTS = "locality.jsonl"
 _PROMPT_FIELDS = ("id", "prompt", "source")
@@ -98,6 +99,14 @@ def has_adapter(model: Any) -> bool:
     except ImportError:  # pragma: no cover - peft is a dependency
         return False
     return isinstance(model, PeftModel)
+
+
+def refuse_prompt_learning(model: Any, what: str) -> None:
+    """Raises ConfigError for a prefix/prompt-tuning hotfix: locality and perplexity read the inner
+    decoder, which never sees the virtual tokens, so they would measure the base model twice."""
+    if is_prompt_learning(model):
+        raise ConfigError(f"{what}: prefix/prompt-tuning hotfixes are not supported (their virtual tokens would be "
+                          "left out, measuring the base model twice); use lora, dora, ia3 or full")
 
 
 def base_model(model: Any) -> contextlib.AbstractContextManager:
@@ -318,9 +327,7 @@ def run_locality(model: Any, tokenizer: Any, prompts: Sequence[CodePrompt], *, m
     Raises:
         ConfigError: a bad setting. DataError: no prompts.
     """
-    if is_prompt_learning(model):  # the measurement reads the inner decoder, which never sees virtual tokens
-        raise ConfigError("locality: prefix/prompt-tuning hotfixes are not supported (their virtual tokens would be "
-                          "left out, measuring the base model twice); use lora, dora, ia3 or full")
+    refuse_prompt_learning(model, "locality")
     cfg = LocalityConfig(max_new_tokens=max_new_tokens, compare_lines=compare_lines, kl_positions=kl_positions,
                          max_context_tokens=max_context_tokens, batch_size=batch_size)
     if not prompts:

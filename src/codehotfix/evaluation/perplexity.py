@@ -40,8 +40,8 @@ from tqdm.auto import tqdm
 from codehotfix.data.cases import iter_jsonl
 from codehotfix.errors import ConfigError, DataError
 from codehotfix.evaluation import stats
-from codehotfix.evaluation.locality import builtin_records, base_model, has_adapter, python_files, read_records
-from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.evaluation.locality import (base_model, builtin_records, has_adapter, python_files, read_records,
+                                            refuse_prompt_learning)
 
 __all__ = ["CorpusText", "PerplexityConfig", "load_corpus", "run_perplexity", "BUILTIN_CORPUS"]
 
@@ -176,9 +176,7 @@ def run_perplexity(model: Any, tokenizer: Any, texts: Sequence[CorpusText], *, c
     Raises:
         ConfigError: a bad setting. DataError: no text has two tokens to score.
     """
-    if is_prompt_learning(model):  # the measurement reads the inner decoder, which never sees virtual tokens
-        raise ConfigError("perplexity: prefix/prompt-tuning hotfixes are not supported (their virtual tokens would be "
-                          "left out, measuring the base model twice); use lora, dora, ia3 or full")
+    refuse_prompt_learning(model, "perplexity")
     cfg = PerplexityConfig(max_tokens=max_tokens, batch_size=batch_size, n_resamples=n_resamples, seed=seed)
     t0 = time.time()
     windows = _windows(tokenizer, texts, cfg.max_tokens)
