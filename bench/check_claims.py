@@ -1,0 +1,507 @@
+"""Every measured number in README.md and docs/*.md, recomputed from the committed raw file it came from.
+
+    python bench/check_claims.py                       # the repository's docs against its results
+    python bench/check_claims.py --docs-root /tmp/copy # docs elsewhere (tests alter a copy), results here
+
+The claims live in ``bench/claims.py``: one ``Claim`` per quoted passage, naming the doc file, the
+exact quoted text with ``{n}`` where each checked number stands, the raw file (under
+``bench/results/`` or ``docs/results/``, gzip allowed), a recompute function of ``COMPUTE`` and its
+arguments. The checker finds every occurrence of the quote in the doc, recomputes the numbers from
+the raw file and fails — exit status 1, one line per problem naming the doc, the claim, the quoted
+and the recomputed value — when a number drifts by more than the doc's own rounding (half a unit of
+its last digit: ``0.445`` allows ±0.0005, ``+111.1%`` ±0.05, ``13`` none) or when a registered
+quote is no longer in the doc.
+
+A second check, ``uncovered``, lists the measurement-looking passages of the docs — ``p = 0.68``,
+``57.8%`` — that no claim covers and that are not on the short list of non-measurements
+(``NOT_MEASURED`` in ``bench/claims.py``: the paper's reported figures, config thresholds). A
+number a doc reports as measured must be registered, or it goes from the doc.
+
+Pure Python (json, gzip, scipy for the paired tests through ``codehotfix.evaluation.stats``,
+loaded on its own so that torch is never imported); no model; runs in about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import math
+import re
+import statistics
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["Claim", "Problem", "COMPUTE", "check", "uncovered", "main"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One quoted passage of a doc and where its numbers come from.
+
+    Args:
+        name: unique id, used in failure messages.
+        doc: the doc file, relative to the docs root (``README.md``, ``docs/study.md``).
+        quote: the exact text as it stands in the doc; ``{n}`` marks a checked number, ``{x}`` a
+            number that is not checked here (another claim does), ``{…}`` any text within the line.
+            Runs of whitespace match any whitespace, so a quote may cross a line break.
+        source: the raw file, relative to the repository root (a folder for study grids).
+        compute: a key of ``COMPUTE``.
+        args: its positional arguments after the loaded source.
+        tol: the allowed difference per number; ``None``: half a unit of the quoted last digit.
+    """
+
+    name: str
+    doc: str
+    quote: str
+    source: str
+    compute: str
+    args: tuple = ()
+    tol: float | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    doc: str
+    claim: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.doc}: claim {self.claim!r}: {self.message}"
+
+
+# ---------------------------------------------------------------- numbers in text
+
+_NUM = r"[+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+\-−]?\d+)?"
+
+
+@lru_cache(maxsize=None)
+def quote_regex(quote: str) -> re.Pattern:
+    """The quote as a regex: literal text, ``{n}`` a captured number, ``{x}`` any number, ``{…}`` any
+    text on the line, whitespace runs as ``\\s+``."""
+    parts = re.split(r"(\{n\}|\{x\}|\{…\}|\s+)", quote)
+    out = []
+    for part in parts:
+        if part == "{n}":
+            out.append(f"({_NUM})")
+        elif part == "{x}":
+            out.append(f"(?:{_NUM})")
+        elif part == "{…}":
+            out.append(r"[^\n]*?")
+        elif part and part.isspace():
+            out.append(r"\s+")
+        elif part:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
+def parse_number(text: str) -> tuple[float, float]:
+    """(value, half a unit of its last digit) of a quoted number: ``−4.67`` → (−4.67, 0.005)."""
+    t = text.replace("−", "-").replace(",", "")
+    mantissa, _, exponent = t.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    scale = 10.0 ** (int(exponent.replace("+", "")) if exponent else 0)
+    return float(t), 0.5 * 10.0 ** (-decimals) * scale
+
+
+# ---------------------------------------------------------------- raw files
+
+@lru_cache(maxsize=None)
+def load(path: Path) -> Any:
+    """A JSON file (gzip allowed: ``.gz``) or a YAML config (``.yaml``)."""
+    if path.suffix == ".yaml":
+        import yaml
+
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def lookup(data: Any, path: str) -> Any:
+    """``a.b.0.c`` through dicts and lists; ``systems[system=codehotfix]`` picks a list item by a
+    field; a trailing ``*100`` or ``*1e-6`` scales the number."""
+    path, _, factor = path.partition("*")
+    for key in re.findall(r"[^.\[\]]+(?:\[[^\]]*\])?", path):
+        name, _, selector = key.partition("[")
+        if name:
+            data = data[int(name)] if isinstance(data, list) else data[name]
+        if selector:
+            field, _, want = selector.rstrip("]").partition("=")
+            data = next(item for item in data if str(item.get(field)) == want)
+    return float(data) * float(factor) if factor else data
+
+
+@lru_cache(maxsize=1)
+def _stats():
+    """``codehotfix.evaluation.stats`` loaded from its file: the package's ``__init__`` imports torch."""
+    path = ROOT / "src" / "codehotfix" / "evaluation" / "stats.py"
+    spec = importlib.util.spec_from_file_location("_codehotfix_stats", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- recompute functions: results JSON
+# Every function takes the raw file's path first and returns a number or a tuple of numbers, one
+# per ``{n}`` of the quote.
+
+def value(src: Path, *paths: str) -> tuple[float, ...]:
+    """Recorded values as they stand in the file (``path*100`` for a percentage)."""
+    data = load(src)
+    return tuple(float(lookup(data, p)) for p in paths)
+
+
+def ratio(src: Path, num: str, den: str, scale: float = 1.0) -> float:
+    data = load(src)
+    return float(lookup(data, num)) / float(lookup(data, den)) * scale
+
+
+def difference(src: Path, a: str, b: str, scale: float = 1.0) -> float:
+    """(a − b) · scale."""
+    data = load(src)
+    return (float(lookup(data, a)) - float(lookup(data, b))) * scale
+
+
+def rel_change(src: Path, before: str, after: str) -> float:
+    """(after − before) / before in percent."""
+    data = load(src)
+    b, a = float(lookup(data, before)), float(lookup(data, after))
+    return 100.0 * (a - b) / b
+
+
+def reduction(src: Path, before: str, after: str) -> float:
+    """(before − after) / before in percent, the privacy tables' "reduction"."""
+    data = load(src)
+    b, a = float(lookup(data, before)), float(lookup(data, after))
+    return 100.0 * (b - a) / b
+
+
+def mcnemar(src: Path, gained: str, lost: str) -> float:
+    """McNemar's exact p recomputed from recorded discordant counts (``stats.mcnemar_exact``)."""
+    data = load(src)
+    g, l = int(lookup(data, gained)), int(lookup(data, lost))
+    return _stats().mcnemar_exact([True] * l + [False] * g, [False] * l + [True] * g).p_value
+
+
+def mcnemar_from_zero(src: Path, rate: str, n: str) -> float:
+    """McNemar's exact p when no case succeeded before: every success after is a gained pair."""
+    data = load(src)
+    gained = round(float(lookup(data, rate)) * float(lookup(data, n)))
+    return _stats().mcnemar_exact([False] * gained, [True] * gained).p_value
+
+
+def wilson(src: Path, rate: str, n: str | int, scale: float = 1.0) -> tuple[float, float]:
+    """The 95% Wilson interval of a recorded rate over ``n`` trials (a number or a path)."""
+    data = load(src)
+    n = int(float(lookup(data, n))) if isinstance(n, str) else n
+    low, high = _stats().wilson_interval(round(float(lookup(data, rate)) * n), n)
+    return low * scale, high * scale
+
+
+def perplexity(src: Path, files: str, field: str) -> float | tuple[float, ...]:
+    """From per-text perplexities ``[{tokens, base, hotfixed}]``: ``base`` / ``hotfixed``
+    (token-weighted, exp of total NLL over tokens), ``change`` (hotfixed / base − 1, %), ``p``
+    (Wilcoxon signed-rank on per-text NLL per token), ``texts``, ``tokens``."""
+    rows = lookup(load(src), files)
+    tokens = sum(r["tokens"] for r in rows)
+    ppl = {k: math.exp(sum(r["tokens"] * math.log(r[k]) for r in rows) / tokens) for k in ("base", "hotfixed")}
+    if field == "p":
+        return _stats().wilcoxon_paired([math.log(r["base"]) for r in rows],
+                                        [math.log(r["hotfixed"]) for r in rows]).p_value
+    return {"base": ppl["base"], "hotfixed": ppl["hotfixed"], "change": 100 * (ppl["hotfixed"] / ppl["base"] - 1),
+            "texts": float(len(rows)), "tokens": float(tokens)}[field]
+
+
+def has(src: Path, path: str, field: str, want: str) -> tuple[()]:
+    """No number: the recorded list holds an item whose ``field`` is ``want`` (else the claim fails)."""
+    if not any(str(item.get(field)) == want for item in lookup(load(src), path)):
+        raise ValueError(f"no item with {field} = {want!r} in {path}")
+    return ()
+
+
+def count(src: Path, path: str) -> float:
+    """The length of a recorded list."""
+    return float(len(lookup(load(src), path)))
+
+
+# ---------------------------------------------------------------- recompute functions: study grids (per case)
+# ``src`` is the folder of one study (``bench/results/study_<name>``): base_eval-*.json and cells/*.json.
+
+@lru_cache(maxsize=None)
+def _study_files(folder: Path) -> tuple[dict, list[dict]]:
+    base = load(next(folder.glob("base_eval-*.json")))
+    cells = [load(p) for p in sorted((folder / "cells").glob("*.json"))]
+    return base, cells
+
+
+def _select(cells: list[dict], sel: str) -> list[dict]:
+    """``method/loss`` (every seed) or ``method/loss/s1``."""
+    method, loss, *seed = sel.split("/")
+    out = [c for c in cells if c["method"] == method and c["loss"] == loss
+           and (not seed or c["seed"] == int(seed[0][1:]))]
+    if not out:
+        raise KeyError(f"no cell {sel!r}")
+    return sorted(out, key=lambda c: c["seed"])
+
+
+def _metric(cases: list[dict], metric: str) -> float:
+    """``sampled_fixed`` / ``greedy_buggy`` (rates), ``count:sampled_fixed``, ``margin`` (mean),
+    ``n:sampled`` (completions), ``n:cases``."""
+    if metric == "margin":
+        return statistics.fmean(c["margin"] for c in cases)
+    if metric == "n:sampled":
+        return float(sum(len(c["sample_labels"]) for c in cases))
+    if metric == "n:cases":
+        return float(len(cases))
+    counted = metric.startswith("count:")
+    mode, label = metric.removeprefix("count:").split("_")
+    if mode == "greedy":
+        hits, n = sum(c["greedy_label"] == label for c in cases), len(cases)
+    else:
+        labels = [lab for c in cases for lab in c["sample_labels"]]
+        hits, n = sum(lab == label for lab in labels), len(labels)
+    return float(hits) if counted else hits / n
+
+
+def _agg(xs: Sequence[float], how: str) -> float:
+    if how == "mean":
+        return statistics.fmean(xs)
+    if how == "sd":
+        return statistics.stdev(xs)
+    return {"min": min, "max": max, "sum": math.fsum}[how](xs)
+
+
+def study(folder: Path, sel: str, metric: str, how: str = "mean") -> float:
+    """A metric of the base model (``sel`` = ``base``) or of a row's cells, recomputed from the
+    per-case records (``train_s`` and ``params`` from the cell record), pooled over the row's seeds."""
+    base, cells = _study_files(folder)
+    if sel == "base":
+        return _metric(base["cases"], metric)
+    if metric in ("train_s", "params"):
+        key = {"train_s": lambda c: c["train"]["seconds"], "params": lambda c: c["trainable_parameters"]}[metric]
+        return _agg([float(key(c)) for c in _select(cells, sel)], how)
+    return _agg([_metric(c["cases"], metric) for c in _select(cells, sel)], how)
+
+
+def study_change(folder: Path, sel: str, metric: str) -> float:
+    """Relative change (%) of a rate from the base model to a row (seeds averaged)."""
+    before, after = study(folder, "base", metric), study(folder, sel, metric)
+    return 100.0 * (after - before) / before
+
+
+def study_all(folder: Path, metric: str, how: str) -> float:
+    """``how`` (min, max) of a per-case metric over every cell of the grid and the base model."""
+    base, cells = _study_files(folder)
+    return _agg([_metric(c["cases"], metric) for c in cells] + [_metric(base["cases"], metric)], how)
+
+
+def study_cells(folder: Path) -> float:
+    return float(len(_study_files(folder)[1]))
+
+
+def study_cell_value(folder: Path, sel: str, path: str) -> float:
+    """A recorded field of a row's first cell (its config, say)."""
+    return float(lookup(_select(_study_files(folder)[1], sel)[0], path))
+
+
+def study_ratio(folder: Path, num: str, den: str, metric: str, how: str) -> float:
+    """``how`` over the rows both patterns have of metric(num) / metric(den); ``*`` in a pattern is
+    the part that varies: ``dora/*`` over ``lora/*`` compares the methods loss by loss."""
+    _, cells = _study_files(folder)
+    rows = {f"{c['method']}/{c['loss']}" for c in cells}
+    a, b = num.split("*"), den.split("*")
+    keys = sorted({r[len(a[0]):len(r) - len(a[1])] for r in rows if r.startswith(a[0]) and r.endswith(a[1])}
+                  & {r[len(b[0]):len(r) - len(b[1])] for r in rows if r.startswith(b[0]) and r.endswith(b[1])})
+    return _agg([study(folder, num.replace("*", k), metric) / study(folder, den.replace("*", k), metric)
+                 for k in keys], how)
+
+
+def margin_test(folder: Path, sel: str, field: str) -> float:
+    """The table's Δ margin: per-case margins averaged over the row's seeds vs the base model's;
+    ``median`` change or the two-sided Wilcoxon ``p`` (as ``codehotfix.study.table.margin_test``)."""
+    base, cells = _study_files(folder)
+    before = {c["id"]: c["margin"] for c in base["cases"]}
+    per_case: dict[str, list[float]] = {}
+    for cell in _select(cells, sel):
+        for case in cell["cases"]:
+            per_case.setdefault(case["id"], []).append(case["margin"])
+    ids = sorted(per_case)
+    b, a = [before[i] for i in ids], [statistics.fmean(per_case[i]) for i in ids]
+    if field == "median":
+        return statistics.median(x - y for x, y in zip(a, b))
+    return _stats().wilcoxon_paired(b, a).p_value
+
+
+def paired_rate(folder: Path, sel: str, metric: str, field: str) -> float | tuple[float, float]:
+    """Before/after on the same cases, base model vs one cell (``sel`` = ``base`` for the base's own
+    interval). ``p``: greedy McNemar exact, sampled Wilcoxon signed-rank on per-case rates;
+    ``ci``: greedy Wilson, sampled percentile bootstrap over cases (stats.bootstrap_mean_ci,
+    seed 0); ``gained`` / ``lost`` (greedy)."""
+    st = _stats()
+    base, cells = _study_files(folder)
+    mode, label = metric.split("_")
+    if sel == "base":
+        before = after = base["cases"]
+    else:
+        (cell,) = _select(cells, sel)
+        by_id = {c["id"]: c for c in cell["cases"]}
+        before = [c for c in base["cases"] if c["id"] in by_id]
+        after = [by_id[c["id"]] for c in before]
+    if mode == "greedy":
+        b = [c["greedy_label"] == label for c in before]
+        a = [c["greedy_label"] == label for c in after]
+        if field == "ci":
+            return st.wilson_interval(sum(a), len(a))
+        res = st.mcnemar_exact(b, a)
+        return {"p": res.p_value, "gained": float(res.gained), "lost": float(res.lost)}[field]
+    rates = lambda cases: [sum(x == label for x in c["sample_labels"]) / len(c["sample_labels"]) for c in cases]
+    if field == "ci":
+        return st.bootstrap_mean_ci(rates(after))
+    return st.wilcoxon_paired(rates(before), rates(after)).p_value
+
+
+# ---------------------------------------------------------------- combining
+
+@lru_cache(maxsize=None)
+def _call(fname: str, src: Path, args: tuple) -> Any:
+    """One recompute, cached: many claims quote the same number (raw files are read-only here)."""
+    return COMPUTE[fname](src, *args)
+
+
+def multi(_src: Path, *specs: tuple) -> tuple[float, ...]:
+    """Several functions' results in the quote's order; each spec is ``(function, source, *args)``."""
+    out: list[float] = []
+    for fname, source, *args in specs:
+        res = _call(fname, ROOT_OF[0] / source, tuple(args))
+        out.extend(res if isinstance(res, (tuple, list)) else [res])
+    return tuple(out)
+
+
+def agg(_src: Path, how: str, *specs: tuple) -> float:
+    """``how`` (min, max, sum) over the numbers of specs ``(function, source, *args)``."""
+    return _agg(multi(_src, *specs), how)
+
+
+def scaled(src: Path, factor: float, fname: str, *args) -> float:
+    """Another function's single number times ``factor`` (e.g. 1e-3 for "141 k")."""
+    res = COMPUTE[fname](src, *args)
+    return float(res[0] if isinstance(res, (tuple, list)) else res) * factor
+
+
+# The root the current check reads raw files from (``--root``); multi/agg resolve their sources there.
+ROOT_OF = [ROOT]
+
+COMPUTE: dict[str, Callable[..., Any]] = {
+    f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
+                            perplexity, has, count, study, study_change, study_all, study_cells, study_cell_value,
+                            study_ratio, margin_test, paired_rate, multi, agg, scaled)
+}
+
+
+# ---------------------------------------------------------------- the checks
+
+def _recompute(claim: Claim, root: Path) -> tuple[float, ...]:
+    ROOT_OF[0] = root
+    out = _call(claim.compute, root / claim.source, claim.args)
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def check_claim(claim: Claim, text: str, root: Path) -> list[Problem]:
+    """Problems of one claim against its doc's text (empty: every occurrence matches)."""
+    matches = list(quote_regex(claim.quote).finditer(text))
+    if not matches:
+        return [Problem(claim.doc, claim.name, f"quote no longer found in the doc: {claim.quote!r}")]
+    try:
+        recomputed = _recompute(claim, root)
+    except (OSError, KeyError, ValueError, StopIteration, IndexError, TypeError) as exc:
+        return [Problem(claim.doc, claim.name, f"cannot recompute from {claim.source}: {exc!r}")]
+    problems = []
+    for m in matches:
+        quoted = m.groups()
+        if len(quoted) != len(recomputed):
+            problems.append(Problem(claim.doc, claim.name, f"quote has {len(quoted)} numbers, "
+                                    f"{claim.compute} gives {len(recomputed)}"))
+            continue
+        for q, r in zip(quoted, recomputed):
+            number, half_unit = parse_number(q)
+            tol = claim.tol if claim.tol is not None else half_unit
+            if r is None or not math.isfinite(r) or abs(number - r) > tol * (1 + 1e-9) + 1e-12:
+                problems.append(Problem(claim.doc, claim.name, f"quoted {q}, recomputed {_fmt(r)} from "
+                                        f"{claim.source} (tolerance {_fmt(tol)})"))
+    return problems
+
+
+def _docs(docs_root: Path, claims: Sequence[Claim]) -> dict[str, str]:
+    names = sorted({c.doc for c in claims})
+    return {name: (docs_root / name).read_text(encoding="utf-8") if (docs_root / name).exists() else ""
+            for name in names}
+
+
+def check(claims: Sequence[Claim], docs_root: Path = ROOT, root: Path = ROOT) -> list[Problem]:
+    """Every problem of every claim; duplicate claim names are a problem too."""
+    seen, problems = set(), []
+    texts = _docs(docs_root, claims)
+    for claim in claims:
+        if claim.name in seen:
+            problems.append(Problem(claim.doc, claim.name, "duplicate claim name"))
+        seen.add(claim.name)
+        problems.extend(check_claim(claim, texts[claim.doc], root))
+    return problems
+
+
+# A measurement-looking passage: a p-value or a percentage (not the level of a "95% CI").
+_MEASUREMENT = re.compile(rf"\bp\s*(?:=|<|≤)\s*{_NUM}|{_NUM}\s*%(?!\s*(?:CI|Wilson|interval|confidence))")
+
+
+def _spans(text: str, patterns: Iterator[str]) -> list[tuple[int, int]]:
+    return [m.span() for p in patterns for m in quote_regex(p).finditer(text)]
+
+
+def uncovered(claims: Sequence[Claim], not_measured: dict[str, Sequence[str]], docs: Sequence[str],
+              docs_root: Path = ROOT) -> list[Problem]:
+    """p-values and percentages in ``docs`` that lie in no claim's quote and no ``not_measured`` quote."""
+    problems = []
+    for doc in docs:
+        text = (docs_root / doc).read_text(encoding="utf-8")
+        spans = _spans(text, (c.quote for c in claims if c.doc == doc))
+        spans += _spans(text, iter(not_measured.get(doc, ())))
+        for m in _MEASUREMENT.finditer(text):
+            if not any(a <= m.start() and m.end() <= b for a, b in spans):
+                line = text.count("\n", 0, m.start()) + 1
+                problems.append(Problem(doc, "(unregistered)", f"line {line}: {m.group(0)!r} looks measured but no "
+                                        "claim in bench/claims.py covers it"))
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs-root", type=Path, default=ROOT, help="where README.md and docs/ are read")
+    parser.add_argument("--root", type=Path, default=ROOT, help="where the raw result files are read")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from bench.claims import CLAIMS, COVERED_DOCS, NOT_MEASURED
+
+    problems = check(CLAIMS, args.docs_root, args.root)
+    problems += uncovered(CLAIMS, NOT_MEASURED, COVERED_DOCS, args.docs_root)
+    for problem in problems:
+        print(problem)
+    docs = len({c.doc for c in CLAIMS})
+    print(f"{len(CLAIMS)} claims in {docs} docs: " + ("all match" if not problems else f"{len(problems)} problems"),
+          file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

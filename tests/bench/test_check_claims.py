@@ -1,0 +1,130 @@
+"""Every measured number in the docs is recomputed from its committed raw file (bench/check_claims.py):
+green on the repository, red when a quoted number, a quote or a raw file is changed by hand, and
+red when a doc reports a measurement-looking number no claim covers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# bench/ lives next to src/, not inside the package; make `import bench` work under plain `pytest`.
+sys.path.insert(0, str(ROOT))
+
+from bench.check_claims import check, main, parse_number, quote_regex, uncovered  # noqa: E402
+from bench.claims import CLAIMS, COVERED_DOCS, EXEMPT_DOCS, NOT_MEASURED  # noqa: E402
+
+
+def _copy_docs(dst: Path) -> Path:
+    shutil.copy(ROOT / "README.md", dst / "README.md")
+    shutil.copytree(ROOT / "docs", dst / "docs")
+    return dst
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} should occur once in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_every_registered_claim_matches_its_raw_file():
+    problems = check(CLAIMS)
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_no_measurement_looking_number_is_unregistered():
+    problems = uncovered(CLAIMS, NOT_MEASURED, COVERED_DOCS)
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_every_doc_is_covered_or_exempt_with_a_reason():
+    docs = {"README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))}
+    assert docs == set(COVERED_DOCS) | (set(EXEMPT_DOCS) & docs)
+    assert all(len(reason) > 20 for reason in EXEMPT_DOCS.values())
+    # Every doc that quotes a measurement has claims; those without any measured number have none.
+    assert {c.doc for c in CLAIMS} <= set(COVERED_DOCS)
+
+
+def test_main_is_green_on_the_repository(capsys):
+    assert main([]) == 0
+    assert "all match" in capsys.readouterr().err
+
+
+def test_a_number_changed_by_hand_fails_naming_doc_claim_and_both_values(tmp_path, capsys):
+    docs = _copy_docs(tmp_path)
+    _edit(docs / "README.md", "13 problems lost, 10 gained, McNemar exact p = 0.68",
+          "13 problems lost, 10 gained, McNemar exact p = 0.05")
+    problems = check(CLAIMS, docs_root=docs)
+    assert [(p.doc, p.claim) for p in problems] == [("README.md", "demo-humaneval")]
+    assert "quoted 0.05, recomputed 0.677639" in problems[0].message
+    assert main(["--docs-root", str(docs)]) == 1
+    out = capsys.readouterr().out
+    assert "README.md: claim 'demo-humaneval': quoted 0.05, recomputed 0.677639" in out
+
+
+@pytest.mark.parametrize("doc, old, new, claim", [
+    ("docs/study.md", "| 5.96 ± 2.59 |", "| 5.96 ± 2.49 |", "pysstubs-row-lora-preference"),
+    ("docs/side-effects.md", "Wilcoxon p = 0.52", "Wilcoxon p = 0.05", "se-perplexity"),
+    ("docs/speed.md", "| 83 s | 1.00× |", "| 38 s | 1.00× |", "cost-codehotfix"),
+    ("docs/privacy.md", "| 46.9% (95% CI 35.2–58.9%)", "| 49.6% (95% CI 35.2–58.9%)",
+     "privacy-targeted, greedy (64 occurrences)"),
+])
+def test_each_kind_of_source_catches_a_changed_number(tmp_path, doc, old, new, claim):
+    docs = _copy_docs(tmp_path)
+    _edit(docs / doc, old, new)
+    assert [(p.doc, p.claim) for p in check(CLAIMS, docs_root=docs)] == [(doc, claim)]
+
+
+def test_a_rounding_within_the_quoted_digits_passes_and_one_beyond_fails(tmp_path):
+    docs = _copy_docs(tmp_path)
+    _edit(docs / "README.md", "HumanEval greedy pass@1 0.445 (95% CI", "HumanEval greedy pass@1 0.45 (95% CI")
+    assert check(CLAIMS, docs_root=docs) == []  # 0.4451 rounds to 0.45 at two digits
+    _edit(docs / "README.md", "HumanEval greedy pass@1 0.45 (95% CI", "HumanEval greedy pass@1 0.446 (95% CI")
+    assert [p.claim for p in check(CLAIMS, docs_root=docs)] == ["demo-humaneval"]
+
+
+def test_a_removed_quote_fails(tmp_path):
+    docs = _copy_docs(tmp_path)
+    _edit(docs / "docs/humaneval.md", "| base | 0.445 | 73/164 |", "| base | 0.445 | 73 of 164 |")
+    problems = check(CLAIMS, docs_root=docs)
+    assert [(p.doc, p.claim) for p in problems] == [("docs/humaneval.md", "he-base-row")]
+    assert "quote no longer found" in problems[0].message
+
+
+def test_an_unregistered_measurement_fails(tmp_path):
+    docs = _copy_docs(tmp_path)
+    _edit(docs / "docs/default-pack.md", "Twelve topics came out as targets;",
+          "Twelve topics came out as targets (41.7% of the cases);")
+    problems = uncovered(CLAIMS, NOT_MEASURED, COVERED_DOCS, docs_root=docs)
+    assert [(p.doc, p.claim) for p in problems] == [("docs/default-pack.md", "(unregistered)")]
+    assert "'41.7%'" in problems[0].message
+
+
+def test_a_changed_raw_file_fails(tmp_path):
+    root = tmp_path / "root"
+    for part in ("docs/results", "bench/results", "configs"):
+        shutil.copytree(ROOT / part, root / part)
+    report = root / "docs/results/demo-report.json"
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["humaneval"]["paired"]["lost"] = 21
+    report.write_text(json.dumps(data), encoding="utf-8")
+    claims = {p.claim for p in check(CLAIMS, root=root)}
+    assert {"demo-humaneval", "he-paired", "se-humaneval", "report-example-humaneval"} <= claims
+
+
+def test_numbers_parse_with_the_docs_rounding():
+    assert parse_number("0.445") == (0.445, pytest.approx(0.0005))
+    assert parse_number("−4.67") == (-4.67, pytest.approx(0.005))
+    assert parse_number("4,399,104") == (4399104.0, 0.5)
+    assert parse_number("2.4e-07") == (2.4e-07, pytest.approx(0.05e-07))
+    assert parse_number("5e-4") == (5e-4, pytest.approx(0.5e-4))
+
+
+def test_quotes_cross_line_breaks_and_escape_markdown():
+    rx = quote_regex("| base | {n} ({x}) | p = {n} |")
+    assert rx.search("| base |\n  0.445 (73) | p = 0.68 |").groups() == ("0.445", "0.68")
+    assert rx.search("| base | 0.445 73 | p = 0.68 |") is None
