@@ -281,12 +281,14 @@ def _agg(xs: Sequence[float], how: str) -> float:
 
 def study(folder: Path, sel: str, metric: str, how: str = "mean") -> float:
     """A metric of the base model (``sel`` = ``base``) or of a row's cells, recomputed from the
-    per-case records (``train_s`` and ``params`` from the cell record), pooled over the row's seeds."""
+    per-case records (``train_s``, ``eval_s`` and ``params`` from the cell record), pooled over the
+    row's seeds."""
     base, cells = _study_files(folder)
     if sel == "base":
         return _metric(base["cases"], metric)
-    if metric in ("train_s", "params"):
-        key = {"train_s": lambda c: c["train"]["seconds"], "params": lambda c: c["trainable_parameters"]}[metric]
+    if metric in ("train_s", "eval_s", "params"):
+        key = {"train_s": lambda c: c["train"]["seconds"], "eval_s": lambda c: c["eval_seconds"],
+               "params": lambda c: c["trainable_parameters"]}[metric]
         return _agg([float(key(c)) for c in _select(cells, sel)], how)
     return _agg([_metric(c["cases"], metric) for c in _select(cells, sel)], how)
 

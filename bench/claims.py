@@ -356,6 +356,10 @@ STUDY = [
     _claim("pysstubs-dora-cost", "docs/study.md", "matched LoRA within noise at {n}–{n}× the training time",
            ("multi", ("study_ratio", PY, "dora/*", "lora/*", "train_s", "min"),
             ("study_ratio", PY, "dora/*", "lora/*", "train_s", "max"))),
+    _claim("pysstubs-dora-eval", "docs/study.md", "(DPO row, seed 0: {n} s vs\n  LoRA's {n} s); the seed-1 DoRA DPO "
+           "cell, evaluated with caching, took {n} s",
+           ("multi", ("study", PY, "dora/preference/s0", "eval_s"), ("study", PY, "lora/preference/s0", "eval_s"),
+            ("study", PY, "dora/preference/s1", "eval_s"))),
     _claim("pysstubs-retain-cost", "docs/study.md", "`learn_unlearn_retain` took {n}–{n}× the training time of `learn`",
            ("multi", ("study_ratio", PY, "*/learn_unlearn_retain", "*/learn", "train_s", "min"),
             ("study_ratio", PY, "*/learn_unlearn_retain", "*/learn", "train_s", "max"))),
