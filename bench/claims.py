@@ -342,7 +342,7 @@ STUDY = [
     _claim("pysstubs-base-margin", "docs/study.md", "| seeds | margin (base {n}) | Δ margin (p) |", PY,
            "study", "base", "margin"),
     *[_study_row("pysstubs", PY, *row) for row in _PY_ROWS],
-    _claim("pysstubs-ce-local", "docs/study.md", "(all p ≥ {n})",
+    _claim("pysstubs-ce-local", "docs/study.md", "(all p ≥ {n};",
            ("agg", ".", "min", *[("margin_test", PY, sel, "p") for sel in _CE_MIXES])),
     _claim("pysstubs-dpo", "docs/study.md", "by a\n  median {n} nats (significant)", PY,
            "margin_test", "lora/preference", "median"),
