@@ -82,6 +82,8 @@ README = [
                                           ("greedy_fixed", "greedy_buggy", "sampled_fixed", "sampled_buggy")]),
             ("agg", ".", "max", *[("value", R, f"rates.tests.{t}.p_value") for t in
                                   ("greedy_fixed", "greedy_buggy", "sampled_fixed", "sampled_buggy")]))),
+    _claim("demo-weak", "README.md", "while its signed-rank test gives\np = {n}: weak evidence", R,
+           "value", "rates.tests.sampled_buggy.p_value"),
     _claim("demo-margin", "README.md", "log p(buggy) went from {n} to {n} nats", R,
            "value", f"{RATES}.margin_before", f"{RATES}.margin_after"),
     _claim("demo-bf16-greedy-buggy", "README.md", "greedy buggy rate of 0.111 on one machine and {n} on another", R,
