@@ -138,15 +138,22 @@ def lookup(data: Any, path: str) -> Any:
     return float(data) * float(factor) if factor else data
 
 
-@lru_cache(maxsize=1)
-def _stats():
-    """``codehotfix.evaluation.stats`` loaded from its file: the package's ``__init__`` imports torch."""
-    path = ROOT / "src" / "codehotfix" / "evaluation" / "stats.py"
-    spec = importlib.util.spec_from_file_location("_codehotfix_stats", path)
+@lru_cache(maxsize=None)
+def _module(relpath: str):
+    """A module of ``src/codehotfix`` loaded from its file under a private name: the packages'
+    ``__init__`` files import torch (evaluation, online), these modules do not."""
+    path = ROOT / "src" / "codehotfix" / relpath
+    spec = importlib.util.spec_from_file_location("_codehotfix_" + relpath.replace("/", "_")[:-3], path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
+    if str(ROOT / "src") not in sys.path:
+        sys.path.append(str(ROOT / "src"))  # for their own light imports (codehotfix.data.cases)
     spec.loader.exec_module(module)
     return module
+
+
+def _stats():
+    return _module("evaluation/stats.py")
 
 
 # ---------------------------------------------------------------- recompute functions: results JSON
@@ -225,6 +232,16 @@ def has(src: Path, path: str, field: str, want: str) -> tuple[()]:
     if not any(str(item.get(field)) == want for item in lookup(load(src), path)):
         raise ValueError(f"no item with {field} = {want!r} in {path}")
     return ()
+
+
+def edit_rules(src: Path, below: int, field: str) -> float:
+    """Edit rules (``codehotfix.online.edits.derive_rules``) from a pack's cases whose context number
+    (``topic/k``) is below ``below``: ``rules``, ``rejected`` or ``cases``."""
+    from codehotfix.data.cases import read_cases
+
+    cases = [c for c in read_cases(src) if int(c.id.rsplit("/", 1)[1]) < below]
+    rules = _module("online/edits.py").derive_rules(cases)
+    return float({"rules": len(rules.rules), "rejected": len(rules.rejected), "cases": len(cases)}[field])
 
 
 def count(src: Path, path: str) -> float:
@@ -403,7 +420,7 @@ ROOT_OF = [ROOT]
 
 COMPUTE: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
-                            perplexity, has, count, study, study_change, study_all, study_cells, study_cell_value,
+                            perplexity, has, edit_rules, count, study, study_change, study_all, study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled)
 }
 
