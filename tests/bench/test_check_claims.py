@@ -58,7 +58,7 @@ def test_a_number_changed_by_hand_fails_naming_doc_claim_and_both_values(tmp_pat
     docs = _copy_docs(tmp_path)
     _edit(docs / "README.md", "13 problems lost, 10 gained, McNemar exact p = 0.68",
           "13 problems lost, 10 gained, McNemar exact p = 0.05")
-    problems = check(CLAIMS, docs_root=docs)
+    problems = check(CLAIMS, docs_root=docs, fresh=False)
     assert [(p.doc, p.claim) for p in problems] == [("README.md", "demo-humaneval")]
     assert "quoted 0.05, recomputed 0.677639" in problems[0].message
     assert main(["--docs-root", str(docs)]) == 1
@@ -76,21 +76,21 @@ def test_a_number_changed_by_hand_fails_naming_doc_claim_and_both_values(tmp_pat
 def test_each_kind_of_source_catches_a_changed_number(tmp_path, doc, old, new, claim):
     docs = _copy_docs(tmp_path)
     _edit(docs / doc, old, new)
-    assert [(p.doc, p.claim) for p in check(CLAIMS, docs_root=docs)] == [(doc, claim)]
+    assert [(p.doc, p.claim) for p in check(CLAIMS, docs_root=docs, fresh=False)] == [(doc, claim)]
 
 
 def test_a_rounding_within_the_quoted_digits_passes_and_one_beyond_fails(tmp_path):
     docs = _copy_docs(tmp_path)
     _edit(docs / "README.md", "HumanEval greedy pass@1 0.445 (95% CI", "HumanEval greedy pass@1 0.45 (95% CI")
-    assert check(CLAIMS, docs_root=docs) == []  # 0.4451 rounds to 0.45 at two digits
+    assert check(CLAIMS, docs_root=docs, fresh=False) == []  # 0.4451 rounds to 0.45 at two digits
     _edit(docs / "README.md", "HumanEval greedy pass@1 0.45 (95% CI", "HumanEval greedy pass@1 0.446 (95% CI")
-    assert [p.claim for p in check(CLAIMS, docs_root=docs)] == ["demo-humaneval"]
+    assert [p.claim for p in check(CLAIMS, docs_root=docs, fresh=False)] == ["demo-humaneval"]
 
 
 def test_a_removed_quote_fails(tmp_path):
     docs = _copy_docs(tmp_path)
     _edit(docs / "docs/humaneval.md", "| base | 0.445 | 73/164 |", "| base | 0.445 | 73 of 164 |")
-    problems = check(CLAIMS, docs_root=docs)
+    problems = check(CLAIMS, docs_root=docs, fresh=False)
     assert [(p.doc, p.claim) for p in problems] == [("docs/humaneval.md", "he-base-row")]
     assert "quote no longer found" in problems[0].message
 
@@ -106,7 +106,7 @@ def test_an_unregistered_measurement_fails(tmp_path):
 
 def test_a_changed_raw_file_fails(tmp_path):
     root = tmp_path / "root"
-    for part in ("docs/results", "bench/results", "configs"):
+    for part in ("docs/results", "bench/results", "configs", "src/codehotfix/data/packs"):
         shutil.copytree(ROOT / part, root / part)
     report = root / "docs/results/demo-report.json"
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -114,6 +114,9 @@ def test_a_changed_raw_file_fails(tmp_path):
     report.write_text(json.dumps(data), encoding="utf-8")
     claims = {p.claim for p in check(CLAIMS, root=root)}
     assert {"demo-humaneval", "he-paired", "se-humaneval", "report-example-humaneval"} <= claims
+    (root / "bench/results/hotfix_cost.json").unlink()
+    missing = [p for p in check(CLAIMS, root=root) if p.claim == "cost-codehotfix"]
+    assert missing and "cannot recompute" in missing[0].message
 
 
 def test_numbers_parse_with_the_docs_rounding():
