@@ -37,12 +37,12 @@ HE_B, HE_H = "humaneval.base.pass_at_k.pass@1", "humaneval.hotfixed.pass_at_k.pa
 RATES = "rates.comparison"
 
 
-def _demo_greedy_row(label: str, key: str, gained_first: bool = True) -> tuple:
+def _demo_greedy_row(key: str) -> tuple:
     """A README demo row for a greedy rate: before (Wilson), after (Wilson), gained, lost, McNemar p."""
     test = f"rates.tests.greedy_{key}"
     return ("multi",
-            ("value", R, f"{RATES}.greedy.{key}_before"), ("wilson", R, f"{RATES}.greedy.{key}_before", 36),
-            ("value", R, f"{RATES}.greedy.{key}_after"), ("wilson", R, f"{RATES}.greedy.{key}_after", 36),
+            ("value", R, f"{RATES}.greedy.{key}_before"), ("wilson", R, f"{RATES}.greedy.{key}_before", f"{test}.cases"),
+            ("value", R, f"{RATES}.greedy.{key}_after"), ("wilson", R, f"{RATES}.greedy.{key}_after", f"{test}.cases"),
             ("value", R, f"{test}.gained", f"{test}.lost"), ("mcnemar", R, f"{test}.gained", f"{test}.lost"))
 
 
@@ -70,10 +70,10 @@ README = [
            "value", "train.steps", "run.trainable_parameters*1e-6"),
     _claim("demo-greedy-fixed", "README.md",
            "| greedy fixed | {n} ({n}–{n}) | {n} ({n}–{n}) | {n} case gained, {n} lost; McNemar exact p = {n} |",
-           _demo_greedy_row("greedy fixed", "fixed")),
+           _demo_greedy_row("fixed")),
     _claim("demo-greedy-buggy", "README.md",
            "| greedy buggy | {n} ({n}–{n}) | {n} ({n}–{n}) | {n} gained, {n} lost; McNemar exact p = {n} |",
-           _demo_greedy_row("greedy buggy", "buggy")),
+           _demo_greedy_row("buggy")),
     _claim("demo-sampled-fixed", "README.md",
            "| sampled fixed (k = 10) | {n} ({n}–{n}) | {n} ({n}–{n}) | per case {n} points (95% CI {n} to {n}); "
            "Wilcoxon p = {n} |", _demo_sampled_row("fixed")),
@@ -94,9 +94,9 @@ README = [
     _claim("demo-humaneval", "README.md",
            "HumanEval greedy pass@1 {n} (95% CI {n}–{n}) → {n} ({n}–{n}), a change of {n} points (95% CI {n} to {n}); "
            "{n} problems lost, {n} gained, McNemar exact p = {n}",
-           ("multi", ("value", R, f"{HE_B}.value"), ("wilson", R, f"{HE_B}.value", 164),
-            ("value", R, f"{HE_H}.value"), ("wilson", R, f"{HE_H}.value", 164),
-            ("difference", R, f"{HE_H}.correct", f"{HE_B}.correct", 100 / 164),
+           ("multi", ("value", R, f"{HE_B}.value"), ("wilson", R, f"{HE_B}.value", "humaneval.base.problems"),
+            ("value", R, f"{HE_H}.value"), ("wilson", R, f"{HE_H}.value", "humaneval.hotfixed.problems"),
+            ("difference", R, f"{HE_H}.value", f"{HE_B}.value", 100),
             ("value", R, "humaneval.paired.difference_ci95.0*100", "humaneval.paired.difference_ci95.1*100",
              "humaneval.paired.lost", "humaneval.paired.gained"),
             ("mcnemar", R, "humaneval.paired.gained", "humaneval.paired.lost"))),
@@ -162,17 +162,17 @@ HUMANEVAL = [
            "value", "run.config.training.lr", "run.config.training.epochs"),
     _claim("he-base-row", "docs/humaneval.md", "| base | {n} | {n}/{n} | {n}–{n} | cached | {n} s |",
            ("multi", ("value", R, f"{HE_B}.value", f"{HE_B}.correct", "humaneval.base.problems"),
-            ("wilson", R, f"{HE_B}.value", 164), ("value", R, "time.phases.HumanEval base: execution"))),
+            ("wilson", R, f"{HE_B}.value", "humaneval.base.problems"), ("value", R, "time.phases.HumanEval base: execution"))),
     _claim("he-hotfixed-row", "docs/humaneval.md",
            "| hotfixed | {n} | {n}/{n} | {n}–{n} | {n} s (unmerged LoRA) | {n} s |",
            ("multi", ("value", R, f"{HE_H}.value", f"{HE_H}.correct", "humaneval.hotfixed.problems"),
-            ("wilson", R, f"{HE_H}.value", 164),
+            ("wilson", R, f"{HE_H}.value", "humaneval.hotfixed.problems"),
             ("value", R, "time.phases.HumanEval hotfixed: generation", "time.phases.HumanEval hotfixed: execution"))),
     _claim("he-paired", "docs/humaneval.md",
            "{n} problems lost, {n} gained; the change is {n} points (95% CI {n}\nto {n}) and McNemar's exact test "
            "gives p = {n}",
            ("multi", ("value", R, "humaneval.paired.lost", "humaneval.paired.gained"),
-            ("difference", R, f"{HE_H}.correct", f"{HE_B}.correct", 100 / 164),
+            ("difference", R, f"{HE_H}.value", f"{HE_B}.value", 100),
             ("value", R, "humaneval.paired.difference_ci95.0*100", "humaneval.paired.difference_ci95.1*100"),
             ("mcnemar", R, "humaneval.paired.gained", "humaneval.paired.lost"))),
 ]
@@ -244,7 +244,7 @@ REPORT = [
            "`HumanEval pass@1 {n}→{n} ({n} points, 95% CI\n   {n} to {n}; {n} problems lost, {n} gained; McNemar exact "
            "p={n}): not significant at 0.05`",
            ("multi", ("value", R, f"{HE_B}.value", f"{HE_H}.value"),
-            ("difference", R, f"{HE_H}.correct", f"{HE_B}.correct", 100 / 164),
+            ("difference", R, f"{HE_H}.value", f"{HE_B}.value", 100),
             ("value", R, "humaneval.paired.difference_ci95.0*100", "humaneval.paired.difference_ci95.1*100",
              "humaneval.paired.lost", "humaneval.paired.gained"),
             ("mcnemar", R, "humaneval.paired.gained", "humaneval.paired.lost"))),
