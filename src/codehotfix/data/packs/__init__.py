@@ -20,8 +20,9 @@ __all__ = ["load_pack", "pack_names", "TARGET_TOPICS"]
 # Topics of the default pack that the default model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) gets wrong
 # before any hotfix: in at least one of the 8 contexts it samples the buggy line (k=10, top_p 0.95)
 # or scores the buggy line likelier than the fixed one. Measured with
-# `codehotfix eval src/codehotfix/data/packs/default.jsonl --json base.json` (seed 0); the per-topic
-# numbers are in docs/default-pack.md. The other topics are correct already and are no hotfix target.
+# `codehotfix eval src/codehotfix/data/packs/default.jsonl --json base.json` (seed 0; that run's
+# per-topic numbers were not committed, see docs/default-pack.md). The other topics are correct
+# already and are no hotfix target.
 TARGET_TOPICS = {
     "default": (
         "base64_encodebytes", "collections_abc", "datetime_utcnow", "inspect_getfullargspec",
