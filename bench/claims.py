@@ -228,7 +228,7 @@ SIDE_EFFECTS = [
            ("multi", *[("value", R, f"variants.kinds.{k}.greedy_fixed_after*12") for k in ("reformat", "wrap")],
             ("value", R, "variants.kinds.wrap.n"), ("value", R, "variants.kinds.rename.greedy_fixed_after*11"),
             ("value", R, "variants.kinds.rename.n"))),
-    _claim("se-kl", "docs/side-effects.md", "with a mean KL of {n} nats", R, "value", "locality.mean_kl"),
+    _claim("se-kl", "docs/side-effects.md", "a mean KL of {n} nats suggests", R, "value", "locality.mean_kl"),
     _claim("se-wall", "docs/side-effects.md",
            "HumanEval generation {n} s, locality {n} s,\nperplexity {n} s, execfix {n} s", R,
            "value", "time.phases.HumanEval hotfixed: generation", "time.phases.locality", "time.phases.perplexity",
