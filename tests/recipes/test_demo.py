@@ -1,8 +1,13 @@
 """The demo recipe on the tiny model: every step writes its file, held-out contexts are never trained
-on, and a second run with the same folder reuses the finished steps."""
+on, the target topics are chosen from training contexts only, and a second run with the same folder
+reuses the finished steps."""
 
 import json
 
+import pytest
+
+from codehotfix.data.packs import TopicSelectionConfig, load_pack
+from codehotfix.recipes import demo
 from codehotfix.recipes.demo import DemoOptions, run_demo
 
 QUICK = ["training.epochs=1", "training.batch_size=8", "eval.samples=2", "eval.max_new_tokens=6"]
@@ -18,10 +23,11 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
         assert (out / name).exists(), name
     split = json.loads((out / "split.json").read_text())
     assert not set(split["train"]) & set(split["test"])
-    # Every topic keeps contexts that only the evaluation sees (3 of 8 with the default fraction).
+    # Every topic keeps contexts that only the evaluation sees (4 of 10 with the default fraction).
     for topic in ("yaml_safe_load", "pandas_concat"):
-        assert sum(i.startswith(topic + "/") for i in split["test"]) == 3
-    assert summary["train_cases"] == 10 and summary["test_cases"] == 6
+        assert sum(i.startswith(topic + "/") for i in split["test"]) == 4
+    assert summary["train_cases"] == 12 and summary["test_cases"] == 8
+    assert split["selection"] == {"select": "given", "targets": ["pandas_concat", "yaml_safe_load"]}
     assert set(summary["by_topic"]) == {"yaml_safe_load", "pandas_concat"}
     assert "| sampled |" in (out / "summary.md").read_text()
 
@@ -31,3 +37,37 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
     assert any("reusing" in line for line in logs)
     assert (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
     assert again["comparison"] == summary["comparison"]
+
+
+@pytest.mark.parametrize("select", ["margin", "full"])
+def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_dir, monkeypatch, select):
+    topics = ("yaml_safe_load", "pandas_concat", "is_none")
+    monkeypatch.setattr(demo, "load_pack", lambda name: [c for c in load_pack(name) if c.group in topics])
+    seen = []
+    real_select_topics = demo.select_topics
+
+    def spy(train, results, cfg=None):
+        seen.append(set(results))
+        return real_select_topics(train, results, cfg)
+
+    monkeypatch.setattr(demo, "select_topics", spy)
+    out = tmp_path / "run"
+    # margins under 1000 nats count as wrong: every topic becomes a target, whatever the tiny model says
+    opts = DemoOptions(out=out, model=str(tiny_model_dir), select=select, overrides=QUICK,
+                       selection=TopicSelectionConfig(margin_below=1000.0))
+    summary = run_demo(opts, log=lambda _: None)
+    split = json.loads((out / "split.json").read_text())
+    assert seen == [set(split["all_train"])]
+    assert not set(split["all_test"]) & seen[0]
+    sel = split["selection"]
+    assert sel["select"] == select and sel["targets"] == sorted(topics)
+    assert set(sel["inputs"]) == set(split["all_train"]) and len(split["all_test"]) == 12
+    assert all(isinstance(v["margin"], float) for v in sel["inputs"].values())
+    if select == "full":
+        assert all(v["greedy_label"] is not None for v in sel["inputs"].values())
+    assert summary["test_cases"] == 12 and set(summary["by_topic"]) == set(topics)
+
+
+def test_demo_rejects_an_unknown_selection_mode(tmp_path):
+    with pytest.raises(ValueError, match="select"):
+        run_demo(DemoOptions(out=tmp_path, select="oracle"), log=lambda _: None)
