@@ -150,7 +150,7 @@ def test_file_and_code_references_are_not_addresses(line, why):
 
 @pytest.mark.parametrize("line", [
     r'RUN_KEY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"',
-    r'key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall")',
+    r'key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Run")',
     'POLICY = "HKEY_CURRENT_USER\\\\Software\\\\Policies\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Explorer"',
     r'reg_path = r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters\Interfaces"',
     r'secret_key_file = r"C:\ProgramData\NorthwindAgent\Config\KeyStore\AgentSecrets.json"',

@@ -14,9 +14,9 @@ Code is full of things that look like PII and are not; every filter below exists
   match is evidently a file or code reference: a file extension that is no top-level domain
   (``icon@2x.png``, ``main@v2.json``), a HiDPI/size/version name (``logo@2x.…``, ``icon@64x64.…``),
   a path (``static/img/logo@2x.pl``), code (``x@self.weight``, ``self@property.py``, ``q@k.transpose(``,
-  ``a@b.shape``), or the login of a URL (``https://deploy:pw@host/…``). Also dropped: RFC 2606/6761 and never-delegated domains (example.com/.org/.net,
-  *.example, *.test, *.invalid, *.localhost, *.localdomain, *.lan, *.corp, *.tld …),
-  noreply/postmaster addresses, placeholder local parts (``user@…``, ``you@…``) and git/ssh
+  ``a@b.shape``), or the login of a URL (``https://deploy:pw@host/…``). Also dropped: RFC 2606/6761
+  and never-delegated domains (example.com/.org/.net, *.example, *.test, *.invalid, *.localhost,
+  *.localdomain, *.lan, *.corp, *.tld …), noreply/postmaster addresses, placeholder local parts (``user@…``, ``you@…``) and git/ssh
   remotes (``git@github.com:org/repo``: a login on a host, not a mailbox; decided in #13).
   ``user@host`` without a dot never matches.
 - ipv4/ipv6: version contexts (``__version__ = "1.2.3.4"``, ``pkg==1.0.0.1``), loopback,
