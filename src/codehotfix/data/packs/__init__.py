@@ -25,7 +25,8 @@ __all__ = ["load_pack", "pack_names", "TARGET_TOPICS", "TopicSelectionConfig", "
 # Pack v1's targets, kept for callers that import it (bench/hotfix_cost.py); the demo no longer uses
 # it: these were chosen from results on all 8 contexts of each topic, held-out ones included, which
 # biases the "before" rates. The demo now selects with ``select_topics`` from training contexts only.
-# Topics of pack v1 that the default model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) gets wrong
+
+# Topics of the default pack that the default model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) gets wrong
 # before any hotfix: in at least one of the 8 contexts it samples the buggy line (k=10, top_p 0.95)
 # or scores the buggy line likelier than the fixed one. Measured with
 # `codehotfix eval src/codehotfix/data/packs/default.jsonl --json base.json` (seed 0); the per-topic
