@@ -1,9 +1,17 @@
-"""Detectors: real PII is found at the right column, and each false-positive filter holds."""
+"""Detectors: real PII is found at the right column, and each false-positive filter holds; on a
+labelled sample of code lines (``detect_sample.jsonl``, written for these tests) precision and recall
+stay at their measured values."""
+
+import json
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from codehotfix.errors import ConfigError
-from codehotfix.privacy.detect import DETECTORS, DetectConfig, scan_line, scan_text
+from codehotfix.privacy.detect import DETECTORS, DetectConfig, key_filter, scan_line, scan_text
+
+SAMPLE = Path(__file__).with_name("detect_sample.jsonl")
 
 
 def found(line, **cfg):
@@ -93,3 +101,108 @@ def test_findings_carry_line_and_column_and_overlaps_are_merged():
     assert text.splitlines()[2][fs[1].column - 1:].startswith("ops@korvimex.com")
     # a key two detect-secrets plugins both match is reported once
     assert len(scan_text('stripe.api_key = "sk_live_9Fq2ZrT7mXw4LpK8vN3sYc6B"')) == 1
+
+
+# ------------------------------------------- email: top-level domains by rule, not by a short list
+
+
+@pytest.mark.parametrize("address", [
+    # country domains that are also file extensions
+    "jan.kowalski@home.pl", "soporte@tienda.com.py", "hello@fabrikant.sh", "mira@kodnet.rs", "ion@intelsoft.md",
+    "billing@dahabshiil.so", "tomas@sapo.pt", "lee@pixelforge.cc", "a.keita@orangemali.ml", "team@brightloop.ai",
+    # long and new generic domains
+    "etienne@semi.technology", "r.okafor@bridgeworks.engineering", "claims@hanse.versicherung",
+    "lina@haddad.photography", "pr@greenfield.international",
+    # internationalised domains and local parts
+    "anna@bücher.com", "kontakt@münchen-bäckerei.de", "josé@correo.españa.es", "info@xn--bcher-kva.com",
+    "tanaka@例え.jp", "øystein@fjordsoft.no",
+])
+@pytest.mark.parametrize("template", ['EMAIL = "{}"', "# Maintainer: Some One <{}>", "{}"])
+def test_addresses_with_any_tld_are_found(address, template):
+    assert found(template.format(address)) == [("email", address)]
+
+
+@pytest.mark.parametrize("line,why", [
+    ('ICON = "icons/close@3x.webp"', "extension that is no TLD"),
+    ('config = load("settings@prod.json")', "extension that is no TLD"),
+    ('thumb = f"{name}@64x64.jpg"', "size suffix"),
+    ('SPRITES = ["run@2x.pl"]', "HiDPI suffix, even with a real TLD"),
+    ('    "notes@v2.md",', "version suffix"),
+    ("see static/img/diagram@2x.sh", "path"),
+    ("# run tests/fixtures/self@property.py", "self is code"),
+    ("self@property.py", "self is code"),
+    ("    attn = q@k.transpose(-2, -1)", "a call"),
+    ("    n = a@b.shape[0]", "tensor attribute"),
+    ("    y = X@coef.values", "tensor attribute"),
+    ('@app.route("/users")', "decorator"),
+    ("npm install lodash@4.17.21 @babel/core@7.22.5", "package versions"),
+    ("git clone git@github.com:kestrel-labs/parser.git", "ssh remote"),
+    ('ADMIN = "root@build01.localdomain"', "never-delegated domain"),
+    ('placeholder = "ann@domain.tld"', "placeholder domain"),
+    ('url = "https://deploy@gitlab.kvarnby.se/infra/charts.git"', "URL login"),
+])
+def test_file_and_code_references_are_not_addresses(line, why):
+    assert [k for k, _ in found(line)] == [], why
+
+
+# ------------------------------------------------------------------- key: backslash paths
+
+
+@pytest.mark.parametrize("line", [
+    r'RUN_KEY = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"',
+    r'key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Run")',
+    'POLICY = "HKEY_CURRENT_USER\\\\Software\\\\Policies\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Explorer"',
+    r'reg_path = r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters\Interfaces"',
+    r'secret_key_file = r"C:\ProgramData\NorthwindAgent\Config\KeyStore\AgentSecrets.json"',
+    r'token_path = r"\\fileserver01\deployments\TokenStore\ProductionKeys"',
+    r'api_key_dir = r"%APPDATA%\KeePassXC\ApiKeys\ServiceAccounts"',
+    r'BUILD = r"..\..\Tools\SigningKeys\ReleaseCertificates\Windows"',
+])
+def test_backslash_paths_are_not_keys(line):
+    assert found(line) == []
+
+
+@pytest.mark.parametrize("value,reason", [
+    (r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Vendor", "path"),
+    (r"SOFTWARE\JavaSoft\JavaRuntimeEnvironment\CurrentVersion", "path"),
+    (r"C:\Qx7Lm2Vb\Zk2Pw9Tn", "path"),
+    # escaped bytes are no path: a key written as escapes is still judged as a key
+    (r"\x8f\xa2\x13\x99\x41\x7c\xd2\x0e\x55\xab", None),
+    (r"p4Qz8rT1vLw9\nX2mK7sB3hJd", None),
+])
+def test_key_filter_knows_paths_from_escapes(value, reason):
+    assert key_filter(value, f'secret = "{value}"', 10, DetectConfig()) == reason
+
+
+# ----------------------------------------------------------------- the labelled sample
+
+
+def _score(rows):
+    counts = {k: Counter() for k in ("email", "key")}
+    for row in rows:
+        predicted = {(k, v) for k, v in found(row["line"]) if k in counts}
+        expected = {tuple(e) for e in row["expected"]}
+        for kind, _ in predicted & expected:
+            counts[kind]["tp"] += 1
+        for kind, _ in predicted - expected:
+            counts[kind]["fp"] += 1
+        for kind, _ in expected - predicted:
+            counts[kind]["fn"] += 1
+    return {k: (c["tp"] / max(c["tp"] + c["fp"], 1), c["tp"] / max(c["tp"] + c["fn"], 1)) for k, c in counts.items()}
+
+
+def test_labelled_sample_precision_and_recall():
+    """86 hand-written lines, 36 addresses and 6 keys. Measured: email precision 0.947 (2 false
+    positives: matrix products ``weights@layer2.kernel`` and ``obj@Base.method``), recall 1.0; key
+    precision and recall 1.0. Before this change: email 0.929 / 0.361, key 0.750 / 1.0."""
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 80
+    scores = _score(rows)
+    email_p, email_r = scores["email"]
+    key_p, key_r = scores["key"]
+    assert email_r == 1.0 and email_p >= 0.94, scores
+    assert key_r == 1.0 and key_p == 1.0, scores
+    # the classes of issue 13 item 8, line by line
+    for row in rows:
+        if row["class"] in ("email_ext_tld", "email_long_tld", "email_idn", "backslash_path", "file_ref"):
+            assert sorted(map(tuple, row["expected"])) == sorted(found(row["line"])), row

@@ -1,8 +1,13 @@
 """The demo recipe on the tiny model: every step writes its file, held-out contexts are never trained
-on, and a second run with the same folder reuses the finished steps."""
+on, the target topics are chosen from training contexts only, and a second run with the same folder
+reuses the finished steps."""
 
 import json
 
+import pytest
+
+from codehotfix.data.packs import TopicSelectionConfig, load_pack
+from codehotfix.recipes import demo
 from codehotfix.recipes.demo import DemoOptions, run_demo
 
 QUICK = ["training.epochs=1", "training.batch_size=8", "eval.samples=2", "eval.max_new_tokens=6"]
@@ -18,10 +23,11 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
         assert (out / name).exists(), name
     split = json.loads((out / "split.json").read_text())
     assert not set(split["train"]) & set(split["test"])
-    # Every topic keeps contexts that only the evaluation sees (3 of 8 with the default fraction).
+    # Every topic keeps contexts that only the evaluation sees (4 of 10 with the default fraction).
     for topic in ("yaml_safe_load", "pandas_concat"):
-        assert sum(i.startswith(topic + "/") for i in split["test"]) == 3
-    assert summary["train_cases"] == 10 and summary["test_cases"] == 6
+        assert sum(i.startswith(topic + "/") for i in split["test"]) == 4
+    assert summary["train_cases"] == 12 and summary["test_cases"] == 8
+    assert split["selection"] == {"select": "given", "targets": ["pandas_concat", "yaml_safe_load"]}
     assert set(summary["by_topic"]) == {"yaml_safe_load", "pandas_concat"}
     assert "| sampled |" in (out / "summary.md").read_text()
 
@@ -31,3 +37,53 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
     assert any("reusing" in line for line in logs)
     assert (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
     assert again["comparison"] == summary["comparison"]
+
+
+def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_dir, monkeypatch):
+    topics = ("yaml_safe_load", "is_none")
+    monkeypatch.setattr(demo, "load_pack", lambda name: [c for c in load_pack(name) if c.group in topics])
+    seen = []
+    real_select_topics = demo.select_topics
+
+    def spy(train, results, cfg=None):
+        seen.append(set(results))
+        return real_select_topics(train, results, cfg)
+
+    monkeypatch.setattr(demo, "select_topics", spy)
+    out = tmp_path / "run"
+    # margins under 1000 nats count as wrong: every topic becomes a target, whatever the tiny model says
+    opts = DemoOptions(out=out, model=str(tiny_model_dir), overrides=QUICK,
+                       selection=TopicSelectionConfig(margin_below=1000.0))
+    summary = run_demo(opts, log=lambda _: None)
+    split = json.loads((out / "split.json").read_text())
+    assert seen == [set(split["all_train"])]
+    assert not set(split["all_test"]) & seen[0]
+    sel = split["selection"]
+    assert sel["select"] == "margin" and sel["targets"] == sorted(topics)
+    assert set(sel["inputs"]) == set(split["all_train"]) and len(split["all_test"]) == 8
+    assert all(isinstance(v["margin"], float) for v in sel["inputs"].values())
+    assert summary["test_cases"] == 8 and set(summary["by_topic"]) == set(topics)
+    # a strict rule that no topic meets stops before training, naming the rule and the file
+    again = DemoOptions(out=tmp_path / "none", model=str(tiny_model_dir), overrides=QUICK,
+                        selection=TopicSelectionConfig(margin_below=-1000.0))
+    with pytest.raises(ValueError, match="no target topic"):
+        run_demo(again, log=lambda _: None)
+
+
+def test_full_selection_uses_greedy_and_samples_of_training_contexts(tiny_model_dir):
+    from codehotfix.config import load_config
+    from codehotfix.data.packs import split_pack
+    from codehotfix.models.loading import load_model
+
+    cfg = load_config(None, QUICK)
+    cases = [c for c in load_pack("default") if c.group == "bare_except"]
+    train, test = split_pack(cases, test_fraction=0.4, seed=0)
+    loaded = load_model(str(tiny_model_dir), dtype="float32", device="cpu")
+    selection = demo._select(DemoOptions(select="full"), cfg, loaded, train)
+    assert selection["select"] == "full" and set(selection["inputs"]) == {c.id for c in train}
+    assert all(v["greedy_label"] is not None and v["buggy_rate"] is not None for v in selection["inputs"].values())
+
+
+def test_demo_rejects_an_unknown_selection_mode(tmp_path):
+    with pytest.raises(ValueError, match="select"):
+        run_demo(DemoOptions(out=tmp_path, select="oracle"), log=lambda _: None)

@@ -9,10 +9,16 @@ prefixes it lacks. Emails and IP addresses use regular expressions validated by 
 Code is full of things that look like PII and are not; every filter below exists because of one
 (see ``bench/privacy/labelled.jsonl`` for the labelled look-alikes):
 
-- email: RFC 2606/6761 domains (example.com/.org/.net, *.example, *.test, *.invalid, *.localhost),
-  noreply/postmaster addresses, placeholder local parts (``user@…``, ``you@…``), git/ssh remotes
-  (``git@github.com:org/repo``), code such as ``x@self.weight``, and unknown top-level domains
-  (``icon@2x.png``); ``user@host`` without a dot never matches.
+- email: any top-level domain of 2–63 letters (Unicode letters too: IDNs such as ``bücher.com``;
+  long gTLDs such as ``.technology``; ``.pl``/``.py``/``.sh`` are real country domains) unless the
+  match is evidently a file or code reference: a file extension that is no top-level domain
+  (``icon@2x.png``, ``main@v2.json``), a HiDPI/size/version name (``logo@2x.…``, ``icon@64x64.…``),
+  a path (``static/img/logo@2x.pl``), code (``x@self.weight``, ``self@property.py``, ``q@k.transpose(``,
+  ``a@b.shape``), or the login of a URL (``https://deploy:pw@host/…``). Also dropped: RFC 2606/6761
+  and never-delegated domains (example.com/.org/.net, *.example, *.test, *.invalid, *.localhost,
+  *.localdomain, *.lan, *.corp, *.tld …), noreply/postmaster addresses, placeholder local parts (``user@…``, ``you@…``) and git/ssh
+  remotes (``git@github.com:org/repo``: a login on a host, not a mailbox; decided in #13).
+  ``user@host`` without a dot never matches.
 - ipv4/ipv6: version contexts (``__version__ = "1.2.3.4"``, ``pkg==1.0.0.1``), loopback,
   unspecified (0.0.0.0, ::), documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
   2001:db8::/32), link-local, multicast, reserved, netmasks, CIDR network prefixes.
@@ -20,7 +26,8 @@ Code is full of things that look like PII and are not; every filter below exists
   hosts and are reported by default; ``DetectConfig(include_private=False)`` drops them.
 - key: detect-secrets' filters (UUIDs, sequential strings, templated ``<KEY>``/``${KEY}``, indirect
   references, ids), hashes in checksum/lockfile contexts, placeholders (``xxxx``, ``changeme``,
-  ``your-api-key``) and lowercase file paths.
+  ``your-api-key``), lowercase file paths and backslash paths (Windows registry keys such as
+  ``HKEY_LOCAL_MACHINE\\SOFTWARE\\…``, drive, UNC, ``%VAR%\\`` and relative paths).
 
 Usage::
 
@@ -122,31 +129,63 @@ DETECTORS: Registry[Detector] = Registry("PII detector")
 
 # ---------------------------------------------------------------------------------------- email
 
+# Letters and digits in any script ([^\W_]): local parts and domains may be internationalised
+# (RFC 6531, IDNA). A top-level domain is 2–63 letters or an IDNA "xn--" label (RFC 1034/5890); which
+# ones exist changes every year (.technology, .pl, .zip), so any is accepted and the filters below
+# decide from the context instead.
 _EMAIL = re.compile(
-    r"(?<![\w.%+-])([A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?)"
-    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24}))(?![\w-]|\.[A-Za-z0-9])"
+    r"(?<![\w.%+-])([^\W_](?:[\w.%+-]{0,62}[\w%+-])?)"
+    r"@((?:[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\.)+([^\W\d_]{2,63}|xn--[a-z0-9-]{1,59}))(?![\w-]|\.[^\W_])"
 )
-# Generic TLDs seen in code; any other two-letter (country) TLD is accepted unless it is also a
-# common file extension, so ``logo@2x.png`` or ``main@v2.py`` are not addresses.
-_GENERIC_TLDS = frozenset(
-    "com org net edu gov mil int info biz name pro mobi asia aero coop jobs tel travel museum app dev "
-    "io ai tech cloud online site xyz email systems solutions software digital network services agency "
-    "company studio design media group global world today team works zone codes engineering club".split())
-_FILE_EXT_TLDS = frozenset("py sh md rs pl js ts cc cs go rb hs ml jl kt db gz xz so hh mm rc".split())
+# File extensions that are no top-level domain (none is delegated by IANA), so ``icon@2x.png`` or
+# ``util@v2.json`` cannot be an address. Extensions that ARE country or generic TLDs (py, pl, sh, rs,
+# md, so, cc, ml, mm, pt, ps, ai, tf, zip, mov …) are absent on purpose: ``jan@home.pl`` is a mailbox.
+_NON_TLD_EXTENSIONS = frozenset(
+    "png jpg jpeg gif svg webp ico bmp tif tiff psd txt text json jsonl yaml yml toml ini cfg conf csv "
+    "tsv xml html htm xhtml css scss sass less styl js mjs cjs jsx ts tsx vue pyc pyi pyx pyd ipynb whl egg "
+    "tar tgz bz gzip rar jar war class java cpp hpp cxx hxx kt kts rb go swift scala php lua sql bat "
+    "cmd exe dll dylib lib obj bin dat npy npz pkl pth onnx ckpt safetensors parquet feather h5 hdf5 log "
+    "lock bak tmp swp orig rst tex bib wav ogg webm mkv avi flac ttf otf woff eot map pem crt csr der "
+    "env diff patch cs hs jl db gz xz hh rc".split())
+# Attributes of arrays/tensors: ``y = a@b.shape`` or ``h@w.grad`` is a matrix product, not a mailbox.
+_CODE_ATTRIBUTES = frozenset(
+    "shape data grad weight bias values real imag dtype device ndim numpy item transpose conj mean sum "
+    "flatten reshape squeeze unsqueeze detach cpu cuda float half double long clone view contiguous "
+    "softmax sigmoid exp sqrt abs norm max min argmax argmin tolist".split())
+# HiDPI/size/version file-name parts: logo@2x, icon@1.5x, thumb@64x64, notes@v2.
+_ASSET_LABEL = re.compile(r"(?i)^(?:\d+(?:\.\d+)?x|\d+x\d+|v\d+)$")
 _RESERVED_DOMAINS = ("example.com", "example.org", "example.net", "example.edu")
-_RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost", ".local", ".internal")
+_RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost", ".local", ".internal", ".localdomain",
+                      ".lan", ".arpa", ".corp", ".home", ".intranet", ".private", ".tld")
 _NOREPLY = re.compile(r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|notifications?)([+._-].*)?$", re.I)
 _PLACEHOLDER_LOCAL = frozenset(
     "user username you yourname your.name your_name your-name name someone somebody email e-mail me foo bar "
     "baz test john.doe jane.doe johndoe janedoe firstname.lastname first.last admin root nobody".split())
-_CODE_RECEIVERS = frozenset("self cls this np torch tf os sys".split())
+_CODE_RECEIVERS = frozenset("self cls this super np torch tf os sys".split())
 
 
-def email_filter(local: str, domain: str, tld: str, line: str, end: int) -> str | None:
-    """The reason an email-shaped match is not personal data, or None if it is."""
+def email_filter(local: str, domain: str, tld: str, line: str, end: int, start: int = -1) -> str | None:
+    """The reason an email-shaped match is not personal data, or None if it is.
+
+    Args:
+        local, domain, tld: the match's parts.
+        line: the whole line; ``start``/``end``: the match's span in it (``start`` -1: unknown).
+    """
+    raw_tld = tld
     domain, tld = domain.lower(), tld.lower()
-    if tld not in _GENERIC_TLDS and (len(tld) != 2 or tld in _FILE_EXT_TLDS):
-        return "unknown_tld"
+    if tld in _NON_TLD_EXTENSIONS:
+        return "file_extension"
+    labels = domain.split(".")
+    if _ASSET_LABEL.match(labels[0]) or _ASSET_LABEL.match(local):
+        return "file_name"
+    if start > 0 and line[start - 1] in "/\\":
+        return "path"
+    if start > 0 and re.search(r"//[^\s/@]*$", line[:start]):
+        return "url_userinfo"  # https://login:password@host/…: a login, and the key detector's business
+    if raw_tld in _CODE_ATTRIBUTES or line[end:end + 1] in ("(", "["):
+        return "code"
+    if local in _CODE_RECEIVERS or labels[0] in _CODE_RECEIVERS:
+        return "code"
     if domain in ("localhost",) or any(domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS) \
             or domain.endswith(_RESERVED_SUFFIXES) or domain.startswith("example."):
         return "reserved_domain"
@@ -156,15 +195,13 @@ def email_filter(local: str, domain: str, tld: str, line: str, end: int) -> str 
         return "placeholder"
     if local == "git" or re.match(r":(?!\d)[\w~./-]", line[end:end + 2]):
         return "ssh_remote"
-    if domain.split(".", 1)[0] in _CODE_RECEIVERS:
-        return "code"
     return None
 
 
 @DETECTORS.register("email")
 def detect_emails(line: str, cfg: DetectConfig, path: str = "") -> Iterator[Hit]:
     for m in _EMAIL.finditer(line):
-        if email_filter(m.group(1), m.group(2), m.group(3), line, m.end()) is None:
+        if email_filter(m.group(1), m.group(2), m.group(3), line, m.end(), m.start()) is None:
             yield Hit(m.start(), m.group(0), "regex:email")
 
 
@@ -262,6 +299,13 @@ _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|pwd|auth|credential|bear
 _PLACEHOLDER_KEY = re.compile(r"(?i)^(x{4,}|\*{4,}|\.{4,}|0{8,}|changeme|change[_-]?me|dummy.*|example.*|"
                               r"placeholder.*|your[_-]?.*|insert[_-]?.*|replace[_-]?.*|fake.*|todo.*|redacted)$")
 _PATH_LIKE = re.compile(r"/?(?:[a-z0-9_.-]+/)+[a-z0-9_.-]*")
+# Windows paths: a registry root (HKEY_LOCAL_MACHINE\…, HKLM\…), a drive (C:\), a UNC share
+# (\\server\), an environment variable (%APPDATA%\) or a relative start (.\, ..\). Backslashes
+# may be doubled (escaped in a string literal).
+_WIN_PATH_START = re.compile(r"(?i)^(?:(?:HKEY_[A-Z_]+|HK(?:LM|CU|CR|CC|U))\\+|[a-z]:\\+|\\{2,}[\w.$-]+\\"
+                             r"|%\w+%\\+|\.{1,2}\\+)")
+_PATH_SEGMENT = re.compile(r"[\w .$~(){}@-]+")
+_ESCAPE_SEGMENT = re.compile(r"(?i)(?:x[0-9a-f]{2}|u[0-9a-f]{4}|[0-7]{1,3}).*|[nrtfvab]")
 
 
 @lru_cache(maxsize=None)
@@ -304,10 +348,22 @@ def key_filter(value: str, line: str, start: int, cfg: DetectConfig) -> str | No
         return "hash_context"
     if "/" in value and _PATH_LIKE.fullmatch(value):
         return "path"
+    if "\\" in value and _is_backslash_path(value):
+        return "path"
     descents = sum(b < a for a, b in zip(value, value[1:]))
     if len(set(value)) == len(value) and descents <= 2:  # "ABC…Z234567": an alphabet constant, not random
         return "alphabet"
     return None
+
+
+def _is_backslash_path(value: str) -> bool:
+    """A Windows/registry path: an anchored start, or three or more name-like segments. Escaped
+    bytes (``\\x8f\\xa2…``) are no path: a key written as escapes stays a key."""
+    if _WIN_PATH_START.match(value):
+        return True
+    parts = [p for p in re.split(r"\\+", value) if p]
+    return (len(parts) >= 3 and all(_PATH_SEGMENT.fullmatch(p) for p in parts)
+            and sum(not _ESCAPE_SEGMENT.fullmatch(p) and sum(c.isalpha() for c in p) >= 3 for p in parts) >= 2)
 
 
 def _secret_span(m: re.Match) -> tuple[int, int]:

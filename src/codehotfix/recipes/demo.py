@@ -5,7 +5,9 @@
 Steps, each written to the run folder as soon as it finishes (a re-run with the same ``--out``
 skips finished steps, so an interrupted demo resumes):
 
-  1. split.json        the pack split: per topic, some contexts for training, the rest held out
+  1. split.json        the pack split over every topic (per topic, seeded: 6 of 10 contexts for
+                       training, 4 held out), then (1b) the target topics chosen from the base
+                       model's margins on the *training* contexts only, with those inputs
   2. base_eval.json    the base model on the held-out contexts (greedy + k samples, margins)
   3. hotfix/           the trained adapter (PEFT format) + hotfix.json manifest
   4. hotfix_eval.json  the hotfixed model on the same held-out contexts
@@ -21,8 +23,7 @@ from typing import Any, Callable, Sequence
 
 from codehotfix.config import HotfixConfig, load_config
 from codehotfix.data.cases import HotfixCase
-from codehotfix.data.packs import TARGET_TOPICS, load_pack
-from codehotfix.data.split import split_cases
+from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics, split_pack
 from codehotfix.files import atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown"]
@@ -36,9 +37,15 @@ class DemoOptions:
         out: run folder (created; finished steps inside it are reused).
         model: base model spec (see ``load_model``).
         pack: built-in pack name.
-        test_fraction: share of each topic's contexts held out for evaluation.
-        topics: restrict to these topics (None: the pack's target topics — those the default model
-            gets wrong — or every topic for a pack without a target list; ["all"]: every topic).
+        test_fraction: share of each topic's contexts held out for evaluation (4 of 10).
+        topics: use exactly these topics (None: select the targets — topics the base model gets
+            wrong on their training contexts, see ``select``; ["all"]: every topic).
+        select: what the selection runs on the training contexts: "margin" (teacher-forced
+            log p(fixed) − log p(buggy), no generation) or "full" (greedy + k samples + margin, as
+            the eval). Margins cost ≈ 0.36 s a case on the 2-core CPU against ≈ 2.9 s for the full
+            eval (docs/speed.md, 0.349 vs 0.399 cases/s): ~1.5 instead of ~11.5 minutes for 240
+            training contexts, so "margin" is the default.
+        selection: the rule that makes a topic a target.
         config: YAML config path (None: defaults).
         overrides: ``a.b=c`` overrides.
         device: where the model runs ("auto", "cpu", "cuda:N"; see ``load_model``).
@@ -47,8 +54,10 @@ class DemoOptions:
     out: Path = Path("runs/demo")
     model: str | None = None
     pack: str = "default"
-    test_fraction: float = 0.375
+    test_fraction: float = 0.4
     topics: list[str] | None = None
+    select: str = "margin"
+    selection: TopicSelectionConfig = field(default_factory=TopicSelectionConfig)
     config: str | None = None
     overrides: list[str] = field(default_factory=list)
     device: str = "auto"
@@ -71,9 +80,18 @@ def _step(path: Path, label: str, times: dict, fn: Callable[[], Any], log: Calla
     return result
 
 
-def _split(cases: Sequence[HotfixCase], fraction: float, seed: int) -> tuple[list[HotfixCase], list[HotfixCase]]:
-    split = split_cases(cases, test_fraction=fraction, seed=seed, by="group", mode="within")
-    return split.train, split.test
+def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[HotfixCase]) -> dict[str, Any]:
+    """Step 1b: the base model on the training contexts → the target topics (held-out never seen)."""
+    from codehotfix.api import evaluate
+    from codehotfix.evaluation.rates import line_logprobs
+
+    if opts.select == "full":
+        records = {r["id"]: r for r in evaluate(train, loaded=loaded, eval_config=cfg.eval)["cases"]}
+    else:
+        scores = line_logprobs(loaded.model, loaded.tokenizer, train, max_context_tokens=cfg.eval.max_context_tokens,
+                               batch_size=cfg.eval.batch_size)
+        records = {c.id: {"margin": round(f - b, 4)} for c, (f, b) in zip(train, scores)}
+    return {"select": opts.select, **select_topics(train, records, opts.selection)}
 
 
 def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -83,28 +101,41 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str,
     from codehotfix.models.loading import load_model
 
     cfg: HotfixConfig = load_config(opts.config, opts.overrides)
+    if opts.select not in ("margin", "full"):
+        raise ValueError(f"DemoOptions.select: must be 'margin' or 'full', got {opts.select!r}")
     cases = load_pack(opts.pack)
     topics = opts.topics
-    if topics is None and opts.pack in TARGET_TOPICS:
-        topics = list(TARGET_TOPICS[opts.pack])
-    if topics == ["all"]:
-        topics = None
     if topics:
-        unknown = sorted(set(topics) - {c.group for c in cases})
+        unknown = sorted(set(topics) - {c.group for c in cases} - {"all"})
         if unknown:
             raise KeyError(f"unknown topic(s) {unknown}; valid: {', '.join(sorted({c.group for c in cases}))}")
-        cases = [c for c in cases if c.group in topics]
-    train, test = _split(cases, opts.test_fraction, cfg.seed)
+    # Split first, over every topic; selection (step 1b) then sees training contexts only.
+    all_train, all_test = split_pack(cases, test_fraction=opts.test_fraction, seed=cfg.seed)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "split.json", {"pack": opts.pack, "seed": cfg.seed, "train": [c.id for c in train],
-                                    "test": [c.id for c in test]})
     write_json(out / "config.json", {"demo": {**asdict(opts), "out": str(opts.out)}, "hotfix": asdict(cfg)})
     times: dict[str, float] = {}
     t_all = time.time()
     t0 = time.time()
     loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=opts.device)
     times["load model"] = round(time.time() - t0, 2)
+
+    def split_and_select() -> dict[str, Any]:
+        given = sorted({c.group for c in cases}) if topics == ["all"] else sorted(topics or [])
+        selection = {"select": "given", "targets": given} if given else _select(opts, cfg, loaded, all_train)
+        chosen = set(selection["targets"])
+        return {"pack": opts.pack, "seed": cfg.seed, "test_fraction": opts.test_fraction,
+                "train": [c.id for c in all_train if c.group in chosen],
+                "test": [c.id for c in all_test if c.group in chosen],
+                "all_train": [c.id for c in all_train], "all_test": [c.id for c in all_test], "selection": selection}
+
+    split = _step(out / "split.json", "split + select topics", times, split_and_select, log)
+    by_id = {c.id: c for c in cases}
+    train, test = [by_id[i] for i in split["train"]], [by_id[i] for i in split["test"]]
+    cases = train + test
+    if not train:
+        raise ValueError(f"no target topic: the base model gets every training context right under "
+                         f"{split['selection'].get('rule')}; see {out / 'split.json'}")
     log(f"[demo] model {loaded.model_id} ({loaded.checksum[:12]}) loaded in {times['load model']} s; "
         f"{len(train)} training and {len(test)} held-out cases in {len({c.group for c in cases})} topics")
 

@@ -1,12 +1,15 @@
 """Built-in hotfix packs: curated bug→fix cases that ship inside the package.
 
-A pack is a JSONL file in this folder, in the schema of ``codehotfix.data.cases``. The default pack
-holds 8 hand-written contexts for each of 22 topics (outdated APIs, unsafe calls and classic
-one-line bugs); each case's ``group`` is its topic, so splits keep a topic on one side, and
-``source`` holds {"topic", "kind", "why"}.
+A pack is a JSONL file in this folder, in the schema of ``codehotfix.data.cases``, built from
+hand-written per-topic sources in ``sources/<pack>/`` by ``build_pack.py``. The default pack (v2)
+holds 10 contexts for each of its topics (outdated APIs, unsafe calls and classic one-line bugs);
+each case's ``group`` is its topic and ``source`` holds {"topic", "kind", "why"}. The contexts were
+written by the codehotfix authors for this package and are released under its licence.
 
-    from codehotfix.data.packs import load_pack
+    from codehotfix.data.packs import load_pack, select_topics, split_pack
     cases = load_pack("default")
+    split = split_pack(cases, test_fraction=0.4, seed=0)     # first: per topic, 6 train / 4 held out
+    selection = select_topics(split.train, base_results)     # second: from training results only
 """
 
 from __future__ import annotations
@@ -14,8 +17,14 @@ from __future__ import annotations
 from importlib import resources
 
 from codehotfix.data.cases import HotfixCase, read_cases
+from codehotfix.data.packs.select import TopicSelectionConfig, case_wrong, select_topics, split_pack
 
-__all__ = ["load_pack", "pack_names", "TARGET_TOPICS"]
+__all__ = ["load_pack", "pack_names", "TARGET_TOPICS", "TopicSelectionConfig", "case_wrong", "select_topics",
+           "split_pack"]
+
+# Pack v1's targets, kept for callers that import it (bench/hotfix_cost.py); the demo no longer uses
+# it: these were chosen from results on all 8 contexts of each topic, held-out ones included, which
+# biases the "before" rates. The demo now selects with ``select_topics`` from training contexts only.
 
 # Topics of the default pack that the default model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) gets wrong
 # before any hotfix: in at least one of the 8 contexts it samples the buggy line (k=10, top_p 0.95)
