@@ -25,7 +25,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders import load_cases
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.files import atomic_write_text, read_json, sha256_text, write_json
-from codehotfix.models.adapters import build_adapter, trainable_parameters
+from codehotfix.models.adapters import build_adapter, save_trained, trainable_parameters
 from codehotfix.models.loading import LoadedModel, load_model
 
 __all__ = ["train", "evaluate", "load_hotfixed", "train_on_model", "seed_everything", "cases_checksum",
@@ -74,10 +74,11 @@ def _as_cases(cases: Sequence[HotfixCase] | str | Path, fmt: str) -> list[Hotfix
 
 
 def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
-                   progress: bool = True) -> tuple[Any, dict[str, Any]]:
+                   progress: bool = True, restart: bool = False) -> tuple[Any, dict[str, Any]]:
     """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
     manifest, and returns (peft_model, manifest). In a distributed run (``accelerate launch``) every
-    process trains and only the main process writes."""
+    process trains and only the main process writes. ``restart`` discards an interrupted run's
+    checkpoint in ``out_dir`` instead of resuming it."""
     from codehotfix.training.loop import train_adapter
 
     out_dir = Path(out_dir)
@@ -86,7 +87,7 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
     model = build_adapter(loaded.model, cfg.adapter)
     trainable, total = trainable_parameters(model)
     result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
-                           progress=progress)
+                           progress=progress, restart=restart)
     manifest = {
         "format": "codehotfix-hotfix/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -113,7 +114,7 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
     if not result.is_main_process:
         return model, manifest
     # adapter_config.json + adapter_model.safetensors (PEFT format); a sharded run hands its gathered weights.
-    model.save_pretrained(out_dir, **({"state_dict": result.adapter_state} if result.adapter_state else {}))
+    save_trained(model, out_dir, state_dict=result.adapter_state)  # refuses NaN/inf weights
     atomic_write_text(out_dir / "train_log.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
     write_json(out_dir / MANIFEST, manifest)
     shutil.rmtree(out_dir / ".checkpoint", ignore_errors=True)
@@ -122,10 +123,12 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
 
 def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
           config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
-          force: bool = False, progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
+          force: bool = False, progress: bool = True, device: str | None = "auto",
+          restart: bool = False) -> dict[str, Any]:
     """Trains a hotfix on ``cases`` and writes it to ``out_dir``; returns the manifest.
 
     ``device``: "auto" (a GPU if any; under ``accelerate launch`` this process's GPU), "cpu", "cuda:N".
+    ``restart``: discard an interrupted run's checkpoint in ``out_dir`` unread instead of resuming it.
 
     Raises:
         CodehotfixError: ``out_dir`` already holds a finished hotfix (pass ``force=True`` to replace it),
@@ -141,7 +144,7 @@ def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, mode
     if device in (None, "auto"):
         device = launch_device() or "auto"
     loaded = load_model(model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=device)
-    _, manifest = train_on_model(loaded, case_list, cfg, out, progress=progress)
+    _, manifest = train_on_model(loaded, case_list, cfg, out, progress=progress, restart=restart)
     return manifest
 
 

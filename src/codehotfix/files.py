@@ -10,28 +10,39 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-__all__ = ["atomic_write_text", "write_json", "read_json", "sha256_file", "sha256_text", "sha256_files"]
+__all__ = ["atomic_path", "atomic_write_text", "write_json", "read_json", "sha256_file", "sha256_text", "sha256_files"]
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Writes ``text`` to ``path`` atomically (temp file + rename) and returns the path."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary path next to ``path`` for the caller to write (e.g. a library's
+    ``save_file``); when the block ends without error the file is synced and renamed onto ``path``,
+    otherwise removed, so ``path`` holds either its old content or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Writes ``text`` to ``path`` atomically (temp file + rename) and returns the path."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    return Path(path)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

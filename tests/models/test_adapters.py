@@ -112,3 +112,30 @@ def test_adapter_config_validation(override, message):
         return
     with pytest.raises(ConfigError, match=message):
         load_config(overrides=[override])
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_save_refuses_non_finite_weights_and_writes_nothing(method, tmp_path, tiny_model):
+    """The save path's own guard (issue 14): a NaN weight never reaches disk, whoever calls save."""
+    from codehotfix.models.adapters import NonFiniteError
+
+    model = build_adapter(tiny_model, AdapterConfig(method=method))
+    name, param = next((n, p) for n, p in model.named_parameters() if p.requires_grad)
+    with torch.no_grad():
+        param.view(-1)[0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"hotfix: not written: 1 of \d+ weights are NaN or infinite"):
+        save_trained(model, tmp_path / "hotfix")
+    assert not (tmp_path / "hotfix").exists()
+
+
+def test_save_writes_target_modules_sorted(tmp_path, tiny_model):
+    """PEFT keeps target_modules as a set, whose order follows Python's per-process string hash: sorted
+    on disk, two identical runs write identical adapter_config.json bytes (issue 14, item 12)."""
+    import json
+
+    model = build_adapter(tiny_model, AdapterConfig(method="lora"))
+    config = model.peft_config["default"]
+    config.target_modules = {"v_proj", "q_proj", "up_proj", "k_proj", "o_proj", "gate_proj", "down_proj"}
+    save_trained(model, tmp_path / "hotfix")
+    written = json.loads((tmp_path / "hotfix" / "adapter_config.json").read_text())["target_modules"]
+    assert written == sorted(config.target_modules) and isinstance(config.target_modules, set)

@@ -267,7 +267,7 @@ def test_a_cell_interrupted_mid_training_resumes_from_its_last_epoch(tmp_path, l
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_study(spec, out, loaded=loaded, progress=False, log=lambda _: None)
-    assert list((out / "work").glob("*/checkpoint/state.pt"))  # epoch 1 was saved
+    assert list((out / "work").glob("*/checkpoint/state.json"))  # epoch 1 was saved
     monkeypatch.setattr(loop, "make_batches", real)
     result = run_study(spec, out, loaded=loaded, progress=False, log=lambda _: None)
     record = json.loads(next((out / "cells").glob("*.json")).read_text())

@@ -1,6 +1,8 @@
 """The training loop: it moves probability from the buggy line to the fixed line, KL is zero with the
 adapter disabled, the same seed gives the same adapter, and an interrupted run resumes."""
 
+import json
+
 import pytest
 import torch
 
@@ -10,6 +12,15 @@ from codehotfix.models.adapters import build_adapter
 from codehotfix.objectives import build_objectives
 from codehotfix.training.batching import collate, encode_case, reference_context_logprobs, score_batch
 from codehotfix.training.loop import train_adapter
+
+def relabel_checkpoint(folder, cfg, cases):
+    """Rewrites the fingerprint in a checkpoint's state.json as the run of ``cfg`` on ``cases``'s."""
+    from codehotfix.training.checkpoint import STATE_FILE, fingerprint
+
+    state = json.loads((folder / STATE_FILE).read_text())
+    state["fingerprint"] = fingerprint(cfg, cases)
+    (folder / STATE_FILE).write_text(json.dumps(state))
+
 
 FAST = ["training.lr=0.01", "training.epochs=15", "training.batch_size=4", "training.warmup_steps=0"]
 
@@ -76,15 +87,11 @@ def test_interrupted_run_resumes_from_the_last_epoch(tmp_path, tiny_tokenizer, t
     two = load_config(overrides=FAST[:1] + ["training.epochs=3", "training.batch_size=2"])
     two.training.epochs = 2
     train_adapter(part, tiny_tokenizer, tiny_cases, two, checkpoint_dir=ckpt, progress=False)
-    # The checkpoint belongs to a different config (2 epochs), so rewrite it as the 3-epoch run's.
-    import codehotfix.training.loop as loop
-
-    state = torch.load(ckpt / "state.pt", weights_only=False)
-    state["fingerprint"] = loop._fingerprint(cfg, tiny_cases)
-    torch.save(state, ckpt / "state.pt")
+    # The checkpoint belongs to a different config (2 epochs), so relabel it as the 3-epoch run's.
+    relabel_checkpoint(ckpt, cfg, tiny_cases)
     resumed = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
     result = train_adapter(resumed, tiny_tokenizer, tiny_cases, cfg, checkpoint_dir=ckpt, progress=False)
-    assert result.resumed_from_epoch == 2
+    assert result.resumed_from_epoch == 2 and result.steps == 6 and len(result.history) == 6
     want = {k: v for k, v in full.named_parameters() if v.requires_grad}
     for k, v in resumed.named_parameters():
         if v.requires_grad:
@@ -111,3 +118,40 @@ def test_every_objective_trains_through_the_loop(objectives, term, tiny_model, t
     result = train_adapter(model, tiny_tokenizer, cases, cfg, progress=False)
     losses = [h[f"loss/{term}"] for h in result.history]
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+
+
+def test_infinite_lr_stops_at_the_first_step_and_writes_nothing(tmp_path, tiny_model_dir, tiny_cases):
+    """Issue 14: training.lr=inf wrote an adapter of NaN/inf tensors with exit 0."""
+    from codehotfix import api
+    from codehotfix.models.adapters import NonFiniteError
+
+    cfg = load_config(overrides=FAST[1:])
+    cfg.training.lr = float("inf")  # set on the object: the config may (rightly) reject inf on load
+    out = tmp_path / "hotfix"
+    with pytest.raises(NonFiniteError, match=r"step 1 \(epoch 1\).*trainable weight.*NaN or infinite.*lr \(inf\)"):
+        api.train(tiny_cases, out, model=str(tiny_model_dir), config=cfg, progress=False)
+    assert not out.exists()
+
+
+def test_nan_loss_term_is_named_and_nothing_is_checkpointed(tmp_path, tiny_model, tiny_tokenizer, tiny_cases,
+                                                            monkeypatch):
+    from codehotfix.models.adapters import NonFiniteError
+    from codehotfix.objectives.base import LossOutput
+    from codehotfix.objectives.learn import FixedLineCEObjective
+
+    real = FixedLineCEObjective.__call__
+    calls = {"n": 0}
+
+    def nan_on_third_call(self, scores):
+        calls["n"] += 1
+        out = real(self, scores)
+        return LossOutput(out.loss * float("nan"), out.metrics) if calls["n"] == 3 else out
+
+    monkeypatch.setattr(FixedLineCEObjective, "__call__", nan_on_third_call)
+    cfg = load_config(overrides=FAST[:1] + ["training.epochs=3", "training.batch_size=4",
+                                            "objectives=[{name: fixed_ce}, {name: kl_context}]"])
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(NonFiniteError, match=r"step 3 \(epoch 3\).*loss term 'loss/fixed_ce' is nan"):
+        train_adapter(build_adapter(tiny_model, cfg.adapter), tiny_tokenizer, tiny_cases, cfg,
+                      checkpoint_dir=ckpt, progress=False)
+    assert json.loads((ckpt / "state.json").read_text())["epoch"] == 2  # the last finite epoch, not step 3

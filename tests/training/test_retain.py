@@ -95,7 +95,7 @@ def test_kl_corpus_is_zero_for_a_fresh_adapter_and_grows_with_training(tiny_mode
 def test_resumed_run_draws_the_same_retain_batches(tmp_path, tiny_tokenizer, tiny_cases):
     from tiny_model import build_tiny_model
 
-    import codehotfix.training.loop as loop
+    from codehotfix.training.checkpoint import fingerprint
 
     over = ["training.lr=0.01", "training.batch_size=2", "training.warmup_steps=0",
             "objectives=[{name: fixed_ce}, {name: kl_corpus, params: {max_tokens: 16}}]"]
@@ -106,10 +106,10 @@ def test_resumed_run_draws_the_same_retain_batches(tmp_path, tiny_tokenizer, tin
     ckpt, one = tmp_path / "ckpt", load_config(overrides=over + ["training.epochs=1"])
     train_adapter(build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter), tiny_tokenizer, tiny_cases, one,
                   checkpoint_dir=ckpt, progress=False)
-    state = torch.load(ckpt / "state.pt", weights_only=False)
+    state = json.loads((ckpt / "state.json").read_text())
     assert state["retain_rng"] is not None
-    state["fingerprint"] = loop._fingerprint(cfg, tiny_cases)
-    torch.save(state, ckpt / "state.pt")
+    state["fingerprint"] = fingerprint(cfg, tiny_cases)
+    (ckpt / "state.json").write_text(json.dumps(state))
     got = train_adapter(build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter), tiny_tokenizer, tiny_cases,
                         cfg, checkpoint_dir=ckpt, progress=False).history
     assert [h["kl_corpus"] for h in got] == pytest.approx([h["kl_corpus"] for h in want], abs=1e-6)

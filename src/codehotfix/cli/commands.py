@@ -23,6 +23,8 @@ def train_cmd(
     fmt: str = typer.Option("auto", "--format", help="Cases format: auto, jsonl, pysstubs, manysstubs4j, "
                                                     "humanevalfix, jesse_csv, sstubs_json."),
     force: bool = typer.Option(False, "--force", help="Replace a finished hotfix already in --out."),
+    restart: bool = typer.Option(False, "--restart", help="Discard an interrupted run's checkpoint in --out "
+                                                          "unread and train from the start."),
     device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
@@ -30,7 +32,7 @@ def train_cmd(
     from codehotfix.api import train
 
     manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force,
-                     device=device)
+                     device=device, restart=restart)
     keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
     print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
 

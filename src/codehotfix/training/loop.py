@@ -5,8 +5,9 @@ through config, not code. The loop computes only what the configured objectives 
 distributions (kl_context), suffix and context tokens (snippet_ce), the original model's line
 log-probs (npo, dpo) and a retain-corpus batch per step (kl_corpus); the original model's outputs are
 computed once per case or snippet and cached. After each epoch the trained parameters, optimiser and
-RNG states are checkpointed, so an interrupted run started again with the same config and data
-continues where it stopped instead of starting over.
+RNG states are checkpointed without pickle (``codehotfix.training.checkpoint``), so an interrupted run
+started again with the same config and data continues where it stopped instead of starting over.
+A NaN or infinite loss or weight stops the run at that step with a ``NonFiniteError``.
 
 Batches go to the device of the model's first parameter. Under ``accelerate launch`` (or with
 ``training.distributed: true``) the same loop runs in every process through an ``Accelerator``:
@@ -16,25 +17,25 @@ each process takes its share of the seeded batch list and only the main process 
 
 from __future__ import annotations
 
-import json
+import math
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
-from codehotfix.files import sha256_text
 from codehotfix.objectives import build_objectives
-from codehotfix.models.adapters import is_peft_model
+from codehotfix.models.adapters import NonFiniteError, is_peft_model, nonfinite_names
 from codehotfix.models.loading import model_device
 from codehotfix.objectives.mix import ObjectiveMix
 from codehotfix.training.batching import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
+from codehotfix.training.checkpoint import RunState, discard_checkpoint, fingerprint, load_checkpoint, save_checkpoint
 from codehotfix.training.distributed import (ScoringStep, launched_distributed, make_accelerator,
                                              mean_over_processes, shard_batches, supports_checkpoints)
 from codehotfix.training.reference import CaseReference, frozen_copy
@@ -42,12 +43,15 @@ from codehotfix.training.retain import RetainReference, RetainSampler, load_reta
 
 __all__ = ["TrainResult", "train_adapter", "make_batches"]
 
+_NONFINITE = "nonfinite_weights"  # a flag averaged with the metrics, never logged
+
 
 @dataclass
 class TrainResult:
     """What a training run did; goes into the hotfix manifest.
 
-    ``is_main_process`` is False in the other processes of a distributed run (they write nothing);
+    ``steps``, ``seconds``, ``tokens`` and ``history`` cover the whole run, summed over the segments
+    of a resumed one; ``is_main_process`` is False in the other processes of a distributed run (they write nothing);
     ``adapter_state`` holds the gathered trainable weights when they are sharded (FSDP/DeepSpeed)
     and the model object itself does not hold them whole, else None.
     """
@@ -79,34 +83,6 @@ def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Rand
     return batches
 
 
-def _fingerprint(cfg: HotfixConfig, cases: Sequence[HotfixCase]) -> str:
-    payload = json.dumps({"cfg": asdict(cfg), "cases": [c.to_dict() for c in cases]}, sort_keys=True, default=str)
-    return sha256_text(payload)
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
-
-
-def _save_checkpoint(path: Path, model: Any, optimizer: Any, epoch: int, step: int, history: list, fp: str,
-                     rng: random.Random, retain: RetainSampler | None) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    tmp = path / "state.pt.tmp"
-    torch.save({"fingerprint": fp, "epoch": epoch, "step": step, "history": history,
-                "params": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(), "py_rng": rng.getstate(),
-                "retain_rng": retain.rng.getstate() if retain else None}, tmp)
-    tmp.replace(path / "state.pt")
-
-
-def _load_checkpoint(path: Path, fp: str) -> dict | None:
-    state_file = path / "state.pt"
-    if not state_file.exists():
-        return None
-    state = torch.load(state_file, weights_only=False, map_location="cpu")  # copy_/load_state_dict move it
-    return state if state.get("fingerprint") == fp else None
-
-
 def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseReference,
            retain: RetainSampler | None, retain_ref: RetainReference | None) -> Scores:
     """Scores a batch with everything the objectives need (and nothing more)."""
@@ -125,7 +101,8 @@ def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseRe
 
 def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
                   checkpoint_dir: str | Path | None = None, progress: bool = True,
-                  ref_model: Any | None = None, accelerator: Any | None = None) -> TrainResult:
+                  ref_model: Any | None = None, accelerator: Any | None = None,
+                  restart: bool = False) -> TrainResult:
     """Trains the parameters of ``model`` that require grad on ``cases`` and returns what happened.
 
     Args:
@@ -134,12 +111,19 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
         tokenizer: the model's tokenizer.
         cases: training cases.
         cfg: the full config (objectives, training knobs, seed).
-        checkpoint_dir: where per-epoch checkpoints go; a matching checkpoint there is resumed.
+        checkpoint_dir: where per-epoch checkpoints go; a checkpoint there of the same config and
+            cases is resumed (see ``codehotfix.training.checkpoint``).
         progress: show a progress bar (loss, ETA).
         ref_model: the original model for KL/NPO/DPO when ``model`` has no adapter to switch off;
             None makes a frozen copy of ``model`` before training (only if an objective needs it).
         accelerator: an ``accelerate.Accelerator`` to train through; None builds one when
             ``training.distributed`` is true or the process runs under ``accelerate launch``.
+        restart: discard a checkpoint in ``checkpoint_dir`` unread and train from the start.
+
+    Raises:
+        CheckpointError: ``checkpoint_dir`` holds a checkpoint that cannot be resumed (old pickle
+            format, corrupt or truncated, another config or cases); ``restart=True`` discards it.
+        NonFiniteError: a loss term or a trainable weight became NaN or infinite (names the step).
     """
     tc = cfg.training
     if accelerator is None and (tc.distributed or launched_distributed()):
@@ -149,69 +133,36 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
     if accelerator is not None:
         model.to(accelerator.device)
     device = model_device(model)
-    objectives = build_objectives(cfg.objectives)
-    kl_positions = objectives.kl_positions()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    if ref_model is None and objectives.needs_base_model and not is_peft_model(model):
-        ref_model = frozen_copy(model)
-    reference = CaseReference(model, ref_model)
-    retain_obj = objectives.retain_objective()
-    retain = retain_ref = None
-    if retain_obj is not None:
-        # Each process draws its own retain snippets (rank 0 draws what a single process would).
-        retain = RetainSampler(load_retain_corpus(retain_obj.corpus), tokenizer, retain_obj.batch_size,
-                               retain_obj.max_tokens, seed=cfg.seed + rank)
-        retain_ref = RetainReference(retain_obj.top_k)
+    objectives, reference, retain, retain_ref = _components(model, tokenizer, cfg, rank, ref_model)
+    kl_positions = objectives.kl_positions()
     encoded = [encode_case(tokenizer, c, tc.max_context_tokens, objectives.suffix_tokens()) for c in cases]
-    pad_id = tokenizer.pad_token_id
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    batches_per_epoch = -(-len(encoded) // tc.batch_size)
-    steps_per_epoch = -(-batches_per_epoch // world)  # each process takes every world-th batch
-    total_steps = steps_per_epoch * tc.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(1, tc.warmup_steps)) if tc.warmup_steps else 1.0)
+    trainable = {k: p for k, p in model.named_parameters() if p.requires_grad}
+    params = list(trainable.values())
+    optimizer, schedule = _optimizer(params, tc)
+    steps_per_epoch = math.ceil(math.ceil(len(encoded) / tc.batch_size) / world)  # every world-th batch
 
-    fp = _fingerprint(cfg, cases)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    if ckpt and accelerator is not None and not supports_checkpoints(accelerator):
-        warnings.warn("resume checkpoints are not written under FSDP/DeepSpeed (sharded state); an "
-                      "interrupted run starts over", stacklevel=2)
-        ckpt = None
-    start_epoch, step, history = 0, 0, []
-    state = _load_checkpoint(ckpt, fp) if ckpt else None
-    if state:
-        named = dict(model.named_parameters())
-        with torch.no_grad():
-            for k, v in state["params"].items():
-                named[k].copy_(v)
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step, history = state["epoch"], state["step"], state["history"]
-        torch.set_rng_state(state["torch_rng"])
-        rng.setstate(state["py_rng"])
-        if retain is not None and state.get("retain_rng") is not None:
-            retain.rng.setstate(state["retain_rng"])
-        for _ in range(step):
+    fp, ckpt = fingerprint(cfg, cases), _checkpoint_folder(checkpoint_dir, accelerator)
+    done = _resume(ckpt, fp, restart, is_main, model, optimizer, rng, retain)
+    resumed_from = done.epoch
+    with warnings.catch_warnings():
+        # Replaying the schedule to the resumed step is not the misuse torch warns about.
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+        for _ in range(done.step):
             schedule.step()
 
     def loss_of(net: Any, batch: Batch) -> Any:
         return objectives(_score(net, batch, objectives, reference, retain, retain_ref))
 
-    forward, backward, clip = (lambda b: loss_of(model, b)), (lambda loss: loss.backward()), \
-        torch.nn.utils.clip_grad_norm_
-    if accelerator is not None:
-        # The whole step runs inside the wrapper's forward (see ScoringStep); the schedule is stepped
-        # here, once per optimiser step, so it is not handed to prepare().
-        forward, optimizer = accelerator.prepare(ScoringStep(model, loss_of), optimizer)
-        backward, clip = accelerator.backward, accelerator.clip_grad_norm_
+    forward, backward, clip, optimizer = _step_functions(model, loss_of, optimizer, accelerator)
     model.train()
-    t0, tokens, metrics = time.time(), 0, {}
-    bar = tqdm(total=total_steps, initial=step, desc="hotfix training", unit="step",
+    t0, tokens, metrics = time.time(), 0, {}  # tokens and time of this segment; ``done`` holds earlier ones
+    bar = tqdm(total=steps_per_epoch * tc.epochs, initial=done.step, desc="hotfix training", unit="step",
                disable=not (progress and is_main), dynamic_ncols=True)
-    for epoch in range(start_epoch, tc.epochs):
+    for epoch in range(done.epoch, tc.epochs):
         for items in shard_batches(make_batches(encoded, tc.batch_size, rng), rank, world):
-            batch = collate(items, pad_id, kl_positions, device=device)
+            batch = collate(items, tokenizer.pad_token_id, kl_positions, device=device)
             out = forward(batch)
             optimizer.zero_grad(set_to_none=True)
             backward(out.loss)
@@ -220,28 +171,122 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
                 metrics["grad_norm"] = float(norm) if norm is not None else 0.0
             optimizer.step()
             schedule.step()
-            step += 1
+            done.step += 1
             tokens += batch.num_tokens()
             metrics = {**out.metrics, "grad_norm": metrics.get("grad_norm", 0.0), "lr": schedule.get_last_lr()[0]}
-            if accelerator is not None:
-                metrics = mean_over_processes(accelerator, metrics)
-            history.append({"step": step, "epoch": epoch + 1, **{k: round(v, 6) for k, v in metrics.items()}})
+            metrics = _stop_if_not_finite(metrics, trainable, accelerator, done.step, epoch + 1, tc.lr)
+            done.history.append({"step": done.step, "epoch": epoch + 1, **{k: round(v, 6) for k, v in metrics.items()}})
             bar.set_postfix(epoch=f"{epoch + 1}/{tc.epochs}", loss=f"{metrics['loss']:.3f}")
             bar.update(1)
-        if ckpt and is_main:
-            _save_checkpoint(ckpt, model, optimizer, epoch + 1, step, history, fp, rng, retain)
+        done.epoch = epoch + 1
+        if ckpt:
+            so_far = replace(done, tokens=done.tokens + _sum_over_processes(accelerator, tokens),
+                             seconds=round(done.seconds + time.time() - t0, 2))
+            if is_main:
+                save_checkpoint(ckpt, fp, so_far, model, optimizer, rng, retain.rng if retain else None)
         if accelerator is not None:
             accelerator.wait_for_everyone()
     bar.close()
     model.eval()
-    adapter_state = None
+    return TrainResult(steps=done.step, epochs=tc.epochs, seconds=round(done.seconds + time.time() - t0, 2),
+                       tokens=done.tokens + _sum_over_processes(accelerator, tokens), final_metrics=metrics,
+                       history=done.history, resumed_from_epoch=resumed_from, processes=world,
+                       accelerate=accelerator is not None, is_main_process=is_main,
+                       adapter_state=_gathered_state(accelerator, forward))
+
+
+def _optimizer(params: list[torch.Tensor], tc: Any) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW and its schedule: linear warmup over ``training.warmup_steps``, then constant."""
+    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, tc.warmup_steps)) if tc.warmup_steps else 1.0)
+    return optimizer, schedule
+
+
+def _step_functions(model: Any, loss_of: Callable[[Any, Batch], Any], optimizer: Any, accelerator: Any | None
+                    ) -> tuple[Callable[[Batch], Any], Callable[[Any], None], Callable[..., Any], Any]:
+    """(forward, backward, clip, optimizer): plain PyTorch, or through the accelerator."""
+    if accelerator is None:
+        return (lambda b: loss_of(model, b)), (lambda loss: loss.backward()), torch.nn.utils.clip_grad_norm_, \
+            optimizer
+    # The whole step runs inside the wrapper's forward (see ScoringStep); the schedule is stepped by
+    # the loop, once per optimiser step, so it is not handed to prepare().
+    forward, optimizer = accelerator.prepare(ScoringStep(model, loss_of), optimizer)
+    return forward, accelerator.backward, accelerator.clip_grad_norm_, optimizer
+
+
+def _components(model: Any, tokenizer: Any, cfg: HotfixConfig, rank: int, ref_model: Any | None
+                ) -> tuple[ObjectiveMix, CaseReference, RetainSampler | None, RetainReference | None]:
+    """The objectives and what scoring for them needs: the original model's outputs, retain batches."""
+    objectives = build_objectives(cfg.objectives)
+    if ref_model is None and objectives.needs_base_model and not is_peft_model(model):
+        ref_model = frozen_copy(model)
+    retain_obj = objectives.retain_objective()
+    retain = retain_ref = None
+    if retain_obj is not None:
+        # Each process draws its own retain snippets (rank 0 draws what a single process would).
+        retain = RetainSampler(load_retain_corpus(retain_obj.corpus), tokenizer, retain_obj.batch_size,
+                               retain_obj.max_tokens, seed=cfg.seed + rank)
+        retain_ref = RetainReference(retain_obj.top_k)
+    return objectives, CaseReference(model, ref_model), retain, retain_ref
+
+
+def _checkpoint_folder(checkpoint_dir: str | Path | None, accelerator: Any | None) -> Path | None:
+    if checkpoint_dir and accelerator is not None and not supports_checkpoints(accelerator):
+        warnings.warn("resume checkpoints are not written under FSDP/DeepSpeed (sharded state); an "
+                      "interrupted run starts over", stacklevel=3)
+        return None
+    return Path(checkpoint_dir) if checkpoint_dir else None
+
+
+def _resume(ckpt: Path | None, fp: str, restart: bool, is_main: bool, model: Any, optimizer: Any,
+            rng: random.Random, retain: RetainSampler | None) -> RunState:
+    """What earlier segments of this run did (restored into model, optimiser and RNGs), or a fresh start."""
+    if ckpt is None:
+        return RunState()
+    if restart:
+        if is_main:  # the others just do not load it; only one process touches the files
+            discard_checkpoint(ckpt)
+        return RunState()
+    return load_checkpoint(ckpt, fp, model, optimizer, rng, retain.rng if retain else None) or RunState()
+
+
+def _stop_if_not_finite(metrics: dict[str, float], trainable: dict[str, torch.Tensor], accelerator: Any | None,
+                        step: int, epoch: int, lr: float) -> dict[str, float]:
+    """Returns ``metrics`` (averaged over processes) or raises NonFiniteError naming the first NaN/inf
+    loss term or trainable weight after this step, so a diverged run never reaches a checkpoint or
+    a saved adapter. Costs one fused max-abs over the trainable weights and one sync per step."""
+    weights = [p for p in trainable.values() if p.numel()]  # a ZeRO-3 shard may be empty
+    norms = torch._foreach_norm(weights, ord=float("inf")) if weights else []  # NaN/inf iff one element is
+    finite = bool(torch.isfinite(torch.stack([n.float().to(norms[0].device) for n in norms])).all()) \
+        if norms else True
     if accelerator is not None:
-        tokens = int(accelerator.reduce(torch.tensor(tokens, device=accelerator.device), reduction="sum"))
-        if not supports_checkpoints(accelerator):
-            # Sharded weights: gather them whole (a collective: every process calls it).
-            full = accelerator.get_state_dict(forward)
-            adapter_state = {k.removeprefix("model."): v for k, v in (full or {}).items()}
-    return TrainResult(steps=step, epochs=tc.epochs, seconds=round(time.time() - t0, 2), tokens=tokens,
-                       final_metrics=metrics, history=history, resumed_from_epoch=start_epoch,
-                       processes=world, accelerate=accelerator is not None, is_main_process=is_main,
-                       adapter_state=adapter_state)
+        # Averaged, a NaN/inf in any process reaches every process, so all stop at the same step
+        # (one stopping alone would leave the others waiting in the gradient all-reduce).
+        metrics = mean_over_processes(accelerator, {**metrics, _NONFINITE: float(not finite)})
+        finite = metrics.pop(_NONFINITE) == 0.0
+    where = f"step {step} (epoch {epoch}): training stopped and nothing saved"
+    terms = [k for k in sorted(metrics) if k.startswith("loss") and not math.isfinite(metrics[k])]
+    if terms:
+        term = next((t for t in terms if t != "loss"), terms[0])  # name the objective term, not just the sum
+        raise NonFiniteError(f"{where}: loss term {term!r} is {metrics[term]}; lower training.lr ({lr}) "
+                             f"or that objective's weight")
+    if not finite:
+        bad = nonfinite_names(trainable) or ["a weight held by another process"]
+        raise NonFiniteError(f"{where}: {len(bad)} trainable weight(s) NaN or infinite after the optimiser step "
+                             f"(first: {bad[0]}); lower training.lr ({lr})")
+    return metrics
+
+
+def _sum_over_processes(accelerator: Any | None, n: int) -> int:
+    if accelerator is None:
+        return n
+    return int(accelerator.reduce(torch.tensor(n, device=accelerator.device), reduction="sum"))
+
+
+def _gathered_state(accelerator: Any | None, wrapped: Any) -> dict[str, torch.Tensor] | None:
+    """The trainable weights gathered whole when they are sharded (FSDP/DeepSpeed), else None."""
+    if accelerator is None or supports_checkpoints(accelerator):
+        return None
+    full = accelerator.get_state_dict(wrapped)  # a collective: every process calls it
+    return {k.removeprefix("model."): v for k, v in (full or {}).items()}

@@ -7,10 +7,12 @@ We wrap PEFT, never subclass its models. LoRA is the default (the paper's r=8, a
 
 from codehotfix.models.adapters.base import (
     ADAPTERS,
+    NonFiniteError,
     build_adapter,
     is_peft_model,
     is_prompt_learning,
     load_trained,
+    nonfinite_names,
     save_trained,
     trainable_parameters,
 )
@@ -20,4 +22,4 @@ from codehotfix.models.adapters.targets import LORA_TARGETS, default_lora_target
 
 __all__ = ["ADAPTERS", "AdapterConfig", "build_adapter", "trainable_parameters", "is_peft_model",
            "is_prompt_learning", "save_trained", "load_trained", "linear_module_names", "default_lora_targets",
-           "resolve_layers", "LORA_TARGETS"]
+           "resolve_layers", "LORA_TARGETS", "NonFiniteError", "nonfinite_names"]

@@ -7,14 +7,21 @@ return a ``PeftModel`` (we wrap PEFT, never subclass its models); ``full`` retur
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
-from codehotfix.errors import ModelError
+from codehotfix.errors import CodehotfixError, ModelError
 from codehotfix.registry import Registry
 
 __all__ = ["ADAPTERS", "build_adapter", "trainable_parameters", "is_peft_model", "is_prompt_learning",
-           "save_trained", "load_trained"]
+           "save_trained", "load_trained", "nonfinite_names", "NonFiniteError"]
+
+
+class NonFiniteError(CodehotfixError):
+    """Training produced a NaN or infinite loss or weight; the message names the step and the term or
+    weight, and nothing non-finite is saved."""
+
 
 ADAPTERS: Registry[Callable[[Any, Any], Any]] = Registry("adapter method")
 
@@ -48,10 +55,62 @@ def is_prompt_learning(model: Any) -> bool:
     return bool(getattr(config, "is_prompt_learning", False))
 
 
-def save_trained(model: Any, out_dir: str | Path) -> None:
+def nonfinite_names(tensors: Mapping[str, Any]) -> list[str]:
+    """Names of the tensors in ``tensors`` holding a NaN or an infinity (one fused check each)."""
+    import torch
+
+    return [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def save_trained(model: Any, out_dir: str | Path, *, state_dict: dict[str, Any] | None = None) -> None:
     """Writes what training changed: a PEFT adapter (``adapter_config.json`` + weights) or, for full
-    fine-tuning, the whole model (``config.json`` + ``model.safetensors``, as large as the model)."""
-    model.save_pretrained(out_dir)
+    fine-tuning, the whole model (``config.json`` + ``model.safetensors``, as large as the model).
+
+    Identical runs write identical bytes: PEFT keeps ``target_modules`` as a set, whose order changes
+    with Python's per-process string hashing, so sets are written as sorted lists.
+
+    Args:
+        model: the trained model.
+        out_dir: the folder to write.
+        state_dict: the weights to write instead of the model's own (gathered sharded weights);
+            None or empty writes the model's own.
+
+    Raises:
+        NonFiniteError: a weight to write is NaN or infinite; nothing is written.
+    """
+    weights = state_dict or _weights_to_save(model)
+    bad = nonfinite_names(weights)
+    if bad:
+        raise NonFiniteError(f"{out_dir}: not written: {len(bad)} of {len(weights)} weights are NaN or infinite "
+                             f"(first: {bad[0]}); the training diverged, lower training.lr")
+    with _sets_as_sorted_lists(getattr(model, "peft_config", {})):
+        model.save_pretrained(out_dir, **({"state_dict": state_dict} if state_dict else {}))
+
+
+def _weights_to_save(model: Any) -> dict[str, Any]:
+    """What ``save_pretrained`` will write: the adapter's weights for PEFT, else the whole model's."""
+    if is_peft_model(model):
+        from peft import get_peft_model_state_dict
+
+        return get_peft_model_state_dict(model)
+    return model.state_dict()
+
+
+@contextmanager
+def _sets_as_sorted_lists(peft_configs: Mapping[str, Any]) -> Iterator[None]:
+    """Swaps each set-valued PEFT config field for a sorted list while the block runs, then puts the
+    sets back (PEFT's own code expects them)."""
+    saved = []
+    for config in peft_configs.values():
+        for key, value in list(vars(config).items()):
+            if isinstance(value, (set, frozenset)):
+                saved.append((config, key, value))
+                setattr(config, key, sorted(value, key=str))
+    try:
+        yield
+    finally:
+        for config, key, value in saved:
+            setattr(config, key, value)
 
 
 def load_trained(base: Any, path: str | Path) -> Any:
