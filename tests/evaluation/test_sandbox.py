@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field

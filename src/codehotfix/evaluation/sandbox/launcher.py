@@ -8,7 +8,6 @@ Everything it learns goes to the evaluator as JSON lines on ``info_fd``, which t
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
@@ -57,7 +56,8 @@ def _codehotfix_run():
     except BaseException as e:
         if isinstance(e, MemoryError):
             os.write(4, b"memory-error " + nonce + b"\n")
-        sys.excepthook(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
+        tb = e.__traceback__.tb_next if e.__traceback__ else None  # the program's frames only
+        sys.excepthook(type(e), e.with_traceback(tb), tb)
         sys.exit(1)
     os.write(4, b"completed " + nonce + b"\n")
 _codehotfix_run()
@@ -160,12 +160,16 @@ def _exec_program(spec: dict, isolation: list[str]) -> None:
                            (resource.RLIMIT_CORE, (0, 0))):
             resource.setrlimit(res, value)
         libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        view = "mount-view" in isolation
+        work, program = (VIEW_WORK, VIEW_PROGRAM) if view else (spec["work"], spec["program"])
         if spec["uid"] is not None:
+            if not view:  # an allowed weak run as root: the host folder, opened to this run's uid
+                os.chmod(spec["run_dir"], 0o711)
+                os.chmod(program, 0o644)
+                os.chown(work, spec["uid"], spec["uid"])
             os.setgroups([])
             os.setgid(spec["uid"])
             os.setuid(spec["uid"])
-        view = "mount-view" in isolation
-        work, program = (VIEW_WORK, VIEW_PROGRAM) if view else (spec["work"], spec["program"])
         os.chdir(work)
         os.umask(0o077)
         wrapper = WRAPPER if "network-namespace" in isolation else _NO_NETWORK_PRELUDE + WRAPPER
