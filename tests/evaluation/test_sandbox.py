@@ -10,8 +10,10 @@ received nothing, a secret absent from what the run could output, no process of 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -360,18 +362,41 @@ def test_without_root_the_sandbox_refuses_unless_weak_isolation_is_allowed(monke
     assert r.status is S.ERROR and "allow_weak_isolation" in r.message and "ran" not in r.stdout
 
 
-def test_cleanup_never_follows_a_planted_symlink(tmp_path):
-    victim = tmp_path / "victim"
+def test_cleanup_never_follows_a_planted_symlink():
+    # A link in a folder the remover may read but not write: unlinking it fails, and the old retry
+    # then chmod-ed the link, i.e. its target. Root ignores permissions, so as root a child process
+    # of an unprivileged uid does the removal, as the evaluator would without root.
+    base = Path(tempfile.mkdtemp(prefix="codehotfix-cleanup-"))
+    base.chmod(0o755)
+    victim, run = base / "victim", base / "run"
     victim.write_text("x")
     victim.chmod(0o644)
-    run = tmp_path / "run"
     (run / "locked").mkdir(parents=True)
     (run / "locked" / "link").symlink_to(victim)
     (run / "link").symlink_to(victim)
-    (run / "locked").chmod(0)
-    runner._remove_tree(run)
-    assert not run.exists()
-    assert stat.S_IMODE(victim.stat().st_mode) == 0o644 and victim.read_text() == "x"
+    try:
+        if AS_ROOT:
+            for p in (base, victim, run, run / "locked", run / "locked" / "link", run / "link"):
+                os.chown(p, 65534, 65534, follow_symlinks=False)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit status
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    (run / "locked").chmod(0o555)
+                    runner._remove_tree(run)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+        else:
+            (run / "locked").chmod(0o555)
+            runner._remove_tree(run)
+        assert stat.S_IMODE(victim.stat().st_mode) == 0o644 and victim.read_text() == "x"
+        assert not run.exists()
+    finally:
+        if (run / "locked").exists():
+            (run / "locked").chmod(0o700)
+        shutil.rmtree(base)
 
 
 # ---------------------------------------------------------------------------------------------
