@@ -54,11 +54,18 @@ The uids ``UID_BASE .. UID_BASE + UID_COUNT`` are shared by all evaluator proces
 Without cgroups (no controllers available), ``isolation`` says ``no-cgroup``: memory is then limited
 per process (RLIMIT_AS = memory_mb each, so N processes may use N times that), processes by
 RLIMIT_NPROC of the run's uid, disk still by the tmpfs, and leftover processes are found by uid.
-Without root or without namespaces the isolation is weak (the program keeps the evaluator's uid and
-may read its files, e.g. ~/.ssh, where no private view can be built); such runs are refused with
-status ERROR unless the caller passes ``allow_weak_isolation=True``, and then ``isolation`` names what
-is missing (with no network namespace the network is only blocked by patching ``socket``). Results are
-data (a status and a message), never exceptions: a program cannot make the evaluator raise.
+The run's cgroup also carries the launcher and PID 1 (``runner.SUPERVISOR_MB`` is added for them), and
+``memory_peak_mb`` reports the cgroup's peak. The OOM-kill counter is per run, so a run in which the
+kernel killed any process for memory is KILLED even if its main process then exited 0.
+
+Without root or without namespaces the isolation is weak: without root the program keeps the
+evaluator's uid and has no cgroup (a user namespace still gives it the private view where the kernel
+allows one); without namespaces it sees the host's files, e.g. ~/.ssh, and as root an interpreter
+under a private home cannot even be started by the run's uid. Such runs are refused with status
+ERROR unless the caller passes ``allow_weak_isolation=True`` (CLI: ``--allow-weak-isolation``), and
+then ``isolation`` names what is missing (with no network namespace the network is only blocked by
+patching ``socket``). Results are data (a status and a message), never exceptions: a program cannot
+make the evaluator raise.
 """
 
 from codehotfix.evaluation.sandbox.result import SandboxResult, SandboxStatus
