@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 import time
 import uuid
@@ -197,6 +198,19 @@ def _written_within(limit_mb):
     return check
 
 
+HOME = os.path.expanduser("~")
+
+
+def _home_hidden(h, r):
+    # Only the way to the interpreter (pyenv under /root) may appear; nothing else of the home.
+    shown = set(eval(r.stdout.splitlines()[0]))
+    prefix = os.path.realpath(sys.executable)
+    allowed = {prefix[len(HOME) + 1:].split("/")[0]} if prefix.startswith(HOME + "/") else set()
+    assert shown <= allowed, (shown, allowed)
+    if not set(os.listdir(HOME)) - allowed:
+        pytest.skip("the evaluator's home holds nothing else to hide")
+
+
 def _empty_listings(h, r):
     for line in r.stdout.splitlines():
         folder, _, names = line.partition(": ")
@@ -257,9 +271,8 @@ HOSTILE = [
     Kind("overwrites a 0666 host file", lambda h: _write_to(str(h.victim)), {S.FAILED}, _victim_unchanged),
     Kind("reads a 0644 host secret", lambda h: f"print(open({str(h.folder / 'secret')!r}).read())\n", {S.FAILED},
          _not_in_output("secret")),
-    Kind("lists the evaluator's home", lambda h: "import os\nprint(os.listdir(os.path.expanduser('~root')))\n"
-         "print(os.path.exists('/root/.ssh'), os.path.exists('/root/.bashrc'))\n", {S.PASSED},
-         lambda h, r: (assert_true("False False" in r.stdout, r.stdout))),
+    Kind("lists the evaluator's home", lambda h: f"import os\nhome = {HOME!r}\n"
+         "print(sorted(os.listdir(home)) if os.path.isdir(home) else [])\n", {S.PASSED}, _home_hidden),
     Kind("host runtime folders (/tmp, /run, /var/tmp, /dev/shm, /var/run)", lambda h: "import os\n"
          "for d in ('/tmp', '/run', '/var/tmp', '/dev/shm', '/var/run'):\n"
          "    print(d + ': ' + str(os.listdir(d) if os.path.isdir(d) else []))\n", {S.PASSED}, _empty_listings),
