@@ -144,6 +144,8 @@ def execfix_cmd(
     json_out: Path = _JSON, model: Optional[str] = _MODEL, adapter: Optional[Path] = _ADAPTER,
     limit: Optional[int] = _LIMIT,
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Required: run generated code in the sandbox."),
+    allow_weak_isolation: bool = typer.Option(
+        False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
     fmt: str = typer.Option("auto", "--format", help="Cases format (see `codehotfix train`)."),
     samples: int = typer.Option(10, "--samples", "-k", help="Sampled completions per case."),
     max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
@@ -157,7 +159,8 @@ def execfix_cmd(
     from codehotfix.config import EvalConfig
     from codehotfix.evaluation.execfix import ExecFixConfig, run_execfix
 
-    exec_cfg = ExecFixConfig(timeout_s=timeout, workers=workers, allow_exec=allow_exec)
+    exec_cfg = ExecFixConfig(timeout_s=timeout, workers=workers, allow_exec=allow_exec,
+                             allow_weak_isolation=allow_weak_isolation)
     cfg = EvalConfig(samples=samples, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     case_list = _cases(cases, fmt, limit)
     loaded = _load(model, adapter, threads, seed)

