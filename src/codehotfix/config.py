@@ -247,7 +247,9 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
     elif isinstance(node, dict):
         node[parts[-1]] = value
     else:
-        errors.append(f"override {override!r}: cannot set {parts[-1]!r}")
+        section = ".".join(parts[:-1])
+        errors.append(f"override {override!r}: cannot set {parts[-1]!r}: {section!r} is not a section "
+                      f"(it holds {node!r})")
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
