@@ -320,3 +320,17 @@ def test_version_prints_and_exits_0(capsys):
 def test_debug_shows_the_traceback(files):
     with pytest.raises(Exception, match="no such file"):
         main(["--debug", "train", str(files / "none.jsonl"), "--out", str(files / "o")])
+
+
+def test_api_checks_outputs_and_limit_before_loading(files):
+    # The same checks without the CLI: a notebook gets them too, before any model loads.
+    from codehotfix.api import evaluate, train
+    from codehotfix.errors import ConfigError, PathError
+
+    with pytest.raises(PathError, match="afile is a file"):
+        train(files / "ok.jsonl", files / "afile" / "sub")
+    with pytest.raises(PathError, match="is a folder"):
+        evaluate(files / "ok.jsonl", json_out=files / "adir")
+    for bad in (-1, 0):
+        with pytest.raises(ConfigError, match=f"limit must be >= 1 .*got {bad}"):
+            evaluate(files / "ok.jsonl", limit=bad)

@@ -66,9 +66,7 @@ class TrainingConfig:
     distributed: bool = False
 
     def __post_init__(self) -> None:
-        errors = _non_finite(self, "training")
-        if errors:
-            raise ConfigError("; ".join(errors))
+        errors = _non_finite(self, "training")  # NaN passes every range check below, so name it here
         if self.epochs < 1:
             errors.append(f"training.epochs must be >= 1, got {self.epochs}")
         if self.lr <= 0:
@@ -112,9 +110,7 @@ class EvalConfig:
     backend: str = "hf"
 
     def __post_init__(self) -> None:
-        errors = _non_finite(self, "eval")
-        if errors:
-            raise ConfigError("; ".join(errors))
+        errors = _non_finite(self, "eval")  # NaN passes every range check below, so name it here
         if self.samples < 0:
             errors.append(f"eval.samples must be >= 0, got {self.samples}")
         if not 0 < self.top_p <= 1:
