@@ -285,10 +285,12 @@ def read_yaml_mapping(path: Path) -> dict:
         ConfigError: naming the file (and line, where YAML gives one): missing, not a regular
             file, not UTF-8, not valid YAML, or not a mapping.
     """
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
     try:
-        text = read_text(path)
+        text = read_text(path)  # refuses a FIFO (would block) and names the line of bad UTF-8
     except CodehotfixError as e:
-        raise ConfigError(str(e).replace("no such file", "no such config file")) from None
+        raise ConfigError(str(e)) from None
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as e:
