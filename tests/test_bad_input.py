@@ -94,8 +94,9 @@ def no_model(monkeypatch):
     import codehotfix.models.loading
     import codehotfix.study.runner
 
-    for module, name in ((codehotfix.api, "load_model"), (codehotfix.api, "load_hotfixed"),
-                         (codehotfix.models.loading, "load_model"), (codehotfix.study.runner, "load_model")):
+    # load_hotfixed stays: its checks (the adapter folder) must run before its load_model call.
+    for module, name in ((codehotfix.api, "load_model"), (codehotfix.models.loading, "load_model"),
+                         (codehotfix.study.runner, "load_model")):
         monkeypatch.setattr(module, name, refuse)
 
 
@@ -189,6 +190,9 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("override-top-p-nan", "train {d}/ok.jsonl --out {d}/o eval.top_p=.nan", ["eval.top_p", "finite"]),
     ("override-objective-param-inf", "train {d}/ok.jsonl --out {d}/o objectives.1.params.margin=.inf",
      ["objectives[1].params.margin must be a finite number"]),
+    ("override-threads-zero", "train {d}/ok.jsonl --out {d}/o training.threads=0",
+     ["training.threads must be >= 1 or null (every core), got 0"]),
+    ("override-seed-negative", "train {d}/ok.jsonl --out {d}/o seed=-1", ["seed must be in [0, 2**32), got -1"]),
     ("override-not-a-section", "train {d}/ok.jsonl --out {d}/o seed.x=1", ["'seed' is not a section"]),
     ("config-missing", "train {d}/ok.jsonl --out {d}/o -c {d}/none.yaml", ["--config {d}/none.yaml: no such file"]),
     ("config-yaml-syntax", "train {d}/ok.jsonl --out {d}/o -c {d}/syntax.yaml", ["{d}/syntax.yaml:3: not valid YAML"]),
@@ -237,6 +241,9 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("format-mismatch", "train {d}/ok.jsonl --format jesse_csv --out {d}/o", ["{d}/ok.jsonl: missing required column"]),
     ("eval-online-fifo", "eval {d}/ok.jsonl " + _J + " --online {d}/fifo", ["{d}/fifo: is a named pipe"]),
     ("eval-guard-invalid-utf8", "eval {d}/ok.jsonl " + _J + " --guard {d}/badutf.jsonl", ["{d}/badutf.jsonl:2"]),
+    ("eval-adapter-not-a-hotfix", "eval {d}/ok.jsonl " + _J + " --adapter {d}/adir",
+     ["{d}/adir: not a hotfix folder"]),
+    ("mine-patch-fifo", "mine {d} --out {d}/m.jsonl --patch {d}/fifo", ["--patch {d}/fifo: is a named pipe"]),
     ("eval-cases-dev-zero", "eval /dev/zero " + _J, ["/dev/zero: is a character device"]),
     ("locality-prompts-fifo", "locality " + _J + " --prompts {d}/fifo", ["{d}/fifo: is a named pipe"]),
     ("perplexity-corpus-invalid-utf8", "perplexity " + _J + " --corpus {d}/badutf_corpus.jsonl",

@@ -149,14 +149,15 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
                   threads: int | None = None, device: str | None = "auto") -> LoadedModel:
     """Loads the base model on ``device`` and, if given, a hotfix adapter on top of it (warns on a
     base mismatch)."""
+    if adapter is not None:  # checked before the model loads, not after
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").exists() and not any(adapter.glob("model*.safetensors")):
+            raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json or model.safetensors)")
     loaded = load_model(model, dtype=dtype, threads=threads, device=device)
     if adapter is None:
         return loaded
     from codehotfix.models.adapters import load_trained
 
-    adapter = Path(adapter)
-    if not (adapter / "adapter_config.json").exists() and not any(adapter.glob("model*.safetensors")):
-        raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json or model.safetensors)")
     manifest_path = adapter / MANIFEST
     if manifest_path.exists():
         trained_on = read_json(manifest_path).get("base_model_checksum")

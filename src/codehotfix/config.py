@@ -36,6 +36,13 @@ def _non_finite(obj: Any, section: str) -> list[str]:
             if isinstance(getattr(obj, f.name), float) and not math.isfinite(getattr(obj, f.name))]
 
 
+def _seed_errors(seed: Any, name: str) -> list[str]:
+    # numpy's seed (seed_everything) accepts only 0 <= seed < 2**32, and fails after the model loads.
+    if isinstance(seed, int) and not 0 <= seed < 2**32:
+        return [f"{name} must be in [0, 2**32), got {seed}"]
+    return []
+
+
 @dataclass
 class TrainingConfig:
     """How the adapter is optimised.
@@ -78,6 +85,8 @@ class TrainingConfig:
         for name in ("warmup_steps", "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 errors.append(f"training.{name} must be >= 0, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            errors.append(f"training.threads must be >= 1 or null (every core), got {self.threads}")
         if errors:
             raise ConfigError("; ".join(errors))
 
@@ -123,6 +132,7 @@ class EvalConfig:
             errors.append(f"eval.batch_size must be >= 1, got {self.batch_size}")
         if self.max_context_tokens < 1:
             errors.append(f"eval.max_context_tokens must be >= 1, got {self.max_context_tokens}")
+        errors += _seed_errors(self.seed, "eval.seed")
         if not self.greedy and self.samples == 0:
             errors.append("eval: nothing to generate (greedy is false and samples is 0)")
         from codehotfix.evaluation.backends import BACKENDS  # lazy: the backends import this module
@@ -153,6 +163,11 @@ class HotfixConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        errors = _seed_errors(self.seed, "seed")
+        if errors:
+            raise ConfigError("; ".join(errors))
 
 
 def to_dict(obj: Any) -> Any:

@@ -15,9 +15,9 @@ from typing import Callable, Optional
 
 import typer
 
-from codehotfix.files import check_output, read_text
+from codehotfix.files import check_output, read_text, require_regular_file
 
-__all__ = ["finite", "at_least", "output_file", "output_folder", "text_file"]
+__all__ = ["finite", "at_least", "output_file", "output_folder", "text_file", "input_file"]
 
 IntCheck = Callable[[typer.Context, typer.CallbackParam, Optional[int]], Optional[int]]
 
@@ -63,3 +63,10 @@ def text_file(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Pa
         read_text(value, _option(param))
     return value
 
+
+
+def input_file(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+    """An input that must be a regular file, checked without opening it (a FIFO would block)."""
+    if value is not None:
+        require_regular_file(value, _option(param))
+    return value
