@@ -103,6 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from codehotfix.errors import CodehotfixError
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    _state["debug"] = False  # a previous in-process call's --debug must not leak into this one
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
