@@ -65,3 +65,53 @@ def test_exponent_floats_without_a_dot_are_numbers_not_strings(tmp_path):
     assert cfg.eval.top_p == 0.95
     with pytest.raises(ConfigError, match="training.lr: expected a number"):
         load_config(None, ["training.lr=fast"])
+
+
+@pytest.mark.parametrize("override", ["training.lr=.inf", "training.lr=-.inf", "training.lr=.nan", "training.lr=nan",
+                                      "eval.top_p=.nan", "eval.temperature=inf", "training.max_grad_norm=.inf",
+                                      "objectives.1.params.margin=.inf"])
+def test_non_finite_numbers_are_rejected_everywhere(override):
+    # NaN compares False with every bound, so "lr <= 0" alone let NaN (and "> 0" let .inf) through.
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        load_config(None, [override])
+
+
+def test_dataclasses_reject_non_finite_and_out_of_range_values_built_directly():
+    from codehotfix.config import EvalConfig, TrainingConfig
+
+    with pytest.raises(ConfigError, match=r"eval.temperature must be a finite number, got nan"):
+        EvalConfig(temperature=float("nan"))
+    with pytest.raises(ConfigError, match=r"eval.max_context_tokens must be >= 1, got 0"):
+        EvalConfig(max_context_tokens=0)
+    with pytest.raises(ConfigError, match=r"training.lr must be a finite number, got inf"):
+        TrainingConfig(lr=float("inf"))
+
+
+@pytest.mark.parametrize("value", ["[", "{a: 1", "2024-13-45", "'open", "*alias", "9" * 5000])
+def test_override_values_that_are_not_yaml_are_config_errors(value):
+    with pytest.raises(ConfigError, match=r"override .training.lr=.*.: the value is not valid YAML"):
+        load_config(None, [f"training.lr={value}"])
+
+
+def test_config_file_errors_name_the_file_and_line_on_one_line(tmp_path):
+    syntax, badutf, deep = tmp_path / "s.yaml", tmp_path / "u.yaml", tmp_path / "d.yaml"
+    syntax.write_text("training:\n  lr: [1, 2\n")
+    badutf.write_bytes(b"training:\n  dtype: \xff\n")
+    deep.write_text("a: " + "[" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=f"^{syntax}:3: not valid YAML") as e:
+        load_config(syntax)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=f"^{badutf}:2: not valid UTF-8"):
+        load_config(badutf)
+    with pytest.raises(ConfigError, match=f"^{deep}"):
+        load_config(deep)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_every_problem_on_one_line():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["training.lr=.nan", "training.epochs=0", "nope=1", "seed.x=1"])
+    msg = str(e.value)
+    assert "\n" not in msg and msg.count("training.lr must be a finite number") == 1
+    assert "training.epochs must be >= 1" in msg and "nope: unknown key" in msg and "'seed' is not a section" in msg

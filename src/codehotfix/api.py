@@ -23,8 +23,8 @@ import torch
 from codehotfix.config import EvalConfig, HotfixConfig, load_config
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders import load_cases
-from codehotfix.errors import CodehotfixError, DataError
-from codehotfix.files import atomic_write_text, read_json, sha256_text, write_json
+from codehotfix.errors import CodehotfixError, ConfigError, DataError
+from codehotfix.files import atomic_write_text, check_output, read_json, sha256_text, write_json
 from codehotfix.models.adapters import build_adapter, save_trained, trainable_parameters
 from codehotfix.models.loading import LoadedModel, load_model
 
@@ -134,9 +134,9 @@ def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, mode
         CodehotfixError: ``out_dir`` already holds a finished hotfix (pass ``force=True`` to replace it),
             or the cases/config/model are invalid.
     """
+    out = check_output(out_dir, "folder", "out_dir")  # fails now, not after loading and training
     cfg = _as_config(config, overrides)
     case_list = _as_cases(cases, fmt)
-    out = Path(out_dir)
     if (out / MANIFEST).exists() and not force:
         raise CodehotfixError(f"{out}: already holds a hotfix ({MANIFEST}); choose another folder or pass --force")
     from codehotfix.training.distributed import launch_device
@@ -152,14 +152,15 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
                   threads: int | None = None, device: str | None = "auto") -> LoadedModel:
     """Loads the base model on ``device`` and, if given, a hotfix adapter on top of it (warns on a
     base mismatch)."""
+    if adapter is not None:  # checked before the model loads, not after
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").exists() and not any(adapter.glob("model*.safetensors")):
+            raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json or model.safetensors)")
     loaded = load_model(model, dtype=dtype, threads=threads, device=device)
     if adapter is None:
         return loaded
     from codehotfix.models.adapters import load_trained
 
-    adapter = Path(adapter)
-    if not (adapter / "adapter_config.json").exists() and not any(adapter.glob("model*.safetensors")):
-        raise CodehotfixError(f"{adapter}: not a hotfix folder (no adapter_config.json or model.safetensors)")
     manifest_path = adapter / MANIFEST
     if manifest_path.exists():
         trained_on = read_json(manifest_path).get("base_model_checksum")
@@ -198,6 +199,11 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
     from codehotfix.online import BuggyLineGuard, GuardConfig, MatchConfig, PromptHotfix, PromptHotfixConfig
 
     # Everything that can be wrong with the inputs fails here, before a model loads.
+    if json_out is not None:
+        check_output(json_out, "file", "json_out")
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        # A negative limit would slice from the end (-1 kept 3 of 4 cases) and 0 would keep none.
+        raise ConfigError(f"limit must be >= 1 (or None for every case), got {limit}")
     case_list = _as_cases(cases, fmt)
     if limit is not None:
         case_list = case_list[:limit]

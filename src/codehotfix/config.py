@@ -8,6 +8,7 @@ in one ``ConfigError``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,11 +17,30 @@ from typing import Any, Sequence
 
 import yaml
 
-from codehotfix.errors import ConfigError
+from codehotfix.errors import CodehotfixError, ConfigError
+from codehotfix.files import read_text
 from codehotfix.models.adapters import AdapterConfig
 from codehotfix.objectives.base import ObjectiveConfig
 
 __all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "load_config", "build", "to_dict", "apply_override"]
+
+
+def _non_finite(obj: Any, section: str) -> list[str]:
+    """Errors for every float field of dataclass ``obj`` that is NaN or infinite.
+
+    ``lr <= 0`` is False for NaN, so range checks alone let NaN through (and .inf past ``> 0``);
+    a NaN learning rate trains nothing and reports success.
+    """
+    return [f"{section}.{f.name} must be a finite number, got {getattr(obj, f.name)!r}"
+            for f in dataclasses.fields(obj)
+            if isinstance(getattr(obj, f.name), float) and not math.isfinite(getattr(obj, f.name))]
+
+
+def _seed_errors(seed: Any, name: str) -> list[str]:
+    # numpy's seed (seed_everything) accepts only 0 <= seed < 2**32, and fails after the model loads.
+    if isinstance(seed, int) and not 0 <= seed < 2**32:
+        return [f"{name} must be in [0, 2**32), got {seed}"]
+    return []
 
 
 @dataclass
@@ -53,7 +73,7 @@ class TrainingConfig:
     distributed: bool = False
 
     def __post_init__(self) -> None:
-        errors = []
+        errors = _non_finite(self, "training")  # NaN passes every range check below, so name it here
         if self.epochs < 1:
             errors.append(f"training.epochs must be >= 1, got {self.epochs}")
         if self.lr <= 0:
@@ -62,6 +82,11 @@ class TrainingConfig:
             errors.append(f"training.batch_size must be >= 1, got {self.batch_size}")
         if self.max_context_tokens < 1:
             errors.append(f"training.max_context_tokens must be >= 1, got {self.max_context_tokens}")
+        for name in ("warmup_steps", "weight_decay", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                errors.append(f"training.{name} must be >= 0, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            errors.append(f"training.threads must be >= 1 or null (every core), got {self.threads}")
         if errors:
             raise ConfigError("; ".join(errors))
 
@@ -94,7 +119,7 @@ class EvalConfig:
     backend: str = "hf"
 
     def __post_init__(self) -> None:
-        errors = []
+        errors = _non_finite(self, "eval")  # NaN passes every range check below, so name it here
         if self.samples < 0:
             errors.append(f"eval.samples must be >= 0, got {self.samples}")
         if not 0 < self.top_p <= 1:
@@ -105,6 +130,9 @@ class EvalConfig:
             errors.append(f"eval.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.batch_size < 1:
             errors.append(f"eval.batch_size must be >= 1, got {self.batch_size}")
+        if self.max_context_tokens < 1:
+            errors.append(f"eval.max_context_tokens must be >= 1, got {self.max_context_tokens}")
+        errors += _seed_errors(self.seed, "eval.seed")
         if not self.greedy and self.samples == 0:
             errors.append("eval: nothing to generate (greedy is false and samples is 0)")
         from codehotfix.evaluation.backends import BACKENDS  # lazy: the backends import this module
@@ -136,6 +164,11 @@ class HotfixConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        errors = _seed_errors(self.seed, "seed")
+        if errors:
+            raise ConfigError("; ".join(errors))
+
 
 def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
@@ -156,7 +189,7 @@ def build(cls: type, data: Any, where: str, errors: list[str]) -> Any:
         return None
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    for key in sorted(set(data) - names):
+    for key in sorted(set(data) - names, key=str):  # YAML keys may be numbers or null, not only strings
         errors.append(f"{where + '.' if where else ''}{key}: unknown key; allowed: {', '.join(sorted(names))}")
     kwargs = {}
     for key in names & set(data):
@@ -166,7 +199,8 @@ def build(cls: type, data: Any, where: str, errors: list[str]) -> Any:
     except ConfigError as e:
         msg = str(e)
         errors.append(msg if not where or msg.startswith(where) else f"{where}: {msg}")
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
+        # A component's own checks (an objective's params, say) meeting a value of the wrong shape.
         errors.append(f"{where or 'config'}: {e}")
     return None
 
@@ -184,15 +218,16 @@ def _convert(tp: Any, value: Any, where: str, errors: list[str]) -> Any:
             return value
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{where}[{i}]", errors) for i, v in enumerate(value)]
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):
+    if tp is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         # YAML 1.1 reads "5e-4" (no dot) as a string; accept what Python reads as a number.
         try:
-            return float(value)
-        except ValueError:
+            number = float(value)
+        except (ValueError, OverflowError):
             errors.append(f"{where}: expected a number, got {value!r}")
             return value
+        if not math.isfinite(number):
+            errors.append(f"{where} must be a finite number, got {number!r}")
+        return number
     if tp in (int, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
         errors.append(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
@@ -203,7 +238,11 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
         errors.append(f"override {override!r}: expected key.path=value")
         return
     key, raw = override.split("=", 1)
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        errors.append(f"override {override!r}: the value is not valid YAML ({_one_line(e)})")
+        return
     node = data
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -219,7 +258,9 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
     elif isinstance(node, dict):
         node[parts[-1]] = value
     else:
-        errors.append(f"override {override!r}: cannot set {parts[-1]!r}")
+        section = ".".join(parts[:-1])
+        errors.append(f"override {override!r}: cannot set {parts[-1]!r}: {section!r} is not a section "
+                      f"(it holds {node!r})")
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
@@ -234,26 +275,67 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
     errors: list[str] = []
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        for key, value in loaded.items():
+        for key, value in read_yaml_mapping(path).items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
     for override in overrides:
         _apply_override(data, override, errors)
+    _find_non_finite(data, "", errors)
     cfg = build(HotfixConfig, data, "", errors)
     if errors:
+        # One line, every problem: the CLI prints errors on one line, and a list reads fine with "; ".
         prefix = f"{path}: " if path else ""
-        raise ConfigError(prefix + "invalid config:\n  " + "\n  ".join(errors))
+        # The same NaN is caught by the raw scan, the conversion and the dataclass: say it once.
+        parts = dict.fromkeys(part for error in errors for part in error.split("; "))
+        raise ConfigError(prefix + "invalid config: " + "; ".join(parts))
     return cfg
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    """Reads a YAML file whose top level is a mapping.
+
+    Raises:
+        ConfigError: naming the file (and line, where YAML gives one): missing, not a regular
+            file, not UTF-8, not valid YAML, or not a mapping.
+    """
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        text = read_text(path)  # refuses a FIFO (would block) and names the line of bad UTF-8
+    except CodehotfixError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({_one_line(e)})") from None
+    except (ValueError, RecursionError) as e:
+        # PyYAML lets these through: a date like 2024-13-45, an integer over 4300 digits, deep nesting.
+        raise ConfigError(f"{path}: not valid YAML ({type(e).__name__}: {_one_line(e)})") from None
+    loaded = {} if loaded is None else loaded
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
+
+
+def _find_non_finite(value: Any, where: str, errors: list[str]) -> None:
+    """Adds an error for every NaN or infinite float anywhere in the raw config (objective params
+    included, which no dataclass field types)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        errors.append(f"{where or 'config'} must be a finite number, got {value!r}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _find_non_finite(item, f"{where}.{key}" if where else str(key), errors)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _find_non_finite(item, f"{where}[{i}]", errors)
 
 
 apply_override = _apply_override  # the public name, for specs outside this module (study configs)

@@ -1,6 +1,6 @@
 """The package's exceptions: one base class so callers can catch everything codehotfix raises."""
 
-__all__ = ["CodehotfixError", "ConfigError", "DataError", "ModelError"]
+__all__ = ["CodehotfixError", "ConfigError", "DataError", "ModelError", "PathError"]
 
 
 class CodehotfixError(Exception):
@@ -17,3 +17,8 @@ class DataError(CodehotfixError):
 
 class ModelError(CodehotfixError):
     """A model cannot be found, installed or loaded; the message says how to fix it."""
+
+
+class PathError(CodehotfixError):
+    """An output path cannot be written: it is a folder where a file is wanted (or the reverse), it
+    lies under a file, or it is not a regular file; the message names the option and the path."""

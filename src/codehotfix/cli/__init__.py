@@ -1,16 +1,30 @@
 """The ``codehotfix`` command: a thin typer app; each subcommand module registers itself here.
 
 Every command calls one function of ``codehotfix.api`` (or a stage's public function) and prints a
-short JSON or table summary. Errors raised on purpose (CodehotfixError, KeyError from registries)
-exit with status 2 and one line; ``--debug`` shows the full traceback.
+short JSON or table summary. Every error the user can cause exits with status 2 and one line on
+stderr, ``codehotfix: error: …``: usage errors (a missing or unknown option or command, a bad
+value), errors raised on purpose (CodehotfixError, KeyError from registries) and OS errors on
+the files named. ``--debug`` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn, Optional, Sequence
 
 import typer
+
+# typer >= 0.2x vendors click as typer._click, whose exceptions are not click's; older typer (the
+# pyproject allows >= 0.12) raises click's own. In non-standalone mode (needed to catch our own
+# errors) typer re-raises them instead of printing them, so main() must handle both.
+try:
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as _click_errors
+ClickException, UsageError = _click_errors.ClickException, _click_errors.UsageError
+# click < 8.2 shows the help and exits 0 instead of raising this.
+NoArgsIsHelpError = getattr(_click_errors, "NoArgsIsHelpError", ())
 
 app = typer.Typer(
     name="codehotfix",
@@ -21,10 +35,31 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+# The exit status of every error a user can cause (as argparse and click use for usage errors).
+USAGE_STATUS = 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("codehotfix")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"codehotfix {_version()}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+) -> None:
     _state["debug"] = debug
 
 
@@ -40,27 +75,51 @@ from codehotfix.cli import serve  # noqa: E402,F401
 from codehotfix.cli import study  # noqa: E402,F401
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``codehotfix`` script."""
+def _fail(message: str) -> NoReturn:
+    # One line whatever the message holds: scripts grep stderr, and a wrapped list reads as two errors.
+    text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"codehotfix: error: {text}", file=sys.stderr)
+    raise SystemExit(USAGE_STATUS)
+
+
+def _usage_message(e: UsageError) -> str:
+    """One line for a usage error: the command, what is wrong, and where the help is."""
+    ctx = e.ctx
+    path = ctx.command_path if ctx is not None else "codehotfix"
+    if NoArgsIsHelpError and isinstance(e, NoArgsIsHelpError) and ctx is not None:
+        names = ctx.command.list_commands(ctx) if isinstance(ctx.command, typer.core.TyperGroup) else []
+        what = f"missing command; one of: {', '.join(names)}" if names else "missing arguments"
+    else:
+        what = e.format_message()
+    return f"{path}: {what} (see '{path} --help')"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Entry point of the ``codehotfix`` script.
+
+    Raises:
+        SystemExit: 0 on success; 2 with one line on stderr for every error the user can cause.
+    """
     from codehotfix.errors import CodehotfixError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _state["debug"] = False  # a previous in-process call's --debug must not leak into this one
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        app(args=argv, standalone_mode=False)
-    except (CodehotfixError, KeyError, FileNotFoundError) as e:
-        if _state["debug"] or "--debug" in (argv or sys.argv):
+        status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
+    except (CodehotfixError, KeyError, OSError, UsageError, ClickException) as e:
+        if _state["debug"] or "--debug" in argv:
             raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"codehotfix: error: {msg}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except typer.Exit as e:
+        if isinstance(e, UsageError):
+            _fail(_usage_message(e))
+        if isinstance(e, ClickException):
+            _fail(e.format_message())
+        _fail(e.args[0] if isinstance(e, KeyError) and e.args else str(e))
+    except typer.Exit as e:  # raised by a command itself
         raise SystemExit(e.exit_code) from None
-    except Exception as e:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        if isinstance(e, click.exceptions.Abort):
-            raise SystemExit(130) from None
-        raise
+    except typer.Abort:
+        print("codehotfix: aborted", file=sys.stderr)
+        raise SystemExit(130) from None
+    # Without standalone mode typer returns the status of an Exit (e.g. 130 after Ctrl-C) instead.
+    if isinstance(status, int) and not isinstance(status, bool) and status != 0:
+        raise SystemExit(status)

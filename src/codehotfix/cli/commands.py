@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import at_least, finite, output_file, output_folder, text_file
 
 _MODEL_HELP = "Base model: 'default' (embedded Qwen2.5-Coder-0.5B-Instruct), a hub id, a local folder or a .gguf file."
 _DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if any, else the CPU), cpu, cuda, cuda:N."
@@ -17,9 +18,11 @@ _DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if any, else the CPU), cp
 @app.command("train")
 def train_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases (codehotfix JSONL, or a known dataset format)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the adapter and its hotfix.json manifest."),
+    out: Path = typer.Option(..., "--out", "-o", callback=output_folder,
+                             help="Folder for the adapter and its hotfix.json manifest."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", callback=text_file,
+                                          help="YAML config (see configs/)."),
     fmt: str = typer.Option("auto", "--format", help="Cases format: auto, jsonl, pysstubs, manysstubs4j, "
                                                     "humanevalfix, jesse_csv, sstubs_json."),
     force: bool = typer.Option(False, "--force", help="Replace a finished hotfix already in --out."),
@@ -40,19 +43,20 @@ def train_cmd(
 @app.command("eval")
 def eval_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases to measure."),
-    json_out: Path = typer.Option(..., "--json", help="Where to write the full results (JSON)."),
+    json_out: Path = typer.Option(..., "--json", callback=output_file, help="Where to write the full results (JSON)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
     fmt: str = typer.Option("auto", "--format", help="Cases format (see train)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N cases."),
-    samples: int = typer.Option(10, "--samples", "-k", help="Sampled completions per case (paper: 10)."),
-    top_p: float = typer.Option(0.95, help="Nucleus sampling threshold."),
-    temperature: float = typer.Option(1.0, help="Sampling temperature."),
-    max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
-    batch_size: int = typer.Option(8, help="Prompts per generation batch."),
-    max_context_tokens: int = typer.Option(256, help="Prefix tokens kept (from the right)."),
+    limit: Optional[int] = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N cases."),
+    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0),
+                                help="Sampled completions per case (paper: 10)."),
+    top_p: float = typer.Option(0.95, callback=finite, help="Nucleus sampling threshold."),
+    temperature: float = typer.Option(1.0, callback=finite, help="Sampling temperature."),
+    max_new_tokens: int = typer.Option(64, callback=at_least(1), help="Token budget per completion."),
+    batch_size: int = typer.Option(8, callback=at_least(1), help="Prompts per generation batch."),
+    max_context_tokens: int = typer.Option(256, callback=at_least(1), help="Prefix tokens kept (from the right)."),
     seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
     device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     backend: str = typer.Option("hf", "--backend", help="Generation backend: hf (transformers) or vllm "
                                 "(pip install vllm, CUDA only)."),
@@ -61,9 +65,11 @@ def eval_cmd(
     online_template: str = typer.Option("hint", "--online-template", help="Comment template: hint, warning."),
     guard: Optional[Path] = typer.Option(None, "--guard", help="Decoding guard (no training): fix cases (JSONL) "
                                          "whose buggy line is steered to the fixed one in matching contexts."),
-    match_threshold: float = typer.Option(0.8, "--match-threshold", help="Online/guard: minimum similarity of "
-                                          "the prompt's last code lines to a fix case's (0-1)."),
-    match_lines: int = typer.Option(4, "--match-lines", help="Online/guard: code lines compared."),
+    match_threshold: float = typer.Option(0.8, "--match-threshold", callback=finite,
+                                          help="Online/guard: minimum similarity of the prompt's last code "
+                                          "lines to a fix case's (0-1)."),
+    match_lines: int = typer.Option(4, "--match-lines", callback=at_least(1),
+                                    help="Online/guard: code lines compared."),
     match_mode: str = typer.Option("context", "--match", help="Online/guard matching: 'context' (the prompt's "
                                    "last lines resemble a fix case's) or 'edit' (a context-free edit rule per "
                                    "case, e.g. yaml.load( -> yaml.safe_load(; reaches new code)."),
@@ -87,10 +93,11 @@ def eval_cmd(
 
 @app.command("demo")
 def demo_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/demo-<time>); "
+    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_folder,
+                                       help="Run folder (default: runs/demo-<time>); "
                                                                 "an existing one resumes."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", callback=text_file, help="YAML config."),
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),
     device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),

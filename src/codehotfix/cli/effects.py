@@ -19,12 +19,13 @@ from typing import Any, List, Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import at_least, finite, output_file
 
 _MODEL = typer.Option(None, "--model", "-m", help="Base model: 'default', a hub id, a local folder or a .gguf file.")
 _ADAPTER = typer.Option(None, "--adapter", "-a", help="A hotfix folder; without it only the base is measured.")
-_JSON = typer.Option(..., "--json", help="Where to write the full results (JSON).")
-_LIMIT = typer.Option(None, "--limit", help="Only the first N prompts, texts or cases.")
-_THREADS = typer.Option(None, help="Torch threads (default: all cores).")
+_JSON = typer.Option(..., "--json", callback=output_file, help="Where to write the full results (JSON).")
+_LIMIT = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N prompts, texts or cases.")
+_THREADS = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores).")
 
 
 def _load(model: Optional[str], adapter: Optional[Path], threads: Optional[int], seed: int) -> Any:
@@ -113,7 +114,7 @@ def variants_cmd(
     fmt: str = typer.Option("auto", "--format", help="Cases format (see `codehotfix train`)."),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Variant kinds (repeatable; default: "
                                                                    "rename, reformat, wrap)."),
-    samples: int = typer.Option(10, "--samples", "-k", help="Sampled completions per case."),
+    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0), help="Sampled completions per case."),
     max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
     seed: int = typer.Option(0, help="Variant and sampling seed."),
@@ -147,11 +148,11 @@ def execfix_cmd(
     allow_weak_isolation: bool = typer.Option(
         False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
     fmt: str = typer.Option("auto", "--format", help="Cases format (see `codehotfix train`)."),
-    samples: int = typer.Option(10, "--samples", "-k", help="Sampled completions per case."),
+    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0), help="Sampled completions per case."),
     max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per program."),
-    workers: Optional[int] = typer.Option(None, help="Programs run in parallel (default: CPUs)."),
+    timeout: float = typer.Option(3.0, "--timeout", callback=finite, help="Seconds per program."),
+    workers: Optional[int] = typer.Option(None, callback=at_least(1), help="Programs run in parallel (default: CPUs)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     threads: Optional[int] = _THREADS,
 ) -> None:

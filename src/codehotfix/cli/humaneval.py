@@ -16,25 +16,26 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import at_least, finite, output_file
 
 
 @app.command("humaneval")
 def humaneval_cmd(
-    json_out: Path = typer.Option(..., "--json", help="Where to write the results (JSON)."),
+    json_out: Path = typer.Option(..., "--json", callback=output_file, help="Where to write the results (JSON)."),
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Required: run generated code in the sandbox."),
     allow_weak_isolation: bool = typer.Option(
         False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (see `codehotfix train`)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N problems."),
+    limit: Optional[int] = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N problems."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Task ids to leave out (repeatable)."),
     samples: int = typer.Option(1, "--samples", "-n", help="Completions per problem."),
-    temperature: float = typer.Option(0.0, help="0 means greedy."),
+    temperature: float = typer.Option(0.0, callback=finite, help="0 means greedy."),
     k: Optional[List[int]] = typer.Option(None, "--k", help="pass@k values to report (repeatable; default 1)."),
     max_new_tokens: int = typer.Option(384, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
     seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
     device: str = typer.Option("auto", "--device", help="Where the model runs: auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Measure HumanEval pass@k (generated code runs only in the sandbox, and only with --allow-exec)."""

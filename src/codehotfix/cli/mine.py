@@ -16,16 +16,19 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import at_least, input_file, output_file
 
 
 @app.command("mine")
 def mine(
     repos: List[Path] = typer.Argument(..., help="Local git repositories (with --patch: the one the diff applies to)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Cases JSONL to write (state file beside it)."),
+    out: Path = typer.Option(..., "--out", "-o", callback=output_file,
+                             help="Cases JSONL to write (state file beside it)."),
     since: Optional[str] = typer.Option(None, help="Only commits committed on or after this ISO date."),
     paths: List[str] = typer.Option([], "--paths", help="Glob the fixed file must match (repeatable; * crosses /)."),
-    max_cases: Optional[int] = typer.Option(None, "--max", help="Stop after this many cases."),
-    patch: Optional[Path] = typer.Option(None, help="Mine this unified diff instead of the history."),
+    max_cases: Optional[int] = typer.Option(None, "--max", callback=at_least(1), help="Stop after this many cases."),
+    patch: Optional[Path] = typer.Option(None, callback=input_file,
+                                         help="Mine this unified diff instead of the history."),
     rev: str = typer.Option("HEAD", help="With --patch: the revision the diff was made against."),
     prefix_lines: int = typer.Option(60, help="Lines of the parent file kept before the buggy line."),
     suffix_lines: int = typer.Option(15, help="Lines of the fixed file kept after the fixed line."),

@@ -18,6 +18,7 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import at_least, output_file, output_folder
 
 pii_app = typer.Typer(help="Find PII in code, build privacy hotfix cases, measure leakage.", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")
@@ -32,11 +33,12 @@ def _detect_config(no_private: bool, kinds: Optional[List[str]]):
 @pii_app.command("scan")
 def scan_cmd(
     paths: List[Path] = typer.Argument(..., help="Files, folders (recursive) or .jsonl data sets."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every finding (with values) here."),
+    json_out: Optional[Path] = typer.Option(None, "--json", callback=output_file,
+                                            help="Write every finding (with values) here."),
     fields: Optional[List[str]] = typer.Option(None, "--field", help="JSONL: string fields to scan (default all)."),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Only these kinds: email, ipv4, ipv6, key."),
     no_private: bool = typer.Option(False, "--no-private", help="Ignore private/internal IP ranges."),
-    show: int = typer.Option(20, help="Locations to print (redacted)."),
+    show: int = typer.Option(20, callback=at_least(0), help="Locations to print (redacted)."),
 ) -> None:
     """Scan code for emails, IP addresses and keys; print counts by kind and locations."""
     from codehotfix.files import write_json
@@ -55,7 +57,7 @@ def scan_cmd(
 @pii_app.command("cases")
 def cases_cmd(
     paths: List[Path] = typer.Argument(..., help="Source files or folders (a project checkout)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Cases JSONL to write."),
+    out: Path = typer.Option(..., "--out", "-o", callback=output_file, help="Cases JSONL to write."),
     prefix_lines: int = typer.Option(40, help="Lines kept before each PII line."),
     relative_to: Optional[Path] = typer.Option(None, help="Record paths relative to this folder."),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Only these kinds."),
@@ -83,7 +85,8 @@ def cases_cmd(
 
 @pii_app.command("leak")
 def leak_cmd(
-    json_out: Path = typer.Option(..., "--json", help="Where to write the results (JSON; a .md summary beside it)."),
+    json_out: Path = typer.Option(..., "--json", callback=output_file,
+                                  help="Where to write the results (JSON; a .md summary beside it)."),
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="Ground-truth JSONL (from `pii corpus`)."),
     root: Optional[Path] = typer.Option(None, help="Folder the --secrets paths are relative to (default: files/ beside it)."),
     cases: Optional[Path] = typer.Option(None, "--cases", help="Cases JSONL from `pii cases`."),
@@ -98,7 +101,7 @@ def leak_cmd(
     no_targeted: bool = typer.Option(False, "--no-targeted", help="Skip the targeted measurement."),
     no_untargeted: bool = typer.Option(False, "--no-untargeted", help="Skip the untargeted measurement."),
     seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
 ) -> None:
     """Measure PII leakage: targeted (known occurrences) and untargeted (n top-k samples)."""
     from codehotfix.privacy.leak import LeakRun, TargetedConfig, UntargetedConfig, load_targets, run_leak
@@ -121,7 +124,8 @@ def leak_cmd(
 
 @pii_app.command("corpus")
 def corpus_cmd(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write files/, secrets.jsonl and corpus.json to."),
+    out: Path = typer.Option(..., "--out", "-o", callback=output_folder,
+                             help="Folder to write files/, secrets.jsonl and corpus.json to."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same corpus."),
     projects: int = typer.Option(8, help="Synthetic projects (6 files each)."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),

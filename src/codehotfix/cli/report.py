@@ -15,12 +15,14 @@ from typing import Optional
 import typer
 
 from codehotfix.cli import app
+from codehotfix.cli._checks import output_folder
 
 
 @app.command("report")
 def report_cmd(
     run_dir: Path = typer.Argument(..., help="Run folder (codehotfix demo --out, or the files of docs/report.md)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write report.html/.md/.json "
+    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_folder,
+                                       help="Where to write report.html/.md/.json "
                                                                  "(default: RUN_DIR)."),
     force: bool = typer.Option(False, "--force", help="Replace report files that belong to another run."),
 ) -> None:

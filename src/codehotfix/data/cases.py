@@ -25,12 +25,15 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from codehotfix.errors import DataError
-from codehotfix.files import atomic_write_text
+from codehotfix.files import atomic_write_text, iter_lines
 
 __all__ = ["HotfixCase", "normalize_line", "read_cases", "write_cases", "validate_case"]
 
 REQUIRED_FIELDS = ("id", "prefix", "buggy", "fixed")
 OPTIONAL_FIELDS = ("suffix", "language", "group", "source")
+# A wrong type here would pass loading and fail later, inside training or a report.
+_OPTIONAL_TYPES = {"suffix": str, "language": str, "group": str, "source": dict}
+_TYPE_NAMES = {str: "a string", dict: "an object"}
 
 
 _STRING = re.compile(r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
@@ -110,6 +113,9 @@ def case_from_dict(obj: Any, where: str) -> HotfixCase:
             f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
             f"allowed: {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)} (put extra metadata under 'source')"
         )
+    for name, allowed in _OPTIONAL_TYPES.items():
+        if obj.get(name) is not None and not isinstance(obj[name], allowed):
+            raise DataError(f"{where}: field {name!r} must be {_TYPE_NAMES[allowed]}, got {type(obj[name]).__name__}")
     case = HotfixCase(
         id=obj["id"],
         prefix=obj["prefix"],
@@ -128,26 +134,22 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
     """Yields ("file:line", decoded object) for each non-blank line of a JSONL file (.gz allowed).
 
     Raises:
-        DataError: on a line that is not valid JSON, naming the file and line.
+        DataError: naming the file and line, for a line that is not valid JSON, bytes that are not
+            UTF-8, a broken ``.gz``, an over-long line or a path that is not a regular file (see
+            ``codehotfix.files.iter_lines``).
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.suffix == ".gz":
-        import gzip
-
-        opener = lambda: gzip.open(path, "rt", encoding="utf-8")  # noqa: E731
-    else:
-        opener = lambda: open(path, encoding="utf-8")  # noqa: E731
-    with opener() as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        except (ValueError, RecursionError) as e:
+            # json raises these past its own checks: an integer over 4300 digits, deep nesting.
+            raise DataError(f"{where}: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
+        yield where, obj
 
 
 def read_cases(path: str | os.PathLike) -> list[HotfixCase]:

@@ -8,6 +8,7 @@ from typing import Callable
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import DataError
+from codehotfix.files import require_regular_file
 from codehotfix.registry import Registry
 
 __all__ = ["LOADERS", "load_cases", "detect_format", "Loader"]
@@ -36,14 +37,11 @@ def load_cases(path: str | os.PathLike, fmt: str = "auto") -> list[HotfixCase]:
     """Loads cases from ``path`` with the loader ``fmt`` (or a detected one).
 
     Raises:
-        DataError: the file is missing, empty or malformed (message names file, line, field).
+        DataError: the file is missing, not a regular file, empty or malformed (message names
+            file, line, field).
         KeyError: ``fmt`` is not a registered loader (message lists the valid ones).
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; pass a cases file")
+    path = require_regular_file(path)  # a FIFO would block the loader, /dev/zero never end
     name = detect_format(path) if fmt == "auto" else fmt
     cases = LOADERS.get(name)(path)
     if not cases:

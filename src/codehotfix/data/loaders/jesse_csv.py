@@ -31,6 +31,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders._records import MULTI_LINE, CaseCollector
 from codehotfix.data.loaders.base import LOADERS
 from codehotfix.errors import DataError
+from codehotfix.files import iter_lines
 
 __all__ = ["load_jesse_csv"]
 
@@ -49,33 +50,35 @@ def load_jesse_csv(path: Path) -> list[HotfixCase]:
             an identical bug and fix, a duplicate id or an empty file.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
     collector = CaseCollector(path, "bug", "fix")
     old_limit = csv.field_size_limit(_FIELD_LIMIT)
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
+        # Lines are decoded one by one (iter_lines), so bytes that are not UTF-8 are reported at
+        # their own line, not wherever a buffered text reader happened to decode them.
+        reader = csv.DictReader(line for _, line in iter_lines(path))
+        try:
             columns = reader.fieldnames
-            if columns is None:
-                raise DataError(f"{path}: contains no records (not even a header row)")
-            missing = [c for c in _REQUIRED if c not in columns]
-            if missing:
-                raise DataError(
-                    f"{path}: missing required column(s) {', '.join(map(repr, missing))}; "
-                    f"found columns: {', '.join(columns)}"
-                )
+        except csv.Error as e:
+            raise DataError(f"{path}:1: malformed CSV header ({e})") from None
+        if columns is None:
+            raise DataError(f"{path}: contains no records (not even a header row)")
+        missing = [c for c in _REQUIRED if c not in columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing required column(s) {', '.join(map(repr, missing))}; "
+                f"found columns: {', '.join(columns)}"
+            )
+        start = reader.line_num + 1
+        while True:
+            where = f"{path}:{start}"
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise DataError(f"{where}: malformed CSV row ({e})") from None
+            _add_row(collector, row, len(columns), where)
             start = reader.line_num + 1
-            while True:
-                where = f"{path}:{start}"
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as e:
-                    raise DataError(f"{where}: malformed CSV row ({e})") from None
-                _add_row(collector, row, len(columns), where)
-                start = reader.line_num + 1
     finally:
         csv.field_size_limit(old_limit)
     return collector.finish()

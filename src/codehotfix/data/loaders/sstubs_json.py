@@ -30,6 +30,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders._records import MULTI_LINE, CaseCollector, get_str, require_fields
 from codehotfix.data.loaders.base import LOADERS
 from codehotfix.errors import DataError
+from codehotfix.files import read_text
 
 __all__ = ["load_sstubs_json"]
 
@@ -46,15 +47,16 @@ def load_sstubs_json(path: Path) -> list[HotfixCase]:
             is not an array, a missing or mistyped field, identical sources or an empty file.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if not text.strip():
         raise DataError(f"{path}: contains no records (empty file)")
     try:
         records = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+    except (ValueError, RecursionError) as e:
+        # json raises these past its own checks: an integer over 4300 digits, deep nesting.
+        raise DataError(f"{path}: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(records, list):
         raise DataError(f"{path}: expected a JSON array of objects, got {type(records).__name__}")
     collector = CaseCollector(path, "sourceBeforeFix", "sourceAfterFix")
