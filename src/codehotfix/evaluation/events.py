@@ -9,7 +9,8 @@ be seen. Each event is one prompt and one judging rule (docs/evaluation.md has t
             token is split (``split_point``); the completion finishes the line (up to its first
             newline). The completed line (shared start + completion) is exact fixed / exact buggy /
             other, and ``direction`` says which line it continues toward at the parting point.
-``window``  prompt = the prefix; up to ``WINDOW_LINES`` lines / ``WINDOW_TOKENS`` tokens are written
+``window``  prompt = the prefix; up to ``WINDOW_LINES`` lines / ``window_tokens`` (128 at the default
+            64-token line budget) are written
             and the window is judged by whether it *contains* the fixed or the buggy line (the paper's
             rule, whitespace-normalised) and, where a case defines them, by its regex patterns
             (``source.patterns``, see ``data/cases.py``).
@@ -32,14 +33,19 @@ from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.evaluation.classify import classify, first_line
 from codehotfix.evaluation.validity import ValidityCheck
 
-__all__ = ["EVENTS", "WINDOW_LINES", "WINDOW_TOKENS", "METRICS", "parse_events", "common_prefix_length",
+__all__ = ["EVENTS", "WINDOW_LINES", "window_tokens", "METRICS", "parse_events", "common_prefix_length",
            "split_point", "direction", "judge_line", "judge_split", "judge_window", "metric_values"]
 
 EVENTS = ("line", "split", "window")
 # The window: long enough for a model that opens a block or writes a comment first to reach the line
 # (5 lines), short enough that a window rarely runs into code the suffix already holds.
 WINDOW_LINES = 5
-WINDOW_TOKENS = 128
+
+
+def window_tokens(max_new_tokens: int) -> int:
+    """The window's token budget: twice the per-line budget, so 128 at the default 64. Tied to it so a
+    quick run with a small budget (tests, smoke checks) keeps its window small too."""
+    return 2 * max_new_tokens
 
 
 def parse_events(spec: str | Sequence[str]) -> list[str]:

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
-from codehotfix.evaluation.events import (WINDOW_LINES, WINDOW_TOKENS, judge_line, judge_split, judge_window,
-                                          metric_values, parse_events, split_point)
+from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
+                                          metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, generate_completions
 from codehotfix.evaluation.validity import ValidityCheck
 from codehotfix.models.loading import model_device
@@ -120,7 +120,9 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
 
     Returns:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
-        holds id, group, greedy text/label, sample labels and first lines, rates and the margin.
+        holds id, group, greedy text/label, sample labels and first lines, rates and the margin (the
+        line event), plus ``validity_check`` and ``events`` (every event of ``cfg.events``; see
+        ``_run_events`` and docs/evaluation.md).
     """
     cfg = cfg or EvalConfig()
     t0 = time.time()
@@ -139,7 +141,8 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             desc=desc, logits_processor_factory=logits_processor_factory, max_lines=limits.get("max_lines"))
 
     completions = complete([c.prefix for c in scored], "eval: generating")
-    events = _run_events(tokenizer, cases, scored, completions, parse_events(cfg.events), complete)
+    events = _run_events(tokenizer, cases, scored, completions, parse_events(cfg.events), complete,
+                         cfg.max_new_tokens)
     t_gen = time.time() - t0
     margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
                             batch_size=cfg.batch_size)
@@ -170,17 +173,18 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
 
 def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any]:
     return {"greedy": judge(comp.greedy) if comp.greedy is not None else None,
-            "samples": [judge(s) for s in comp.samples]}
+            "samples": [judge(s) for s in comp.samples], "new_tokens": comp.new_tokens}
 
 
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
                 line_completions: Sequence[Completions], events: Sequence[str],
-                complete: Callable[..., list[Completions]]) -> list[dict[str, Any]]:
+                complete: Callable[..., list[Completions]], max_new_tokens: int) -> list[dict[str, Any]]:
     """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
 
     ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
     lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
-    ``WINDOW_LINES`` lines / ``WINDOW_TOKENS`` tokens. Cases are judged with their original lines.
+    ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens. Cases are judged with their
+    original lines.
     """
     checks = [ValidityCheck.for_case(c) for c in cases]
     out = [{"validity_check": chk.method,
@@ -195,7 +199,7 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
                                       **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}
     if "window" in events:
         comps = complete([s.prefix for s in scored], "eval: window event", max_lines=WINDOW_LINES,
-                         max_new_tokens=WINDOW_TOKENS)
+                         max_new_tokens=window_tokens(max_new_tokens))
         for rec, case, comp in zip(out, cases, comps):
             rec["events"]["window"] = _judge_all(comp, lambda t, c=case: judge_window(c, t))
     return out

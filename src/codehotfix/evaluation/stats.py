@@ -10,6 +10,8 @@ Usage::
     stats.pass_at_k(n=10, c=3, k=1)                  # 0.3
     stats.mcnemar_exact(base_passed, new_passed)     # McNemarResult(..., p_value=0.62)
     stats.describe_change(0.62)                      # "no significant change (p=0.62)"
+    stats.sign_flip_test(base_rates, new_rates)      # paired permutation test on per-case rates
+    stats.holm([0.01, 0.04, 0.03, 0.005])            # [0.03, 0.06, 0.06, 0.02]
 """
 
 from __future__ import annotations
