@@ -49,13 +49,14 @@ def cases_checksum(cases: Sequence[HotfixCase]) -> str:
 _CPU_FLAGS = ("avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
 
-def machine_info(model: Any = None) -> dict[str, Any]:
-    """What the numbers were computed on: CPU model and its bf16/AMX flags (from /proc/cpuinfo, absent
-    elsewhere), torch's thread count and default dtype, and the dtype of ``model``'s weights."""
+def machine_info(model: Any = None, cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
+    """What the numbers were computed on: CPU model and its bf16/AMX flags (from ``cpuinfo``; all false
+    where the file is absent, e.g. macOS), torch's thread count and default dtype, and the dtype of
+    ``model``'s weights."""
     flags: set[str] = set()
     cpu = platform.processor() or None
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path(cpuinfo).read_text().splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "flags" and not flags:
                 flags = set(value.split())
@@ -65,7 +66,7 @@ def machine_info(model: Any = None) -> dict[str, Any]:
         pass
     dtype = None
     if model is not None:
-        dtype = str(next((p.dtype for p in model.parameters()), None) or getattr(model, "dtype", None))
+        dtype = str(next((p.dtype for p in model.parameters()), getattr(model, "dtype", None)))
     return {"cpu": cpu, "machine": platform.machine(), "cpu_flags": {f: f in flags for f in _CPU_FLAGS},
             "torch_threads": torch.get_num_threads(), "torch_default_dtype": str(torch.get_default_dtype()),
             "model_dtype": dtype,
