@@ -87,3 +87,15 @@ def test_evaluate_writes_results_json(tmp_path, tiny_model_dir, cases_file):
         assert len(rec["sample_labels"]) == 3
     assert set(written["summary"]["by_group"]) == {"yaml", "warn", "none", "range"}
     assert result["summary"] == written["summary"]
+
+
+def test_machine_info_reads_the_cpu_flags_and_the_model_dtype(tmp_path, tiny_model):
+    from codehotfix.api import machine_info
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu avx512f amx_tile amx_bf16\n"
+                       "processor\t: 1\nmodel name\t: Intel Xeon\nflags\t\t: fpu\n")
+    info = machine_info(tiny_model.to(torch.bfloat16), cpuinfo=cpuinfo)
+    assert info["cpu"] == "Intel Xeon" and info["model_dtype"] == "torch.bfloat16"
+    assert info["cpu_flags"] == {"avx512f": True, "avx512_bf16": False, "amx_tile": True, "amx_bf16": True}
+    assert machine_info(cpuinfo=tmp_path / "absent")["cpu_flags"]["avx512f"] is False

@@ -29,7 +29,7 @@ from codehotfix.models.adapters import build_adapter, save_trained, trainable_pa
 from codehotfix.models.loading import LoadedModel, load_model
 
 __all__ = ["train", "evaluate", "load_hotfixed", "train_on_model", "seed_everything", "cases_checksum",
-           "library_versions", "MANIFEST"]
+           "library_versions", "machine_info", "MANIFEST"]
 
 MANIFEST = "hotfix.json"
 
@@ -42,6 +42,35 @@ def seed_everything(seed: int) -> None:
 
 def cases_checksum(cases: Sequence[HotfixCase]) -> str:
     return sha256_text(json.dumps([c.to_dict() for c in cases], sort_keys=True))
+
+
+# CPU features that decide how fast (and through which kernels) bf16 runs on a CPU: without
+# avx512_bf16/amx_bf16 torch emulates bf16 matmuls in fp32, so timings and even greedy ties can differ.
+_CPU_FLAGS = ("avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def machine_info(model: Any = None, cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
+    """What the numbers were computed on: CPU model and its bf16/AMX flags (from ``cpuinfo``; all false
+    where the file is absent, e.g. macOS), torch's thread count and default dtype, and the dtype of
+    ``model``'s weights."""
+    flags: set[str] = set()
+    cpu = platform.processor() or None
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags" and not flags:
+                flags = set(value.split())
+            elif key.strip() == "model name" and value.strip():
+                cpu = value.strip()
+    except OSError:
+        pass
+    dtype = None
+    if model is not None:
+        dtype = str(next((p.dtype for p in model.parameters()), getattr(model, "dtype", None)))
+    return {"cpu": cpu, "machine": platform.machine(), "cpu_flags": {f: f in flags for f in _CPU_FLAGS},
+            "torch_threads": torch.get_num_threads(), "torch_default_dtype": str(torch.get_default_dtype()),
+            "model_dtype": dtype,
+            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
 def library_versions() -> dict[str, str]:
@@ -110,6 +139,7 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
         "processes": result.processes,
         "accelerate": result.accelerate,
         "versions": library_versions(),
+        "machine": machine_info(model),
     }
     if not result.is_main_process:
         return model, manifest
@@ -255,7 +285,7 @@ def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = No
     hotfix = {"kind": "+".join(p["kind"] for p in parts) or "none", "parts": parts}
     result = {"model": loaded.model_id, "model_checksum": loaded.checksum, "device": loaded.device,
               "adapter": str(adapter) if adapter else None, "hotfix": hotfix, "versions": library_versions(),
-              **result}
+              "machine": machine_info(loaded.model), **result}
     if json_out:
         write_json(json_out, result)
     return result

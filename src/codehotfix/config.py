@@ -106,6 +106,8 @@ class EvalConfig:
         seed: sampling seed.
         backend: generation backend (registry ``codehotfix.evaluation.backends.BACKENDS``): "hf"
             (transformers, any device) or "vllm" (needs ``pip install vllm`` on a CUDA machine).
+        events: completion events to judge (``codehotfix.evaluation.events``; docs/evaluation.md):
+            "line" (always), "split" (from where the buggy and fixed lines part), "window" (5 lines).
     """
 
     samples: int = 10
@@ -117,9 +119,14 @@ class EvalConfig:
     max_context_tokens: int = 256
     seed: int = 0
     backend: str = "hf"
+    events: list[str] = field(default_factory=lambda: ["line", "split", "window"])
 
     def __post_init__(self) -> None:
         errors = _non_finite(self, "eval")  # NaN passes every range check below, so name it here
+        from codehotfix.evaluation.events import EVENTS  # lazy, as for BACKENDS below
+
+        if not isinstance(self.events, (list, tuple)) or any(e not in EVENTS for e in self.events):
+            errors.append(f"eval.events must be a list of {', '.join(EVENTS)}; got {self.events!r}")
         if self.samples < 0:
             errors.append(f"eval.samples must be >= 0, got {self.samples}")
         if not 0 < self.top_p <= 1:

@@ -115,8 +115,10 @@ def test_vllm_path_with_a_fake_module(fake_vllm, tiny_model, tiny_tokenizer, tin
     adapter = tmp_path / "hotfix"
     build_adapter(tiny_model, load_config().adapter).save_pretrained(adapter)
     loaded = LoadedModel(tiny_model, tiny_tokenizer, "tiny", "sum", str(tmp_path / "weights"))
+    # The fake answers the line prompts only (it looks them up); the split and window prompts are
+    # the hf path's business here (test_rates), so this test asks for the line event alone.
     cfg = EvalConfig(samples=3, top_p=0.9, temperature=0.7, max_new_tokens=20, max_context_tokens=16,
-                     backend="vllm")
+                     backend="vllm", events=["line"])
     ids = encode_prompts(tiny_tokenizer, [c.prefix for c in tiny_cases], 16)
     by_len.update({tuple(i): c for i, c in zip(ids, tiny_cases)})
 
@@ -144,3 +146,10 @@ def test_vllm_refuses_the_guard(fake_vllm, tiny_model, tiny_tokenizer, tiny_case
     backend = build_backend("vllm", LoadedModel(tiny_model, tiny_tokenizer, "tiny", "sum", str(tmp_path)))
     with pytest.raises(ConfigError, match="logits processors"):
         backend.complete(["x = 1\n"], EvalConfig(), logits_processor_factory=lambda prompts: None)
+
+
+def test_cut_lines_follows_the_multi_line_rule():
+    from codehotfix.evaluation.backends import cut_lines
+
+    assert cut_lines("\n a\n\nb\nc\n", 3) == "\n a\n\nb\n"
+    assert cut_lines("a\nb", 5) == "a\nb"

@@ -145,3 +145,24 @@ def test_greedy_with_an_adapter_matches_its_full_forward(method, tiny_tokenizer)
         ref = seq[len(prompt_ids):]
         ref = ref[:ref.index(eos)] if eos in ref else ref
         assert ours[2 * i] == ours[2 * i + 1] == ref
+
+
+def test_max_lines_ends_a_row_after_that_many_lines(tiny_model, tiny_tokenizer):
+    from codehotfix.evaluation.generation import _count_lines
+
+    assert _count_lines("\n\nx\n", (0, False)) == (1, True)  # leading blank lines do not count
+    assert _count_lines("\n\n", (1, True)) == (3, True)  # blank lines after content do
+    x, newline = tiny_tokenizer("x")["input_ids"][0], tiny_tokenizer("\n")["input_ids"][0]
+
+    def x_then_newline(input_ids, scores):  # writes "x\nx\nx\n…"
+        out = torch.full_like(scores, float("-inf"))
+        for row, ids in enumerate(input_ids.tolist()):
+            out[row, newline if ids[-1] == x else x] = 0.0
+        return out
+
+    out = generate_completions(tiny_model, tiny_tokenizer, ["a = 1\n"], samples=0, max_new_tokens=40,
+                               progress=False, max_lines=3, logits_processor_factory=lambda p: x_then_newline)
+    assert out[0].greedy == "x\nx\nx\n" and out[0].new_tokens == 6
+    one = generate_completions(tiny_model, tiny_tokenizer, ["a = 1\n"], samples=0, max_new_tokens=40,
+                               progress=False, logits_processor_factory=lambda p: x_then_newline)
+    assert one[0].greedy == "x\n"

@@ -72,3 +72,34 @@ def test_logits_processor_factory_reaches_generation(tiny_model, tiny_tokenizer,
                          progress=False, logits_processor_factory=lambda prompts: only_newline)
     assert all(r["greedy"] == "" and r["samples"] == ["", ""] for r in out["cases"])
     assert out["summary"]["sampled"]["other_rate"] == 1.0
+
+
+def test_events_are_recorded_and_summarised(tiny_model, tiny_tokenizer, tiny_cases):
+    from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.compare import compare
+    from codehotfix.evaluation.events import WINDOW_LINES
+    from codehotfix.evaluation.rates import evaluate_cases
+
+    out = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, EvalConfig(samples=2, max_new_tokens=8),
+                         progress=False)
+    rec = out["cases"][0]
+    assert set(rec["events"]) == {"line", "split", "window"} and rec["validity_check"] == "file"
+    # The line event judges the same completions as the legacy fields.
+    assert rec["events"]["line"]["greedy"]["label"] == rec["greedy_label"]
+    assert [s["label"] for s in rec["events"]["line"]["samples"]] == rec["sample_labels"]
+    split = rec["events"]["split"]
+    assert split["prompt_tail"] == "        return yaml." and split["token_aligned"]
+    assert all(s["text"].startswith("        return yaml.") for s in split["samples"])
+    assert all(s["text"].count("\n") <= WINDOW_LINES for s in rec["events"]["window"]["samples"])
+    summary = out["summary"]["events"]
+    assert summary["split"]["sampled"]["toward_fixed"]["n"] == 2 * len(tiny_cases)
+    assert set(summary["window"]["greedy"]) >= {"contains_fixed", "pattern_buggy"}
+    assert summary["window"]["greedy"]["pattern_buggy"] == {"rate": None, "count": 0, "n": 0}  # no patterns
+    # Compared with itself, nothing changes and nothing is significant.
+    table = compare(out, out)
+    assert set(table["events"]) == {"line", "split", "window"}
+    assert all(r["p"] == 1.0 and r["verdict"] == "not significant" for e in table["events"].values()
+               for r in e["rows"])
+    only_line = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases[:1],
+                               EvalConfig(samples=1, max_new_tokens=4, events=["line"]), progress=False)
+    assert set(only_line["cases"][0]["events"]) == {"line"}

@@ -113,3 +113,25 @@ def test_describe_change_sentences():
     assert stats.describe_change(0.012, -0.03) == "significant drop (-3.0 points, p=0.012)"
     assert stats.describe_change(0.0001, 0.05) == "significant improvement (+5.0 points, p<0.001)"
     assert stats.describe_change(1.0) == "no significant change (p=1.00)"
+
+
+def test_holm_step_down_on_a_known_vector():
+    from codehotfix.evaluation.stats import holm
+
+    # sorted: 0.005×4=0.02, 0.01×3=0.03, 0.03×2=0.06, 0.04×1=0.04 → kept monotone at 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([]) == []
+
+
+def test_sign_flip_test_exact_and_monte_carlo():
+    from codehotfix.evaluation.stats import sign_flip_test
+
+    # Three cases each up by 1: of the 8 sign patterns only +++ and --- reach |sum| 3 → p = 2/8.
+    r = sign_flip_test([0, 0, 0, 0.5], [1, 1, 1, 0.5])
+    assert (r.p_value, r.n_nonzero, r.statistic, r.mean_difference) == (0.25, 3, 3.0, 0.75)
+    assert sign_flip_test([0.5, 0.5], [1.0, 0.0]).p_value == 1.0  # +0.5 and −0.5 cancel
+    assert sign_flip_test([1, 2], [1, 2]).p_value == 1.0
+    # 20 cases all up: the exact p is 2/2^20; Monte-Carlo with 20000 draws reports (0 + 1)/(20000 + 1).
+    mc = sign_flip_test([0] * 20, [1] * 20)
+    assert mc.p_value == pytest.approx(1 / 20001)

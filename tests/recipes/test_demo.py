@@ -29,7 +29,11 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
     assert summary["train_cases"] == 12 and summary["test_cases"] == 8
     assert split["selection"] == {"select": "given", "targets": ["pandas_concat", "yaml_safe_load"]}
     assert set(summary["by_topic"]) == {"yaml_safe_load", "pandas_concat"}
-    assert "| sampled |" in (out / "summary.md").read_text()
+    md = (out / "summary.md").read_text()
+    assert "| sampled |" in md
+    # Every completion event gets its before/after table, each row with a test and a verdict.
+    assert list(summary["events"]["events"]) == ["line", "split", "window"]
+    assert all(f"### Event: {e}" in md for e in ("line", "split", "window")) and "Holm p" in md
 
     stamp = (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns
     logs = []

@@ -132,3 +132,19 @@ def test_cli_writes_the_report_and_errors_name_the_file(make_run, capsys):
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "\n" not in err
     assert "locality.json" in err and "unchanged_fraction" in err
+
+
+def test_rates_section_has_a_table_per_event(make_run):
+    run = make_run(parts=("rates",))
+    paths = build_report(run)
+    md = paths.markdown.read_text()
+    numbers = json.loads(paths.json.read_text())
+    events = numbers["rates"]["events"]
+    # Records written before the events existed: only the line event, read from greedy/sample labels.
+    assert list(events["events"]) == ["line"] and events["cases"] == 8
+    rows = {(r["mode"], r["metric"]): r for r in events["events"]["line"]["rows"]}
+    # Greedy fixed 0/8 → 6/8: 6 gained, 0 lost, McNemar p = 2 × 0.5^6.
+    assert rows[("greedy", "fixed")]["p"] == pytest.approx(binomtest(6, 6).pvalue)
+    assert rows[("greedy", "fixed")]["detail"] == "6 gained, 0 lost"
+    assert all(r["p_holm"] >= r["p"] for r in rows.values())
+    assert "Event 'line'" in md and "Holm p" in md and "not significant" in md

@@ -56,6 +56,9 @@ def eval_cmd(
     batch_size: int = typer.Option(8, callback=at_least(1), help="Prompts per generation batch."),
     max_context_tokens: int = typer.Option(256, callback=at_least(1), help="Prefix tokens kept (from the right)."),
     seed: int = typer.Option(0, help="Sampling seed."),
+    events: str = typer.Option("line,split,window", "--events", help="Completion events to judge "
+                               "(docs/evaluation.md): line (always), split (from where the buggy and fixed "
+                               "lines part), window (5 lines, 'contains' + case patterns)."),
     threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
     device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
     backend: str = typer.Option("hf", "--backend", help="Generation backend: hf (transformers) or vllm "
@@ -80,14 +83,17 @@ def eval_cmd(
     from codehotfix.online import MatchConfig
 
     cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
-                     batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed, backend=backend)
+                     batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed, backend=backend,
+                     events=[e.strip() for e in events.split(",") if e.strip()])
     match = MatchConfig(mode=match_mode, tail_lines=match_lines, threshold=match_threshold)
     result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
                       json_out=json_out, threads=threads, online=online, online_template=online_template,
                       guard=guard, match=match, device=device)
     s = result["summary"]
     print(json.dumps({"cases": s["cases"], "hotfix": result["hotfix"]["kind"], "greedy": s["greedy"],
-                      "sampled": s["sampled"], "margin_mean": s["margin_mean"], "seconds": result["seconds"],
+                      "sampled": s["sampled"], "margin_mean": s["margin_mean"],
+                      "events": {e: {m: v["rate"] for m, v in b["greedy"].items()}
+                                 for e, b in s.get("events", {}).items()}, "seconds": result["seconds"],
                       "json": str(json_out)}, indent=2))
 
 

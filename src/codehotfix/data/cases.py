@@ -12,7 +12,9 @@ JSONL schema (one JSON object per line):
     suffix    str, optional: code after the line (context for readers and whole-snippet losses)
     language  str, optional, default "python"
     group     str, optional: what must not straddle a train/test split (repo, project, topic, task)
-    source    object, optional: free metadata (repo, commit, path, line, pattern, licence, …)
+    source    object, optional: free metadata (repo, commit, path, line, pattern, licence, …);
+              ``source.patterns``, optional: {"fixed": regex, "buggy": regex} (either or both), which
+              the eval's ``window`` event also searches for (docs/evaluation.md)
 """
 
 from __future__ import annotations
@@ -98,6 +100,21 @@ def validate_case(case: HotfixCase, where: str) -> None:
         raise DataError(f"{where}: field 'prefix' must end with a newline (it is the code before the line)")
     if not isinstance(case.source, dict):
         raise DataError(f"{where}: field 'source' must be an object")
+    _validate_patterns(case.source.get("patterns"), where)
+
+
+def _validate_patterns(patterns: Any, where: str) -> None:
+    """``source.patterns``: absent, or an object of regexes under "fixed" and/or "buggy"."""
+    if patterns is None:
+        return
+    if not isinstance(patterns, dict) or not patterns or set(patterns) - {"fixed", "buggy"}:
+        raise DataError(f"{where}: field 'source.patterns' must be an object with keys 'fixed' and/or 'buggy', "
+                        f"got {patterns!r}")
+    for side, pattern in patterns.items():
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise DataError(f"{where}: field 'source.patterns.{side}' is not a regular expression: {e}") from None
 
 
 def case_from_dict(obj: Any, where: str) -> HotfixCase:

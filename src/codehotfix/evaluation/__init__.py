@@ -1,5 +1,8 @@
 """Evaluation: batched line completion, the fixed/buggy/other rule, rates and margins.
 
+The completion events (``events``: line, split, window), validity (``validity``) and the
+before/after tables with intervals and paired tests (``compare``) are imported on their own.
+
 The sandbox, statistics and HumanEval modules (``sandbox``, ``stats``, ``humaneval``) are imported
 on their own: ``sandbox.py`` is the only place generated code runs.
 """

@@ -27,7 +27,8 @@ from codehotfix.errors import ConfigError
 from codehotfix.evaluation.generation import Completions, encode_prompts, generate_completions
 from codehotfix.registry import Registry
 
-__all__ = ["BACKENDS", "HFBackend", "VLLMBackend", "build_backend", "require_backend", "cut_first_line"]
+__all__ = ["BACKENDS", "HFBackend", "VLLMBackend", "build_backend", "require_backend", "cut_first_line",
+           "cut_lines"]
 
 # name -> factory(loaded: LoadedModel, adapter: path | None, **options) -> backend with ``complete``
 BACKENDS: Registry[Callable[..., Any]] = Registry("generation backend")
@@ -65,6 +66,20 @@ def cut_first_line(text: str) -> str:
     return text
 
 
+def cut_lines(text: str, max_lines: int) -> str:
+    """``text`` up to and including its ``max_lines``-th newline after the first non-blank character:
+    the multi-line stopping rule of ``generation.sample_lines(max_lines=...)``."""
+    lines, seen = 0, False
+    for i, ch in enumerate(text):
+        if ch == "\n" and seen:
+            lines += 1
+            if lines >= max_lines:
+                return text[:i + 1]
+        elif not ch.isspace():
+            seen = True
+    return text
+
+
 @BACKENDS.register("hf")
 class HFBackend:
     """Today's generation: ``generate_completions`` on the transformers model codehotfix loaded."""
@@ -73,12 +88,13 @@ class HFBackend:
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
 
     def complete(self, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
-                 desc: str = "generating", logits_processor_factory: Any = None) -> list[Completions]:
+                 desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
+                 max_new_tokens: int | None = None) -> list[Completions]:
         return generate_completions(
             self.model, self.tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-            temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-            max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc=desc,
-            logits_processor_factory=logits_processor_factory)
+            temperature=cfg.temperature, max_new_tokens=max_new_tokens or cfg.max_new_tokens,
+            batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
+            desc=desc, logits_processor_factory=logits_processor_factory, max_lines=max_lines)
 
 
 @BACKENDS.register("vllm")
@@ -121,21 +137,24 @@ class VLLMBackend:
             raise ConfigError(f"{adapter}: vLLM cannot load this adapter: " + "; ".join(report["problems"]))
         return int(report["max_lora_rank"])
 
-    def _params(self, cfg: EvalConfig, n: int, greedy: bool) -> Any:
+    def _params(self, cfg: EvalConfig, n: int, greedy: bool, max_new_tokens: int | None = None) -> Any:
         from vllm import SamplingParams
 
         # No stop string: "\n" would end a completion at a leading blank line; the line is cut after.
+        tokens = max_new_tokens or cfg.max_new_tokens
         if greedy:
-            return SamplingParams(n=1, temperature=0.0, max_tokens=cfg.max_new_tokens, seed=cfg.seed)
-        return SamplingParams(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens,
-                              seed=cfg.seed)
+            return SamplingParams(n=1, temperature=0.0, max_tokens=tokens, seed=cfg.seed)
+        return SamplingParams(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=tokens, seed=cfg.seed)
 
-    def _run(self, token_prompts: list[dict], params: Any, progress: bool) -> list[list[tuple[str, int]]]:
+    def _run(self, token_prompts: list[dict], params: Any, progress: bool,
+             max_lines: int | None = None) -> list[list[tuple[str, int]]]:
         outs = self.llm.generate(token_prompts, params, lora_request=self.lora, use_tqdm=progress)
-        return [[(cut_first_line(o.text), len(o.token_ids)) for o in req.outputs] for req in outs]
+        cut = cut_first_line if not max_lines or max_lines <= 1 else (lambda t: cut_lines(t, max_lines))
+        return [[(cut(o.text), len(o.token_ids)) for o in req.outputs] for req in outs]
 
     def complete(self, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
-                 desc: str = "generating", logits_processor_factory: Any = None) -> list[Completions]:
+                 desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
+                 max_new_tokens: int | None = None) -> list[Completions]:
         """Greedy and k sampled first lines per prompt, as ``Completions`` (``new_tokens``: tokens vLLM
         generated, including any past the first line)."""
         if logits_processor_factory is not None:
@@ -145,10 +164,12 @@ class VLLMBackend:
                                                                             cfg.max_context_tokens)]
         results = [Completions() for _ in prompts]
         if cfg.greedy:
-            for res, outs in zip(results, self._run(token_prompts, self._params(cfg, 1, True), progress)):
+            greedy = self._params(cfg, 1, True, max_new_tokens)
+            for res, outs in zip(results, self._run(token_prompts, greedy, progress, max_lines)):
                 res.greedy, res.new_tokens = outs[0][0], res.new_tokens + outs[0][1]
         if cfg.samples:
-            for res, outs in zip(results, self._run(token_prompts, self._params(cfg, cfg.samples, False), progress)):
+            sampled = self._params(cfg, cfg.samples, False, max_new_tokens)
+            for res, outs in zip(results, self._run(token_prompts, sampled, progress, max_lines)):
                 res.samples = [text for text, _ in outs]
                 res.new_tokens += sum(n for _, n in outs)
         return results

@@ -98,6 +98,22 @@ def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
     return False, seen_content
 
 
+def _count_lines(piece: str, state: tuple[int, bool]) -> tuple[int, bool]:
+    """(lines finished, has content) after a row emits ``piece``, starting from ``state``.
+
+    Lines are counted from the first non-blank character on, as in ``_ends_line``: leading blank
+    lines are formatting; every newline after them ends one line (blank ones included), so a
+    multi-line budget (the ``window`` event's 5 lines) counts the lines a reader sees.
+    """
+    lines, seen = state
+    for ch in piece:
+        if ch == "\n" and seen:
+            lines += 1
+        elif not ch.isspace():
+            seen = True
+    return lines, seen
+
+
 def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
     """One callable from None, a processor, or a list of processors (applied in order)."""
     from transformers import LogitsProcessorList
@@ -113,7 +129,7 @@ def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor
 def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
                  top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
-                 logits_processor: Any = None) -> list[list[int]]:
+                 logits_processor: Any = None, max_lines: int | None = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
@@ -127,6 +143,8 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
             generated tokens, prompt-major, only the rows still running, in order) and the raw
             next-token scores [active rows, vocab], before temperature/top-p or argmax. Rows leave as
             their line ends, so a processor must identify rows by their ids, not by position.
+        max_lines: with ``first_line_only=False``, a row also ends once it has finished this many
+            lines (counted as in ``_count_lines``); None: no line limit.
     """
     from peft.helpers import DoraCaching
 
@@ -135,13 +153,14 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     with DoraCaching():
         return _sample_lines(model, tokenizer, prompt_ids, n=n, do_sample=do_sample, top_p=top_p,
                              temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                             first_line_only=first_line_only, stop=stop, logits_processor=logits_processor)
+                             first_line_only=first_line_only, stop=stop, logits_processor=logits_processor,
+                             max_lines=max_lines)
 
 
 @torch.no_grad()
 def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
                   top_p: float, temperature: float, max_new_tokens: int, seed: int, first_line_only: bool,
-                  stop: Sequence[str], logits_processor: Any) -> list[list[int]]:
+                  stop: Sequence[str], logits_processor: Any, max_lines: int | None = None) -> list[list[int]]:
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     device = model_device(model)
@@ -165,6 +184,9 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
     active = torch.arange(rows, device=device)
     new_tokens: list[list[int]] = [[] for _ in range(rows)]
     seen = [False] * rows
+    lines = [(0, False)] * rows
+    if first_line_only:
+        max_lines = None  # the first-line rule already ends the row
     texts = [""] * rows if stop else None
     for _ in range(max_new_tokens):
         if process is not None:
@@ -175,7 +197,7 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
         else:
             nxt = logits.argmax(-1)
         keep = []
-        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if (first_line_only or stop) else None
+        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if (first_line_only or stop or max_lines) else None
         for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist())):
             if tok in eos:
                 continue
@@ -183,6 +205,10 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
             if first_line_only:
                 done, seen[row] = _ends_line(pieces[j], seen[row])
                 if done:
+                    continue
+            if max_lines:
+                lines[row] = _count_lines(pieces[j], lines[row])
+                if lines[row][0] >= max_lines:
                     continue
             if stop:
                 texts[row] += pieces[j]
@@ -211,7 +237,8 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
                          max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int = 256,
                          seed: int = 0, first_line_only: bool = True, progress: bool = True,
                          desc: str = "generating",
-                         logits_processor_factory: Callable[[Sequence[str]], Any] | None = None) -> list[Completions]:
+                         logits_processor_factory: Callable[[Sequence[str]], Any] | None = None,
+                         max_lines: int | None = None) -> list[Completions]:
     """Completes every prompt; returns one ``Completions`` per prompt, in input order.
 
     Sampling is seeded per batch (``seed + batch index``) and prompts are batched by length, so the
@@ -220,12 +247,16 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
     Args:
         logits_processor_factory: called once per batch with that batch's prompts; returns the
             logits processor(s) for its rows (see ``sample_lines``) or None for plain decoding.
+        max_lines: more than one line per completion (the ``window`` event): each row ends after this
+            many lines or ``max_new_tokens``; None keeps the first-line rule (``first_line_only``).
     """
+    if max_lines is not None and max_lines > 1:
+        first_line_only = False
     encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     results = [Completions() for _ in prompts]
     common = dict(top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
-                  first_line_only=first_line_only)
+                  first_line_only=first_line_only, max_lines=max_lines)
     bar = tqdm(total=len(prompts), desc=desc, unit="prompt", disable=not progress, dynamic_ncols=True)
     for b, start in enumerate(range(0, len(order), batch_size)):
         idx = order[start:start + batch_size]

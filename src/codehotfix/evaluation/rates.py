@@ -1,5 +1,10 @@
 """Fixed/buggy rates of a model on hotfix cases, the likelihood margin, and before/after changes.
 
+The top-level record and summary fields are the ``line`` event's; the ``split`` and ``window``
+events (``events.py``, chosen by ``EvalConfig.events``) add an ``events`` section to each record and
+to the summary, holding every event's judged completions and rates (the line event's too, with
+validity). Before/after statistics on all of them: ``codehotfix.evaluation.compare``.
+
 For each case: one greedy and k sampled completions of the prefix (``generation.py``), each
 classified fixed/buggy/other (``classify.py``), and the margin log p(fixed line | prefix) − log
 p(buggy line | prefix), summed over each line's tokens including its newline. Rates are pooled over
@@ -24,11 +29,14 @@ from tqdm.auto import tqdm
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
-from codehotfix.evaluation.generation import generate_completions
+from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
+                                          metric_values, parse_events, split_point, window_tokens)
+from codehotfix.evaluation.generation import Completions, generate_completions
+from codehotfix.evaluation.validity import ValidityCheck
 from codehotfix.models.loading import model_device
 from codehotfix.training.batching import collate, encode_case, score_batch
 
-__all__ = ["evaluate_cases", "line_logprobs", "summarize", "compare"]
+__all__ = ["evaluate_cases", "line_logprobs", "summarize", "summarize_events", "compare"]
 
 
 @torch.no_grad()
@@ -70,7 +78,29 @@ def summarize(records: Sequence[dict]) -> dict[str, Any]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         groups[r.get("group") or "(none)"].append(r)
-    return {**block(records), "by_group": {g: block(rs) for g, rs in sorted(groups.items())}}
+    out = {**block(records), "by_group": {g: block(rs) for g, rs in sorted(groups.items())}}
+    if any("events" in r for r in records):
+        out["events"] = summarize_events(records)
+    return out
+
+
+def _metric_rates(values: dict[str, list[bool]]) -> dict[str, dict[str, Any]]:
+    return {m: {"rate": (sum(v) / len(v)) if v else None, "count": sum(v), "n": len(v)} for m, v in values.items()}
+
+
+def summarize_events(records: Sequence[dict]) -> dict[str, Any]:
+    """Per event, greedy and pooled sampled rates of each of its metrics (``events.METRICS``):
+    ``{"split": {"greedy": {"toward_fixed": {"rate", "count", "n"}, …}, "sampled": {…}}, …}``; ``n``
+    counts the completions where the metric is defined (validity can be undefined for a case)."""
+    names = [e for e in ("line", "split", "window") if any(e in r.get("events", {}) for r in records)]
+    out: dict[str, Any] = {}
+    for event in names:
+        judged = [r["events"][event] for r in records if event in r.get("events", {})]
+        greedy = [j["greedy"] for j in judged if j.get("greedy") is not None]
+        sampled = [s for j in judged for s in j.get("samples", [])]
+        out[event] = {"greedy": _metric_rates(metric_values(event, greedy)),
+                      "sampled": _metric_rates(metric_values(event, sampled))}
+    return out
 
 
 def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: EvalConfig | None = None,
@@ -90,27 +120,34 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
 
     Returns:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
-        holds id, group, greedy text/label, sample labels and first lines, rates and the margin.
+        holds id, group, greedy text/label, sample labels and first lines, rates and the margin (the
+        line event), plus ``validity_check`` and ``events`` (every event of ``cfg.events``; see
+        ``_run_events`` and docs/evaluation.md).
     """
     cfg = cfg or EvalConfig()
     t0 = time.time()
     scored = list(cases)
     if prompt_transform is not None:
         scored = [dataclasses.replace(c, prefix=prompt_transform(c.prefix)) for c in cases]
-    if backend is not None:
-        completions = backend.complete([c.prefix for c in scored], cfg, progress=progress, desc="eval: generating",
-                                       logits_processor_factory=logits_processor_factory)
-    else:
-        completions = generate_completions(
-            model, tokenizer, [c.prefix for c in scored], samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-            temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-            max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress, desc="eval: generating",
-            logits_processor_factory=logits_processor_factory)
+
+    def complete(prompts: list[str], desc: str, **limits: Any) -> list[Completions]:
+        if backend is not None:
+            return backend.complete(prompts, cfg, progress=progress, desc=desc,
+                                    logits_processor_factory=logits_processor_factory, **limits)
+        return generate_completions(
+            model, tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
+            temperature=cfg.temperature, max_new_tokens=limits.get("max_new_tokens") or cfg.max_new_tokens,
+            batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
+            desc=desc, logits_processor_factory=logits_processor_factory, max_lines=limits.get("max_lines"))
+
+    completions = complete([c.prefix for c in scored], "eval: generating")
+    events = _run_events(tokenizer, cases, scored, completions, parse_events(cfg.events), complete,
+                         cfg.max_new_tokens)
     t_gen = time.time() - t0
     margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
                             batch_size=cfg.batch_size)
     records = []
-    for case, prompted, comp, (lp_fixed, lp_buggy) in zip(cases, scored, completions, margins):
+    for case, prompted, comp, (lp_fixed, lp_buggy), judged in zip(cases, scored, completions, margins, events):
         labels = [classify(s, case) for s in comp.samples]
         extra = {"prompt_changed": prompted.prefix != case.prefix} if prompt_transform is not None else {}
         records.append({
@@ -127,10 +164,45 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             "logp_buggy": round(lp_buggy, 4),
             "margin": round(lp_fixed - lp_buggy, 4),
             "new_tokens": comp.new_tokens,
+            **judged,
         })
     seconds = time.time() - t0
     return {"summary": summarize(records), "cases": records, "seconds": round(seconds, 2),
             "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy()}
+
+
+def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any]:
+    return {"greedy": judge(comp.greedy) if comp.greedy is not None else None,
+            "samples": [judge(s) for s in comp.samples], "new_tokens": comp.new_tokens}
+
+
+def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
+                line_completions: Sequence[Completions], events: Sequence[str],
+                complete: Callable[..., list[Completions]], max_new_tokens: int) -> list[dict[str, Any]]:
+    """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
+
+    ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
+    lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
+    ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens. Cases are judged with their
+    original lines.
+    """
+    checks = [ValidityCheck.for_case(c) for c in cases]
+    out = [{"validity_check": chk.method,
+            "events": {"line": _judge_all(comp, lambda t, c=case, k=chk: judge_line(c, t, k))}}
+           for case, chk, comp in zip(cases, checks, line_completions)]
+    if "split" in events:
+        cuts = [split_point(tokenizer, s.prefix, c.buggy, c.fixed) for c, s in zip(cases, scored)]
+        comps = complete([s.prefix + c.fixed[:cut] for c, s, (cut, _) in zip(cases, scored, cuts)],
+                         "eval: split event")
+        for rec, case, chk, (cut, aligned), comp in zip(out, cases, checks, cuts, comps):
+            rec["events"]["split"] = {"cut": cut, "token_aligned": aligned, "prompt_tail": case.fixed[:cut],
+                                      **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}
+    if "window" in events:
+        comps = complete([s.prefix for s in scored], "eval: window event", max_lines=WINDOW_LINES,
+                         max_new_tokens=window_tokens(max_new_tokens))
+        for rec, case, comp in zip(out, cases, comps):
+            rec["events"]["window"] = _judge_all(comp, lambda t, c=case: judge_window(c, t))
+    return out
 
 
 def _relative(before: float | None, after: float | None) -> float | None:

@@ -11,7 +11,9 @@ skips finished steps, so an interrupted demo resumes):
   2. base_eval.json    the base model on the held-out contexts (greedy + k samples, margins)
   3. hotfix/           the trained adapter (PEFT format) + hotfix.json manifest
   4. hotfix_eval.json  the hotfixed model on the same held-out contexts
-  5. summary.json/.md  before/after table, relative changes, time of every phase
+  5. summary.json/.md  before/after table, relative changes, per completion event (line, split,
+                       window) every metric with its 95% interval, paired test and Holm-adjusted p,
+                       time of every phase
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[H
 def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Runs the demo and returns the summary dict (also written to ``summary.json``)."""
     from codehotfix.api import evaluate, train_on_model
+    from codehotfix.evaluation.compare import compare as compare_events
     from codehotfix.evaluation.rates import compare
     from codehotfix.models.loading import load_model
 
@@ -168,6 +171,7 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str,
         "topics": sorted({c.group for c in cases}),
         "seed": cfg.seed,
         "comparison": compare(base["summary"], after["summary"]),
+        "events": compare_events(base, after),
         "by_topic": {
             g: {"before": base["summary"]["by_group"][g], "after": after["summary"]["by_group"][g]}
             for g in base["summary"]["by_group"]
@@ -209,5 +213,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {topic} | {b['sampled']['fixed_rate']:.2f} | {a['sampled']['fixed_rate']:.2f} | "
                      f"{b['sampled']['buggy_rate']:.2f} | {a['sampled']['buggy_rate']:.2f} | "
                      f"{b['margin_mean']:.1f} | {a['margin_mean']:.1f} |")
+    if summary.get("events"):
+        from codehotfix.evaluation.compare import comparison_markdown
+
+        lines += ["", "## Completion events (docs/evaluation.md)", "", comparison_markdown(summary["events"])]
     lines += ["", "## Time (seconds)", ""] + [f"- {k}: {v}" for k, v in summary["seconds"].items()]
     return "\n".join(lines) + "\n"

@@ -139,7 +139,15 @@ def _rates(rates: RatesData) -> dict[str, Any]:
                          f"({c['buggy_before']:.3f}→{c['buggy_after']:.3f}) on {rates.before['cases']} cases")
     return {"sources": rates.sources, "cases": rates.before.get("cases"), "comparison": comparison,
             "intervals": _rate_intervals(rates), "tests": _paired_rate_tests(rates), "groups": groups,
-            "headlines": headlines, "paired": rates.pairs is not None}
+            "headlines": headlines, "paired": rates.pairs is not None, "events": _events(rates)}
+
+
+def _events(rates: RatesData) -> dict[str, Any] | None:
+    """Per completion event, every metric before/after with its interval, paired test and Holm-adjusted p
+    (``evaluation.compare``); from the eval files when present, else as summary.json stored it."""
+    from codehotfix.evaluation.compare import compare
+
+    return compare(*rates.results) if rates.results else rates.events
 
 
 # ---------------------------------------------------------------- HumanEval

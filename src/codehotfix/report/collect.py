@@ -85,6 +85,9 @@ class RatesData:
     ``before``/``after`` are ``evaluation.rates.summarize`` blocks without ``by_group``; ``groups``
     maps each group to its (before, after) blocks; ``pairs`` holds per-case records when the run has
     base_eval.json and hotfix_eval.json (summary.json alone has none, so no paired tests).
+    ``results`` holds the two eval files' contents (for the per-event tables of
+    ``evaluation.compare``, computed in ``analysis``); ``events`` is that table as the demo stored it
+    in summary.json, where the eval files are absent.
     """
 
     sources: list[str]
@@ -92,6 +95,8 @@ class RatesData:
     after: dict[str, Any]
     groups: dict[str, tuple[dict[str, Any], dict[str, Any]]]
     pairs: list[CasePair] | None
+    results: tuple[dict[str, Any], dict[str, Any]] | None = None
+    events: dict[str, Any] | None = None
 
 
 @dataclass
@@ -269,7 +274,7 @@ def _collect_rates(run_dir: Path, report: RunReport) -> None:
                  for cid in rb]
         for p in (base_path, hot_path):
             report.inputs[p.name] = sha256_file(p)
-        report.rates = RatesData([base_path.name, hot_path.name], before, after, groups, pairs)
+        report.rates = RatesData([base_path.name, hot_path.name], before, after, groups, pairs, (base, hot))
         return
     if summary_path.is_file():
         summary = _load_json(summary_path)
@@ -298,7 +303,8 @@ def _rates_from_summary(summary: dict[str, Any], path: Path) -> RatesData:
                            "n": sum(b[0 if side == "before" else 1][mode]["n"] for b in groups.values())}
         block["margin_mean"] = _field(comp, f"margin_{side}", path, "comparison", optional=True)
         blocks.append(block)
-    return RatesData([path.name], blocks[0], blocks[1], groups, None)
+    events = _field(summary, "events", path, "", dict, optional=True)
+    return RatesData([path.name], blocks[0], blocks[1], groups, None, events=events)
 
 
 def _humaneval(path: Path) -> HumanEvalRun:

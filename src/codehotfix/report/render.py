@@ -94,6 +94,7 @@ def _rates(n: dict[str, Any]) -> Section:
     else:
         s.p("No paired tests: they need per-case records (base_eval.json and hotfix_eval.json); "
             "summary.json holds only aggregate rates.")
+    _event_tables(s, r.get("events"))
     s.plot("rates_overall")
     if r["groups"]:
         s.table(Table(
@@ -105,6 +106,34 @@ def _rates(n: dict[str, Any]) -> Section:
             "Per topic/pattern, sampled rates and mean margin (nats)."))
         s.plot("rates_by_group")
     return s
+
+
+_EVENT_HELP = {"line": "prompt = the prefix; the first line written is judged",
+               "split": "prompt = the prefix plus the start the buggy and fixed lines share (cut at a token "
+                        "boundary); the completed line is judged, and which line it continues toward",
+               "window": "prompt = the prefix; up to 5 lines written, judged by whether they contain the fixed "
+                         "or buggy line (and the case's patterns)"}
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+
+
+def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
+    """One table per completion event (``evaluation.compare``): every rate with its interval and test."""
+    if not events or not events.get("events"):
+        return
+    s.p(f"Completion events (docs/evaluation.md), paired on {events['cases']} cases: every rate with its 95% "
+        "interval (greedy: Wilson; sampled: bootstrap over cases) and a paired test (greedy: McNemar exact; "
+        "sampled: sign-flip permutation on per-case rates); p is Holm-adjusted within each event's table, and "
+        f"a change is 'not significant' where the adjusted p ≥ {events['alpha']:g}.")
+    for event, table in events["events"].items():
+        rows = [[r["metric"].replace("_", " "), r["mode"], f"{_r(r['before'])} [{_ci(r['before_ci'], 2)}]",
+                 f"{_r(r['after'])} [{_ci(r['after_ci'], 2)}]",
+                 f"{100 * r['change']:+.1f} pts".replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
+                 _p(r["p"]), _p(r["p_holm"]), r["verdict"]] for r in table["rows"]]
+        s.table(Table(["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p",
+                       "verdict"], rows, f"Event '{event}': {_EVENT_HELP.get(event, '')}."))
 
 
 def _humaneval(n: dict[str, Any]) -> Section:
