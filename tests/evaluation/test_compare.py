@@ -56,3 +56,14 @@ def test_events_section_and_markdown():
 def test_different_cases_are_refused():
     with pytest.raises(ValueError, match="different cases"):
         compare({"cases": [_rec(0, "fixed", [])]}, {"cases": [_rec(1, "fixed", [])]})
+
+
+def test_margin_row_in_the_line_table():
+    before = {"cases": [{**_rec(i, "buggy", []), "margin": m} for i, m in enumerate([-1.0, -2.0, -1.0, 0.0])]}
+    after = {"cases": [{**_rec(i, "buggy", []), "margin": m} for i, m in enumerate([1.0, 0.0, 1.0, 2.0])]}
+    table = compare(before, after)
+    margin = [r for r in table["events"]["line"]["rows"] if r["metric"] == "margin"][0]
+    # Every case up by 2 nats: of the 16 sign patterns only ++++ and −−−− reach |sum| 8 → p = 2/16.
+    assert (margin["before"], margin["after"], margin["change"]) == (-1.0, 1.0, 2.0)
+    assert margin["p"] == pytest.approx(0.125) and margin["verdict"] == "not significant"
+    assert "| margin | likelihood | -1.000" in comparison_markdown(table) and "+2.00 nats" in comparison_markdown(table)

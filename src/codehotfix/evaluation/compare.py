@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from codehotfix.evaluation import stats
 from codehotfix.evaluation.events import EVENTS, METRICS
 
-__all__ = ["ALPHA", "compare", "comparison_markdown"]
+__all__ = ["ALPHA", "compare", "comparison_markdown", "format_change"]
 
 ALPHA = 0.05
 
@@ -95,6 +95,21 @@ def _sampled_row(event: str, metric: str, pairs: Sequence[tuple[dict, dict]]) ->
             "detail": f"{t.n_nonzero} cases changed", "p": t.p_value}
 
 
+def _margin_row(pairs: Sequence[tuple[dict, dict]]) -> dict[str, Any] | None:
+    """The likelihood margin log p(fixed) − log p(buggy) per case, in nats: the mean before and after,
+    bootstrap intervals over cases, and the same sign-flip test on the per-case changes."""
+    both = [(b["margin"], a["margin"]) for b, a in pairs if b.get("margin") is not None and a.get("margin") is not None]
+    if not both:
+        return None
+    mb, ma = [x for x, _ in both], [y for _, y in both]
+    t = stats.sign_flip_test(mb, ma)
+    return {"metric": "margin", "mode": "likelihood", "unit": "nats", "cases": len(both),
+            "before": sum(mb) / len(mb), "after": sum(ma) / len(ma),
+            "before_ci": list(stats.bootstrap_mean_ci(mb)), "after_ci": list(stats.bootstrap_mean_ci(ma)),
+            "test": "sign-flip permutation" + (" (exact)" if t.n_nonzero <= 16 else " (Monte-Carlo)"),
+            "detail": f"{t.n_nonzero} cases changed", "p": t.p_value}
+
+
 def _verdict(row: dict[str, Any], alpha: float) -> str:
     if row["p_holm"] >= alpha:
         return "not significant"
@@ -120,7 +135,8 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, alpha: float = ALP
     Returns:
         ``{"cases": n, "alpha": …, "events": {event: {"rows": [row, …]}}}``; a row holds metric, mode,
         cases, before, after, before_ci, after_ci (95%), change (after − before), change_pct (relative,
-        None where before is 0), test, detail, p, p_holm and verdict. Events and metrics without data
+        None where before is 0), test, detail, p, p_holm and verdict. The line table also has a
+        ``margin`` row (mode "likelihood", ``unit`` "nats"; the other rows are rates). Events and metrics without data
         on both sides are left out.
 
     Raises:
@@ -136,6 +152,8 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, alpha: float = ALP
         rows = []
         for mode, row_of in (("greedy", _greedy_row), ("sampled", _sampled_row)):
             rows += [r for r in (row_of(event, m, blocks) for m in METRICS[event]) if r is not None]
+        margin = _margin_row(pairs) if event == "line" else None
+        rows += [margin] if margin else []
         for row, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
             row["change"] = row["after"] - row["before"]
             row["change_pct"] = 100.0 * row["change"] / row["before"] if row["before"] else None
@@ -143,6 +161,11 @@ def compare(before: dict[str, Any], after: dict[str, Any], *, alpha: float = ALP
             row["verdict"] = _verdict(row, alpha)
         out["events"][event] = {"rows": rows}
     return out
+
+
+def format_change(row: dict[str, Any]) -> str:
+    """A row's change: "+12.5 pts" for a rate, "+1.30 nats" for the margin."""
+    return f"{row['change']:+.2f} nats" if row.get("unit") == "nats" else f"{100 * row['change']:+.1f} pts"
 
 
 def _p(p: float) -> str:
@@ -164,7 +187,7 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in table["rows"]:
             lines.append(f"| {r['metric']} | {r['mode']} | {r['before']:.3f} {_ci(r['before_ci'])} | "
-                         f"{r['after']:.3f} {_ci(r['after_ci'])} | {100 * r['change']:+.1f} pts | {r['test']} "
+                         f"{r['after']:.3f} {_ci(r['after_ci'])} | {format_change(r)} | {r['test']} "
                          f"({r['detail']}) | {_p(r['p'])} | {_p(r['p_holm'])} | "
                          f"{r['verdict']} |")
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import jinja2
 
+from codehotfix.evaluation.compare import format_change
 from codehotfix.report.analysis import PAPER
 from codehotfix.report.plots import Plot
 
@@ -130,7 +131,7 @@ def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
     for event, table in events["events"].items():
         rows = [[r["metric"].replace("_", " "), r["mode"], f"{_r(r['before'])} [{_ci(r['before_ci'], 2)}]",
                  f"{_r(r['after'])} [{_ci(r['after_ci'], 2)}]",
-                 f"{100 * r['change']:+.1f} pts".replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
+                 format_change(r).replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
                  _p(r["p"]), _p(r["p_holm"]), r["verdict"]] for r in table["rows"]]
         s.table(Table(["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p",
                        "verdict"], rows, f"Event '{event}': {_EVENT_HELP.get(event, '')}."))
