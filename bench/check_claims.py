@@ -234,12 +234,23 @@ def has(src: Path, path: str, field: str, want: str) -> tuple[()]:
     return ()
 
 
+# The docs' online-hotfix reach was measured on pack v1 (22 topics × contexts 0–7); pack v2 kept those
+# ids unchanged, so v1 is recovered from v2 by topic and context number.
+PACK_V1_TOPICS = frozenset({
+    "yaml_safe_load", "datetime_utcnow", "logger_warning", "collections_abc", "pandas_concat",
+    "inspect_getfullargspec", "assert_equal", "numpy_builtin_types", "time_perf_counter", "base64_encodebytes",
+    "thread_is_alive", "sys_maxsize", "pil_lanczos", "torch_load_weights_only", "tempfile_mkstemp",
+    "subprocess_no_shell", "requests_timeout", "secrets_token", "password_pbkdf2", "is_none", "mutable_default",
+    "range_off_by_one"})
+
+
 def edit_rules(src: Path, below: int, field: str) -> float:
-    """Edit rules (``codehotfix.online.edits.derive_rules``) from a pack's cases whose context number
+    """Edit rules (``codehotfix.online.edits.derive_rules``) from pack v1's cases whose context number
     (``topic/k``) is below ``below``: ``rules``, ``rejected`` or ``cases``."""
     from codehotfix.data.cases import read_cases
 
-    cases = [c for c in read_cases(src) if int(c.id.rsplit("/", 1)[1]) < below]
+    cases = [c for c in read_cases(src)
+             if c.group in PACK_V1_TOPICS and int(c.id.rsplit("/", 1)[1]) < below]
     rules = _module("online/edits.py").derive_rules(cases)
     return float({"rules": len(rules.rules), "rejected": len(rules.rejected), "cases": len(cases)}[field])
 
