@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -10,14 +12,44 @@ import typer
 from codehotfix.cli import app
 
 
+def read_admin_token(path: Optional[Path], flag: Optional[str]) -> Optional[str]:
+    """The admin token: from ``path``, else the ``--admin-token`` flag (warns), else
+    $CODEHOTFIX_ADMIN_TOKEN, else None (admin disabled).
+
+    Raises:
+        CodehotfixError: an unreadable or empty token file, naming it.
+    """
+    from codehotfix.errors import CodehotfixError
+    from codehotfix.serve.app import ADMIN_TOKEN_ENV
+
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CodehotfixError(f"--admin-token-file {path}: cannot read it ({e.__class__.__name__})") from None
+        if not token:
+            raise CodehotfixError(f"--admin-token-file {path}: the file is empty")
+        if os.stat(path).st_mode & 0o077:
+            warnings.warn(f"--admin-token-file {path} is readable by other users; chmod 600 it", stacklevel=2)
+        return token
+    if flag is not None:
+        warnings.warn(f"--admin-token puts the token in the command line, visible to every local user in `ps`; "
+                      f"use --admin-token-file or ${ADMIN_TOKEN_ENV} (the flag is for tests)", stacklevel=2)
+        return flag
+    return os.environ.get(ADMIN_TOKEN_ENV) or None
+
+
 @app.command("serve")
 def serve_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model: 'default', a hub id, a folder or a .gguf file."),
     registry: Path = typer.Option(Path("hotfixes"), "--registry", "-r", help="Hotfix registry folder (created if missing)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8000, "--port", "-p", help="Port."),
-    admin_token: Optional[str] = typer.Option(None, "--admin-token", help="Bearer token for /admin "
-                                              "(default: $CODEHOTFIX_ADMIN_TOKEN; none: admin disabled)."),
+    admin_token_file: Optional[Path] = typer.Option(None, "--admin-token-file", help="File holding the bearer "
+                                                    "token for /admin (default: $CODEHOTFIX_ADMIN_TOKEN; "
+                                                    "neither: admin disabled)."),
+    admin_token: Optional[str] = typer.Option(None, "--admin-token", help="For tests only: the token is visible "
+                                              "to every local user in `ps`; use the file or the variable."),
     mode: str = typer.Option("stack", "--mode", help="How enabled hotfixes combine: stack, merge_cat, merge_svd, …"),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Largest max_tokens a request may ask for."),
     max_prompt_tokens: int = typer.Option(4096, "--max-prompt-tokens", help="Longest prompt accepted (tokens)."),
@@ -35,9 +67,10 @@ def serve_cmd(
     from codehotfix.serve.app import build_app
     from codehotfix.serve.engine import EngineConfig
 
+    token = read_admin_token(admin_token_file, admin_token)
     cfg = EngineConfig(mode=mode, max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
                        max_concurrent=max_concurrent, skip_canary=skip_canary)
-    server = build_app(model, str(registry), cfg=cfg, admin_token=admin_token, dtype=dtype, threads=threads,
+    server = build_app(model, str(registry), cfg=cfg, admin_token=token, dtype=dtype, threads=threads,
                        max_body_bytes=max_body_bytes, served_model_name=served_model_name)
     engine = server.state.engine
     print(f"codehotfix: serving {engine.model_id} with {engine.hotfix_versions or 'no hotfixes'} on "

@@ -28,11 +28,11 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from codehotfix.deploy.activation import AdapterLoadError
 from codehotfix.deploy.canary import CanaryFailed
-from codehotfix.deploy.store import StoreError, UnknownHotfix
+from codehotfix.deploy.store import NAME_RULE, StoreError, UnknownHotfix, check_name
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.serve.engine import Generation, HotfixEngine, RequestError
 from codehotfix.serve.metrics import ServeMetrics
@@ -44,7 +44,18 @@ MAX_BODY_BYTES = 1 << 20
 MAX_PROMPT_CHARS = 65536
 _Text = Annotated[str, StringConstraints(max_length=MAX_PROMPT_CHARS)]
 _Stop = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-_Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+def _valid_name(value: str) -> str:
+    try:  # the registry's own rule, so the CLI and the server accept the same names
+        return check_name(value)
+    except StoreError as e:
+        raise ValueError(f"use {NAME_RULE}") from e
+
+
+_Name = Annotated[str, AfterValidator(_valid_name)]
+# torch.manual_seed takes at most 64 bits; 2**63 - 1 also fits every client's signed int64.
+MAX_SEED = 2**63 - 1
 
 
 class _Sampling(BaseModel):
@@ -56,7 +67,7 @@ class _Sampling(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     n: int = Field(1, ge=1, le=8)
     stop: Optional[Union[_Stop, Annotated[list[_Stop], Field(max_length=4)]]] = None
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, ge=0, le=MAX_SEED)
     stream: bool = False
     user: Optional[Annotated[str, StringConstraints(max_length=256)]] = None
 

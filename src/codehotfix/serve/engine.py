@@ -29,7 +29,7 @@ import torch
 
 from codehotfix.deploy.activation import MODES, activate, adapter_key, attach, detach, read_adapter
 from codehotfix.deploy.canary import CanaryConfig, CanaryFailed, margins, run_canary
-from codehotfix.deploy.store import HotfixStore, StoreError
+from codehotfix.deploy.store import HotfixStore, StoreError, confined_path
 from codehotfix.errors import CodehotfixError, ConfigError
 from codehotfix.models.loading import LoadedModel
 
@@ -156,6 +156,8 @@ class HotfixEngine:
         self._attached: list[str] = []  # adapter keys on the model, least recently active first
         self._lock = SwapLock(self.cfg.max_concurrent)
         self._admin = threading.Lock()
+        # Positions the model can attend over; None for a model that does not say (no check then).
+        self.context_tokens: int | None = getattr(self.model.config, "max_position_embeddings", None)
         if self.cfg.skip_canary:
             warnings.warn("canary checks are off: a hotfix whose adapter has no effect will be served silently",
                           stacklevel=2)
@@ -187,6 +189,17 @@ class HotfixEngine:
             rows.append(ids or [start])
         return rows
 
+    def _check_context(self, rows: Sequence[Sequence[int]], max_tokens: int) -> None:
+        """A prompt plus its completion must fit the model's positions: past them a model either fails
+        or silently produces noise, and a client should learn that from a 400, not from the text."""
+        if self.context_tokens is None:
+            return
+        for i, r in enumerate(rows):
+            if len(r) + max_tokens > self.context_tokens:
+                raise RequestError(f"prompt[{i}] is {len(r)} tokens and max_tokens is {max_tokens}: "
+                                   f"{len(r) + max_tokens} > the model's context of {self.context_tokens} "
+                                   "tokens; shorten the prompt or lower max_tokens", 400)
+
     def generate(self, prompts: Sequence[str], *, max_tokens: int = 16, temperature: float = 1.0,
                  top_p: float = 1.0, n: int = 1, stop: Sequence[str] = (), seed: int | None = None) -> Generation:
         """Completes each prompt ``n`` times (greedy when ``temperature`` is 0).
@@ -197,6 +210,7 @@ class HotfixEngine:
         if max_tokens > self.cfg.max_new_tokens:
             raise RequestError(f"max_tokens {max_tokens} is above this server's limit {self.cfg.max_new_tokens}", 400)
         rows = self._encode(prompts)
+        self._check_context(rows, max_tokens)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         width = max(len(r) for r in rows)
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
@@ -237,7 +251,16 @@ class HotfixEngine:
 
     def load(self, path: str | Path, *, name: str | None = None, version: str | None = None,
              canaries: str | Path | None = None, force: bool = False) -> dict[str, Any]:
-        """Adds a hotfix folder to the registry (not enabled yet); returns the entry's summary."""
+        """Adds a hotfix folder to the registry (not enabled yet); returns the entry's summary.
+
+        ``canaries`` (relative to ``path``, or absolute) must lie inside the hotfix folder: this is
+        reached over HTTP, and a free path would let a request read any file the server can.
+        """
+        if canaries is not None:
+            try:
+                canaries = confined_path(path, canaries, "canaries")
+            except StoreError as e:
+                raise RequestError(str(e), 400) from None
         return self.store.add(path, name=name, version=version, canaries=canaries, force=force).summary()
 
     def enable(self, name: str, version: str | None = None) -> dict[str, Any]:
