@@ -1,6 +1,7 @@
 """The server as real clients use it: the official ``openai`` client against a live uvicorn server on
 127.0.0.1 (a random free port, in a thread), streaming and not, both endpoints, with an API key."""
 
+import json
 import socket
 import threading
 import time
@@ -149,3 +150,58 @@ def test_concurrent_clients_share_batches(live):
     assert not errors and after["requests"] - before["requests"] == 8
     assert after["multi_request_batches"] > before["multi_request_batches"]
     assert "codehotfix_batch_requests_bucket" in httpx.get(f"{base}/metrics").text
+
+
+def test_without_an_api_key_inference_is_open_and_a_warning_is_logged(live, monkeypatch, caplog):
+    from fastapi.testclient import TestClient
+
+    _, _, engine = live
+    monkeypatch.delenv("CODEHOTFIX_API_KEY", raising=False)
+    with caplog.at_level("WARNING", logger="codehotfix.serve"):
+        app = create_app(engine)
+    assert "no API key (CODEHOTFIX_API_KEY)" in caplog.text
+    assert TestClient(app).post("/v1/completions", json={"prompt": "x", "max_tokens": 2}).status_code == 200
+    monkeypatch.setenv("CODEHOTFIX_API_KEY", "from-env")
+    closed = TestClient(create_app(engine))
+    assert closed.post("/v1/completions", json={"prompt": "x", "max_tokens": 2}).status_code == 401
+    ok = closed.post("/v1/completions", json={"prompt": "x", "max_tokens": 2},
+                     headers={"Authorization": "Bearer from-env"})
+    assert ok.status_code == 200
+
+
+def test_serve_reads_the_api_key_file(tmp_path, tiny_model_dir, monkeypatch):
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from codehotfix.cli import main
+
+    key = tmp_path / "key"
+    key.write_text("file-key\n")
+    key.chmod(0o600)
+    captured = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: captured.update(app=app))
+    main(["serve", "--model", str(tiny_model_dir), "--registry", str(tmp_path / "reg"), "--api-key-file", str(key),
+          "--dtype", "float32", "--threads", "1", "--max-batch-rows", "4"])
+    client = TestClient(captured["app"])
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/v1/models", headers={"Authorization": "Bearer file-key"}).status_code == 200
+    assert captured["app"].state.batcher.max_rows == 4
+
+
+def test_raw_stream_is_sse_with_the_versions_header_and_done(live):
+    base, _, _ = live
+    body = {"prompt": PROMPT, "max_tokens": 4, "temperature": 0, "stream": True}
+    with httpx.stream("POST", f"{base}/v1/completions", json=body,
+                      headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["X-Hotfix-Versions"] == "none"
+        lines = [line for line in r.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines) and lines[-1] == "data: [DONE]"
+    assert json.loads(lines[0][6:])["object"] == "text_completion"
+    # A client that leaves mid-stream does not break the server for the next one.
+    with httpx.stream("POST", f"{base}/v1/completions", json={**body, "max_tokens": 32},
+                      headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as r:
+        next(r.iter_lines())
+    again = httpx.post(f"{base}/v1/completions", json={"prompt": "x", "max_tokens": 2},
+                       headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert again.status_code == 200

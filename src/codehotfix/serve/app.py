@@ -42,7 +42,7 @@ from codehotfix.deploy.activation import AdapterLoadError
 from codehotfix.deploy.canary import CanaryFailed
 from codehotfix.deploy.store import StoreError, UnknownHotfix
 from codehotfix.errors import CodehotfixError, DataError
-from codehotfix.serve.batching import Batcher, Ticket
+from codehotfix.serve.batching import Batcher
 from codehotfix.serve.decode import Row
 from codehotfix.serve.engine import Generation, HotfixEngine, RequestError
 from codehotfix.serve.metrics import ServeMetrics
