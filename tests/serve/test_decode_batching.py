@@ -10,7 +10,7 @@ import torch
 from codehotfix.deploy.store import HotfixStore
 from codehotfix.serve.batching import Batcher
 from codehotfix.serve.decode import PenaltyProcessor, Row, Sampling, decode
-from codehotfix.serve.engine import EngineConfig, HotfixEngine
+from codehotfix.serve.engine import EngineConfig, HotfixEngine, RequestError
 
 PROMPTS = ["def add(a, b):\n", "import yaml\n\ndef load(path):\n    with open(path) as f:\n", "x"]
 
@@ -76,6 +76,8 @@ def _greedy_tokens(engine, **settings):
 
 def test_logit_bias_and_frequency_penalty_change_greedy_output(engine):
     assert _greedy_tokens(engine, logit_bias=((5, 100.0),)) == [5] * 12
+    with pytest.raises(RequestError, match="logit_bias: token id 99999 is not in the vocabulary"):
+        _greedy_tokens(engine, logit_bias=((99999, 1.0),))
     plain, penalised = _greedy_tokens(engine), _greedy_tokens(engine, frequency_penalty=2.0)
     first_repeat = next(k for k, t in enumerate(plain) if t in plain[:k])
     # Until plain greedy repeats a token, the penalty lowers only tokens argmax does not pick.

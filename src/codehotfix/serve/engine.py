@@ -228,6 +228,10 @@ class HotfixEngine:
             raise RequestError(f"max_tokens {sampling.max_tokens} is above this server's limit "
                                f"{self.cfg.max_new_tokens}", 400)
         self._check_context(encoded, sampling.max_tokens)
+        vocab = getattr(self.model.config, "vocab_size", None)
+        bad = [t for t, _ in sampling.logit_bias if vocab is not None and t >= vocab]
+        if bad:
+            raise RequestError(f"logit_bias: token id {bad[0]} is not in the vocabulary (0 to {vocab - 1})", 400)
         return [Row(ids, sampling, index=k, choice=i * n + k, on_token=on_token, cancelled=cancelled)
                 for i, ids in enumerate(encoded) for k in range(n)]
 
