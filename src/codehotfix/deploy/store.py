@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from codehotfix.data.cases import HotfixCase, read_cases, write_cases
+from codehotfix.deploy.history import HISTORY_FILE, append_missing, is_record, read_log
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.files import read_json, sha256_file, write_json
 
@@ -47,7 +48,6 @@ __all__ = ["HotfixStore", "HotfixEntry", "StoreError", "UnknownHotfix", "ADAPTER
            "DEFAULT_CANARIES", "NAME_RULE", "check_name", "confined_path"]
 
 STATE_FILE = "registry.json"
-HISTORY_FILE = "history.jsonl"
 # Enough for `hotfix list`/`show` to show recent changes without reading the log.
 RECENT_RECORDS = 20
 STATE_FORMAT = "codehotfix-registry/1"
@@ -157,23 +157,6 @@ def _load_json(path: Path, what: str) -> Any:
                          "restore it or remove it") from None
 
 
-def _is_record(h: Any) -> bool:
-    return (isinstance(h, dict) and isinstance(h.get("seq"), int) and isinstance(h.get("before"), dict)
-            and isinstance(h.get("after"), dict))
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
-
-
-def _last_newline(path: Path) -> int:
-    """Length of ``path`` up to and including its last newline (0 when it has none)."""
-    data = path.read_bytes()
-    return data.rfind(b"\n") + 1
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -249,7 +232,7 @@ class HotfixStore:
                                                     and _NAME.fullmatch(v) for k, v in enabled.items()):
             raise StoreError(f"{path}: corrupt registry state (\"enabled\" must map hotfix names to versions, "
                              f"{NAME_RULE})")
-        if not isinstance(history, list) or not all(_is_record(h) for h in history):
+        if not isinstance(history, list) or not all(is_record(h) for h in history):
             raise StoreError(f"{path}: corrupt registry state (\"history\" must be a list of records with "
                              "an integer seq and before/after objects)")
         last = history[-1]["seq"] if history else 0
@@ -269,41 +252,11 @@ class HotfixStore:
         return log + [h for h in state["history"] if h["seq"] > last]
 
     def _read_log(self) -> list[dict[str, Any]]:
-        path = self.root / HISTORY_FILE
-        if not path.exists():
-            return []
-        records = []
-        with open(path, "rb") as f:
-            lines = f.read().split(b"\n")
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                if i == len(lines):  # a line cut short by a kill mid-append; registry.json still holds it
-                    break
-                raise StoreError(f"{path}:{i}: corrupt history record (invalid JSON)") from None
-            if not _is_record(record):
-                raise StoreError(f"{path}:{i}: corrupt history record (needs an integer seq, before and after)")
-            records.append(record)
-        return records
+        return read_log(self.root / HISTORY_FILE, StoreError)
 
     def _sync_log(self, state: dict[str, Any]) -> None:
-        """Appends to history.jsonl the records of ``state`` it lacks (one fsync). Called under the lock."""
-        path = self.root / HISTORY_FILE
-        log = self._read_log()
-        last = log[-1]["seq"] if log else 0
-        missing = [h for h in state["history"] if h["seq"] > last]
-        if not missing:
-            return
-        text = "".join(json.dumps(h, default=str) + "\n" for h in missing).encode()
-        with open(path, "ab") as f:
-            if f.tell() and not _ends_with_newline(path):
-                f.truncate(_last_newline(path))  # drop a line cut short by a kill
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        """Appends to history.jsonl the records of ``state`` it lacks. Called under the lock."""
+        append_missing(self.root / HISTORY_FILE, state["history"], StoreError)
 
     # ---- entries -----------------------------------------------------------------------------
 
