@@ -1,16 +1,16 @@
-"""Load test of `codehotfix serve` on loopback: a hotfix is enabled and rolled back under load.
+"""Throughput and latency of `codehotfix serve` as concurrent clients grow (dynamic batching at work).
 
-Starts the server as its own process, runs N client threads that send greedy completions for T
-seconds (half of them a hotfix case's prompt, the "probe"), enables the hotfix at --enable-at·T and
-rolls it back at --rollback-at·T through the admin API, then reports: requests, errors, latency
-p50/p95/p99/max, the versions every response was tagged with, whether any response lacks a tag or
-carries one its timing rules out, and whether the probe's greedy completion changed at the enable
-and came back at the rollback. Writes bench/results/serve_load.json and prints a summary.
+Starts the server as its own process on 127.0.0.1 (a free port, an API key), then for each client
+count (default 1, 2, 4, 8) runs that many client threads sending greedy completions back to back
+until ``--requests`` have been answered or ``--max-seconds`` have passed, and reports requests/s,
+p50/p95 latency, errors and what the batcher did over that level (batches, mean and largest number
+of requests decoded together, read from the server's /health). Writes
+bench/results/serve_load_<name>.json and a markdown table next to it. Every request and every level
+is bounded; nothing leaves the machine. (The live-swap-under-load check is bench/serve_swap_load.py.)
 
 Run:
-    python bench/serve_load.py --model tiny --seconds 30            # tiny random model + a tiny hotfix it trains
-    python bench/serve_load.py --model default --hotfix hotfixes/my-fix --cases my_cases.jsonl \
-        --clients 4 --seconds 120 --threads 2
+    python bench/serve_load.py --tiny                                  # the tests' tiny random model
+    python bench/serve_load.py --model default --threads 2 --requests 16 --max-tokens 16
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,28 +31,20 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ["import yaml\n\ndef load(path):\n    with open(path) as f:\n", "def add(a, b):\n",
+           "import logging\nlogger = logging.getLogger(__name__)\n", "class Config:\n    def __init__(self):\n"]
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
+def tiny_model(work: Path) -> str:
+    """The tiny random model of tests/tiny_model.py, saved to ``work``."""
+    spec = importlib.util.spec_from_file_location("tiny_model", ROOT / "tests" / "tiny_model.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
-
-
-def tiny_setup(work: Path, hotfix: str | None, cases: str | None, steps: int) -> tuple[str, str, str]:
-    """The tiny model of tests/tiny_model.py saved to ``work``, and (unless given) a hotfix trained on it."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    fixtures = _load("tiny_fixtures", ROOT / "tests" / "tiny_model.py")
-    deploy = _load("deploy_fixtures", ROOT / "tests" / "deploy" / "conftest.py")
-    model_dir = work / "tiny-model"
-    tok = fixtures.build_tokenizer()
-    fixtures.build_tiny_model(len(tok)).save_pretrained(model_dir)
-    tok.save_pretrained(model_dir)
-    if hotfix is None:
-        out = deploy.train_tiny_hotfix(model_dir, deploy._CASES[:2], work / "tiny-hotfix", steps=steps)
-        hotfix, cases = str(out), str(out / "cases.jsonl")
-    return str(model_dir), hotfix, cases
+    tok = module.build_tokenizer()
+    path = work / "tiny-model"
+    module.build_tiny_model(len(tok)).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
 
 
 def free_port() -> int:
@@ -69,200 +60,146 @@ def percentile(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))], 4)
 
 
-def run(args: argparse.Namespace) -> dict:
-    from codehotfix.data.cases import read_cases
-    from codehotfix.deploy.store import HotfixStore
-
-    work = Path(tempfile.mkdtemp(prefix="serve-load-"))
-    model, hotfix, cases_path = args.model, args.hotfix, args.cases
-    if model == "tiny":
-        model, hotfix, cases_path = tiny_setup(work, hotfix, cases_path, args.tiny_steps)
-    if not hotfix or not cases_path:
-        raise SystemExit("--hotfix and --cases are required unless --model tiny")
-    cases = read_cases(cases_path)
-    store = HotfixStore(args.registry or work / "registry", create=True)
-    entry = store.add(hotfix, name=args.name, canaries=cases_path, force=True)
-    if store.enabled().get(args.name):
-        store.disable(args.name)
-
-    port, token = args.port or free_port(), secrets.token_hex(16)
+def start_server(args: argparse.Namespace, model: str, work: Path, key: str) -> tuple[subprocess.Popen, str]:
+    port = args.port or free_port()
     cmd = [sys.executable, "-c", "from codehotfix.cli import main; main()", "serve", "--model", model,
-           "--registry", str(store.root), "--port", str(port), "--max-new-tokens", str(max(64, args.max_tokens)),
-           "--dtype", args.dtype] + (["--threads", str(args.threads)] if args.threads else [])
-    server = subprocess.Popen(cmd, env={**os.environ, "CODEHOTFIX_ADMIN_TOKEN": token})
+           "--registry", str(work / "registry"), "--host", "127.0.0.1", "--port", str(port),
+           "--max-new-tokens", str(max(64, args.max_tokens)), "--dtype", args.dtype,
+           "--max-batch-rows", str(args.max_batch_rows), "--batch-window-ms", str(args.batch_window_ms)]
+    cmd += ["--threads", str(args.threads)] if args.threads else []
+    server = subprocess.Popen(cmd, env={**os.environ, "CODEHOTFIX_API_KEY": key}, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    try:
-        t_boot = time.time()
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"server exited with status {server.returncode}")
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() - t_boot > args.startup_timeout:
-                raise SystemExit("server did not start in time")
-            time.sleep(0.5)
-        startup = round(time.time() - t_boot, 1)
-        return {**measure(args, base, token, cases, entry.version), "startup_seconds": startup,
-                "model": args.model, "hotfix": hotfix, "cases": cases_path}
-    finally:
-        server.terminate()
+    deadline = time.time() + args.startup_timeout
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited with status {server.returncode}")
         try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline:
             server.kill()
+            raise SystemExit(f"server not up after {args.startup_timeout} s")
+        time.sleep(0.5)
 
 
-def measure(args: argparse.Namespace, base: str, token: str, cases: list, version: str) -> dict:
-    probe = cases[0].prefix
-    prompts = [c.prefix for c in cases[1:]] + ["def add(a, b):\n", "import os\n"]
-    records: list[dict] = []
-    lock = threading.Lock()
-    t0 = time.monotonic()
-    deadline = t0 + args.seconds
+def level(base: str, key: str, clients: int, args: argparse.Namespace) -> dict:
+    """One client count: ``args.requests`` requests (or ``args.max_seconds``), back to back per client."""
+    before = httpx.get(f"{base}/health", timeout=10).json()["batching"]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock, sent = threading.Lock(), [0]
+    deadline = time.perf_counter() + args.max_seconds
+    headers = {"Authorization": f"Bearer {key}"}
 
     def client(i: int) -> None:
-        with httpx.Client(base_url=base, timeout=args.request_timeout) as http:
-            k = 0
-            while time.monotonic() < deadline:
-                is_probe = k % 2 == 0
-                prompt = probe if is_probe else prompts[(k // 2 + i) % len(prompts)]
-                k += 1
-                sent = time.monotonic() - t0
-                rec = {"client": i, "probe": is_probe, "sent": round(sent, 4)}
-                try:
-                    r = http.post("/v1/completions", json={"prompt": prompt, "max_tokens": args.max_tokens,
-                                                           "temperature": 0})
-                    rec["status"] = r.status_code
-                    body = r.json()
-                    if r.status_code == 200:
-                        rec["versions"] = body.get("hotfix_versions")
-                        rec["header"] = r.headers.get("X-Hotfix-Versions")
-                        rec["text"] = body["choices"][0]["text"]
-                    else:
-                        rec["error"] = body.get("error", {}).get("message")
-                except Exception as e:  # a failed request is a result here, not a crash
-                    rec["status"], rec["error"] = None, f"{type(e).__name__}: {e}"
-                rec["done"] = round(time.monotonic() - t0, 4)
+        with httpx.Client(timeout=args.request_timeout, headers=headers) as http:
+            while time.perf_counter() < deadline:
                 with lock:
-                    records.append(rec)
+                    if sent[0] >= args.requests:
+                        return
+                    n = sent[0]
+                    sent[0] += 1
+                body = {"prompt": PROMPTS[n % len(PROMPTS)], "max_tokens": args.max_tokens, "temperature": 0}
+                t0 = time.perf_counter()
+                try:
+                    r = http.post(f"{base}/v1/completions", json=body)
+                    ok = r.status_code == 200
+                    detail = r.text[:200]
+                except httpx.HTTPError as e:
+                    ok, detail = False, repr(e)
+                with lock:
+                    if ok:
+                        latencies.append(time.perf_counter() - t0)
+                    else:
+                        errors.append(detail)
 
-    def admin(path: str, at: float, out: dict) -> None:
-        time.sleep(max(0.0, t0 + at - time.monotonic()))
-        out["start"] = round(time.monotonic() - t0, 4)
-        r = httpx.post(f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=600)
-        out["end"] = round(time.monotonic() - t0, 4)
-        out["status"], out["body"] = r.status_code, r.json()
-
-    enable, rollback = {}, {}
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-    threads += [threading.Thread(target=admin, args=(f"/admin/hotfixes/{args.name}/enable",
-                                                     args.enable_at * args.seconds, enable)),
-                threading.Thread(target=admin, args=("/admin/rollback", args.rollback_at * args.seconds, rollback))]
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return analyse(records, enable, rollback, args, {args.name: version})
+    wall = time.perf_counter() - t0
+    after = httpx.get(f"{base}/health", timeout=10).json()["batching"]
+    batches = after["batches"] - before["batches"]
+    return {"clients": clients, "requests": len(latencies) + len(errors), "ok": len(latencies),
+            "errors": len(errors), "error_examples": errors[:3], "seconds": round(wall, 3),
+            "requests_per_second": round(len(latencies) / wall, 3) if wall else None,
+            "p50_seconds": percentile(latencies, 50), "p95_seconds": percentile(latencies, 95),
+            "batches": batches,
+            "mean_requests_per_batch": round((after["requests"] - before["requests"]) / batches, 3) if batches else None,
+            "multi_request_batches": after["multi_request_batches"] - before["multi_request_batches"],
+            "max_requests_per_batch_so_far": after["max_requests"]}
 
 
-def analyse(records: list[dict], enable: dict, rollback: dict, args: argparse.Namespace,
-            hotfixed: dict[str, str]) -> dict:
-    ok = [r for r in records if r.get("status") == 200]
-    errors = [r for r in records if r.get("status") != 200]
-    latency = [r["done"] - r["sent"] for r in ok]
-    tag = lambda r: json.dumps(r.get("versions"), sort_keys=True)  # noqa: E731
-    seen: dict[str, int] = {}
-    for r in ok:
-        seen[tag(r)] = seen.get(tag(r), 0) + 1
-    untagged = [r for r in ok if r.get("versions") is None or r.get("header") is None]
-    # Timing rules: a request sent after the enable call returned (and before rollback began) must be
-    # tagged with the hotfix; one finished before the enable call began must not be.
-    expect_on = [r for r in ok if enable.get("end") and r["sent"] > enable["end"]
-                 and (not rollback.get("start") or r["done"] < rollback["start"])]
-    expect_off = [r for r in ok if (enable.get("start") and r["done"] < enable["start"])
-                  or (rollback.get("end") and r["sent"] > rollback["end"])]
-    mistagged = sum(r["versions"] != hotfixed for r in expect_on) + sum(r["versions"] != {} for r in expect_off)
-    probe_texts: dict[str, set[str]] = {}
-    for r in ok:
-        if r["probe"]:
-            probe_texts.setdefault(tag(r), set()).add(r["text"])
-    before = sorted({r["text"] for r in ok if r["probe"] and enable.get("start") and r["done"] < enable["start"]})
-    during = sorted({r["text"] for r in ok if r["probe"] and r["versions"] == hotfixed})
-    after = sorted({r["text"] for r in ok if r["probe"] and rollback.get("end") and r["sent"] > rollback["end"]})
-    span = max((r["done"] for r in records), default=0.0)
-    return {
-        "config": {k: v for k, v in vars(args).items()},
-        "requests": len(records),
-        "ok": len(ok),
-        "errors": len(errors),
-        "error_examples": [r.get("error") for r in errors[:5]],
-        "throughput_rps": round(len(ok) / span, 2) if span else None,
-        "latency_seconds": {"p50": percentile(latency, 50), "p95": percentile(latency, 95),
-                            "p99": percentile(latency, 99), "max": round(max(latency), 4) if latency else None,
-                            "mean": round(statistics.fmean(latency), 4) if latency else None},
-        "versions_seen": seen,
-        "untagged_responses": len(untagged),
-        "mistagged_responses": mistagged,
-        "tag_consistent": all(len(texts) == 1 for texts in probe_texts.values()),
-        "probe_completions": {"before_enable": before, "with_hotfix": during, "after_rollback": after},
-        "changed_at_enable": bool(before and during) and before != during,
-        "restored_at_rollback": bool(before and after) and before == after,
-        "enable": {k: enable.get(k) for k in ("start", "end", "status")}
-                  | {"pause_seconds": (enable.get("body") or {}).get("pause_seconds"),
-                     "canary_passed": ((enable.get("body") or {}).get("canary") or {}).get(args.name, {}).get("passed")},
-        "rollback": {k: rollback.get(k) for k in ("start", "end", "status")}
-                    | {"pause_seconds": (rollback.get("body") or {}).get("pause_seconds")},
-    }
+def table(result: dict) -> str:
+    rows = ["| clients | requests | errors | req/s | p50 (s) | p95 (s) | batches | mean req/batch | batches > 1 |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["levels"]:
+        rows.append(f"| {r['clients']} | {r['requests']} | {r['errors']} | {r['requests_per_second']} | "
+                    f"{r['p50_seconds']} | {r['p95_seconds']} | {r['batches']} | {r['mean_requests_per_batch']} | "
+                    f"{r['multi_request_batches']} |")
+    c = result["config"]
+    head = (f"`codehotfix serve` load: model {c['model']}, {c['max_tokens']}-token greedy completions, "
+            f"{c['requests']} requests per level (at most {c['max_seconds']} s), batch window "
+            f"{c['batch_window_ms']} ms, at most {c['max_batch_rows']} rows per batch, server threads "
+            f"{c['threads'] or 'all'}.\n\n")
+    return head + "\n".join(rows) + "\n"
 
 
-def summary(result: dict) -> str:
-    lat = result["latency_seconds"]
-    return "\n".join([
-        f"requests {result['requests']}  errors {result['errors']}  throughput {result['throughput_rps']} req/s",
-        f"latency p50 {lat['p50']} s  p95 {lat['p95']} s  p99 {lat['p99']} s  max {lat['max']} s",
-        f"versions seen {result['versions_seen']}  untagged {result['untagged_responses']}  "
-        f"mistagged {result['mistagged_responses']}  tag-consistent {result['tag_consistent']}",
-        f"enable: HTTP {result['enable']['status']} at {result['enable']['start']} s, pause "
-        f"{result['enable']['pause_seconds']} s, canary passed {result['enable']['canary_passed']}; rollback: HTTP "
-        f"{result['rollback']['status']} at {result['rollback']['start']} s, pause {result['rollback']['pause_seconds']} s",
-        f"probe completion changed at enable: {result['changed_at_enable']}; restored at rollback: "
-        f"{result['restored_at_rollback']}",
-        f"  before: {result['probe_completions']['before_enable']}",
-        f"  hotfix: {result['probe_completions']['with_hotfix']}",
-    ])
+def run(args: argparse.Namespace) -> dict:
+    """Runs every level against a fresh server; writes and returns the result."""
+    work = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    model = tiny_model(work) if args.tiny else args.model
+    key = secrets.token_hex(16)
+    server, base = start_server(args, model, work, key)
+    try:
+        levels = [level(base, key, c, args) for c in args.clients]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    config["model"] = "tiny" if args.tiny else args.model
+    result = {"config": config, "levels": levels}
+    out = Path(args.out_dir) / f"serve_load_{args.name or ('tiny' if args.tiny else 'model')}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table(result))
+    return result
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tiny", action="store_true", help="serve the tests' tiny random model")
+    p.add_argument("--model", default="default", help="model to serve without --tiny (hub id, folder, 'default')")
+    p.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8],
+                   help="client counts, comma-separated")
+    p.add_argument("--requests", type=int, default=48, help="requests per client count")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="time bound per client count")
+    p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--max-batch-rows", type=int, default=16)
+    p.add_argument("--batch-window-ms", type=float, default=5.0)
+    p.add_argument("--threads", type=int, help="server torch threads")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--startup-timeout", type=float, default=600.0)
+    p.add_argument("--request-timeout", type=float, default=120.0)
+    p.add_argument("--name", help="results name (default: tiny or model)")
+    p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
+    args = p.parse_args(argv)
+    if args.requests < 1 or args.max_seconds <= 0 or not args.clients or min(args.clients) < 1:
+        p.error("--requests, --max-seconds and every --clients value must be positive")
+    return args
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="tiny", help="'tiny' (test-fixture model), 'default', a folder or hub id")
-    p.add_argument("--hotfix", help="hotfix folder to enable mid-way (tiny: trained if omitted)")
-    p.add_argument("--cases", help="cases file: canaries, and the first case's prefix is the probe prompt")
-    p.add_argument("--name", default="hotfix", help="registry name of the hotfix")
-    p.add_argument("--registry", help="registry folder (default: a temporary one)")
-    p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--enable-at", type=float, default=1 / 3, help="fraction of --seconds")
-    p.add_argument("--rollback-at", type=float, default=2 / 3, help="fraction of --seconds")
-    p.add_argument("--max-tokens", type=int, default=16)
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--threads", type=int, help="server torch threads")
-    p.add_argument("--dtype", default="auto")
-    p.add_argument("--tiny-steps", type=int, default=80, help="training steps of the tiny hotfix")
-    p.add_argument("--startup-timeout", type=float, default=900.0)
-    p.add_argument("--request-timeout", type=float, default=300.0)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "serve_load.json"))
-    args = p.parse_args()
-    if not (0 < args.enable_at < args.rollback_at < 1) or args.clients < 1 or args.seconds <= 0:
-        p.error("need 0 < --enable-at < --rollback-at < 1, --clients >= 1 and --seconds > 0")
-    result = run(args)
-    from codehotfix.files import write_json
-
-    write_json(args.out, result)
-    print(summary(result))
-    print(f"results: {args.out}")
+    result = run(parse())
+    print(table(result))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Deploying hotfixes: a versioned registry, activation on a base model, canaries, vLLM export.
 
 - ``store``: ``HotfixStore``, the registry folder (versions, enabled set, history, rollback).
+- ``history``: history.jsonl, the registry's append-only log of changes.
 - ``activation``: put enabled hotfixes on a model, stacked or merged; measure effect retention.
 - ``canary``: refuse a hotfix whose own cases do not move when it is switched on.
 - ``vllm``: check and export a hotfix for vLLM's multi-LoRA serving.

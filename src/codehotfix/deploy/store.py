@@ -2,7 +2,8 @@
 
 Layout::
 
-    <root>/registry.json              enabled versions + append-only history (rewritten atomically)
+    <root>/registry.json              enabled versions + the last few history records (rewritten atomically)
+    <root>/history.jsonl              every history record, one line each (append-only, fsynced)
     <root>/.lock                      flock'ed by every writer (CLI and a running server alike)
     <root>/<name>/<version>/          a copy of the hotfix folder (adapter files, hotfix.json, train_log.jsonl)
                        entry.json     name, version, when and from where it was added, adapter checksum
@@ -13,12 +14,19 @@ Every change of the enabled set appends a history record holding the state befor
 rollback can restore the previous state exactly; a rollback is itself a record (``undoes`` names the
 change it reverts), so repeated rollbacks walk further back instead of toggling.
 
+registry.json stays small (a server rewrites it on every swap): it keeps only the last
+``RECENT_RECORDS`` records, and the full history lives in history.jsonl. registry.json is written
+first and history.jsonl appended after, so a kill between the two leaves records that registry.json
+holds and the log lacks; the next change appends them (``_sync_log``), which also migrates an old
+registry.json whose history holds everything.
+
 Run: ``codehotfix hotfix add DIR --registry hotfixes/ --canaries cases.jsonl``; see docs/serving.md.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -32,12 +40,16 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from codehotfix.data.cases import HotfixCase, read_cases, write_cases
+from codehotfix.deploy.history import HISTORY_FILE, append_missing, is_record, read_log
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.files import read_json, sha256_file, write_json
 
-__all__ = ["HotfixStore", "HotfixEntry", "StoreError", "UnknownHotfix", "ADAPTER_FILES", "STATE_FILE", "DEFAULT_CANARIES"]
+__all__ = ["HotfixStore", "HotfixEntry", "StoreError", "UnknownHotfix", "ADAPTER_FILES", "STATE_FILE", "HISTORY_FILE",
+           "DEFAULT_CANARIES", "NAME_RULE", "check_name", "confined_path"]
 
 STATE_FILE = "registry.json"
+# Enough for `hotfix list`/`show` to show recent changes without reading the log.
+RECENT_RECORDS = 20
 STATE_FORMAT = "codehotfix-registry/1"
 ENTRY_FILE = "entry.json"
 CANARY_FILE = "canaries.jsonl"
@@ -46,6 +58,7 @@ _OPTIONAL_FILES = ("hotfix.json", "train_log.jsonl", "README.md")
 DEFAULT_CANARIES = 5
 # Names become PEFT adapter names and folder names: no dots (torch module keys), no path separators.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME_RULE = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
 
 
 class StoreError(CodehotfixError):
@@ -91,11 +104,57 @@ class HotfixEntry:
                 "evals": sorted(p.stem for p in (self.path / "evals").glob("*.json"))}
 
 
-def _check_name(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise StoreError(f"{field} {value!r} is not valid: use 1-64 letters, digits, '_' or '-', "
-                         "starting with a letter or digit")
+def check_name(value: str, field: str = "name") -> str:
+    """``value`` if it is a valid hotfix name or version label (the one rule the CLI, the registry
+    and the server share: a name becomes a folder and a PEFT adapter key, so no '/', '..' or '.').
+
+    Raises:
+        StoreError: naming the field and the rule.
+    """
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise StoreError(f"{field} {value!r} is not valid: use {NAME_RULE}")
     return value
+
+
+
+def confined_path(base: str | os.PathLike, rel: str | os.PathLike, field: str) -> Path:
+    """``rel`` (relative to ``base``, or absolute) resolved, if it lies inside ``base`` after every
+    symlink is followed; a path that escapes (``..``, an absolute path elsewhere, a symlink out) is
+    refused, so a request cannot make the server read arbitrary files.
+
+    Raises:
+        StoreError: naming the field.
+    """
+    root = Path(base).resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root):
+        raise StoreError(f"{field} {str(rel)!r} must be a file inside the hotfix folder {root}")
+    return path
+
+
+def _read_canary_file(path: Path, field: str) -> list[HotfixCase]:
+    """Cases of a canary file. A missing file, a folder and an unreadable file give one message, so the
+    answer does not reveal which paths exist."""
+    message = f"{field} {str(path)!r}: no readable cases file there"
+    if not path.is_file():  # also keeps a FIFO (whose open would block) away from open()
+        raise StoreError(message)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError:
+        raise StoreError(message) from None
+    return read_cases(path)
+
+
+def _load_json(path: Path, what: str) -> Any:
+    """A JSON file of the registry; a corrupt one is a one-line StoreError naming it."""
+    try:
+        return read_json(path)
+    except UnicodeDecodeError as e:
+        raise StoreError(f"{path}: corrupt {what} (not UTF-8 at byte {e.start}); restore it or remove it") from None
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{path}: corrupt {what} (invalid JSON at line {e.lineno} column {e.colno}); "
+                         "restore it or remove it") from None
 
 
 def _now() -> str:
@@ -121,6 +180,7 @@ class HotfixStore:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._lock_fd: int | None = None
+        self._clean_stale()
 
     # ---- locking and state -------------------------------------------------------------------
 
@@ -141,34 +201,83 @@ class HotfixStore:
                     os.close(self._lock_fd)
                     self._lock_fd = None
 
+    def _clean_stale(self) -> None:
+        """Removes temporaries a killed writer left (``.registry.json.*.tmp`` from an atomic write,
+        ``<name>/.<version>.*`` from ``add``). Every writer holds the lock, so under it none is live."""
+        try:
+            with self.locked():
+                for tmp in self.root.glob(f".{STATE_FILE}.*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                for tmp in self.root.glob("*/.*.*"):  # mkdtemp(prefix=".<version>.") in add
+                    if tmp.is_dir() and _NAME.fullmatch(tmp.parent.name):
+                        shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:  # a read-only registry (a mounted copy) is still readable
+            pass
+
     def state(self) -> dict[str, Any]:
-        """registry.json: {"format", "enabled": {name: version}, "history": [...]}."""
+        """registry.json: {"format", "enabled": {name: version}, "seq": last record's seq,
+        "history": the last RECENT_RECORDS records}.
+
+        Raises:
+            StoreError: a corrupt file (bad JSON, not UTF-8, wrong types), naming it.
+        """
         path = self.root / STATE_FILE
         if not path.exists():
-            return {"format": STATE_FORMAT, "enabled": {}, "history": []}
-        state = read_json(path)
+            return {"format": STATE_FORMAT, "enabled": {}, "seq": 0, "history": []}
+        state = _load_json(path, "registry state")
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise StoreError(f"{path}: not a codehotfix registry state (format {STATE_FORMAT!r} expected)")
-        return state
+        enabled, history = state.get("enabled"), state.get("history", [])
+        if not isinstance(enabled, dict) or not all(isinstance(k, str) and isinstance(v, str) and _NAME.fullmatch(k)
+                                                    and _NAME.fullmatch(v) for k, v in enabled.items()):
+            raise StoreError(f"{path}: corrupt registry state (\"enabled\" must map hotfix names to versions, "
+                             f"{NAME_RULE})")
+        if not isinstance(history, list) or not all(is_record(h) for h in history):
+            raise StoreError(f"{path}: corrupt registry state (\"history\" must be a list of records with "
+                             "an integer seq and before/after objects)")
+        last = history[-1]["seq"] if history else 0
+        seq = state.get("seq", last)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < last:
+            raise StoreError(f"{path}: corrupt registry state (\"seq\" must be an integer >= {last})")
+        return {**state, "seq": seq, "history": history}
 
     def enabled(self) -> dict[str, str]:
         return dict(self.state()["enabled"])
 
     def history(self) -> list[dict[str, Any]]:
-        return list(self.state()["history"])
+        """Every history record, oldest first (history.jsonl plus any newer ones registry.json holds)."""
+        state = self.state()
+        log = self._read_log()
+        last = log[-1]["seq"] if log else 0
+        return log + [h for h in state["history"] if h["seq"] > last]
+
+    def _read_log(self) -> list[dict[str, Any]]:
+        return read_log(self.root / HISTORY_FILE, StoreError)
+
+    def _sync_log(self, state: dict[str, Any]) -> None:
+        """Appends to history.jsonl the records of ``state`` it lacks. Called under the lock."""
+        append_missing(self.root / HISTORY_FILE, state["history"], StoreError)
 
     # ---- entries -----------------------------------------------------------------------------
 
     def versions(self, name: str) -> list[str]:
         """The versions of ``name``, oldest first."""
-        folder = self.root / name
+        folder = self.root / check_name(name)
         if not folder.is_dir():
             return []
         found = [p for p in folder.iterdir() if (p / ENTRY_FILE).exists()]
-        return [p.name for p in sorted(found, key=lambda p: (read_json(p / ENTRY_FILE).get("added_ns", 0), p.name))]
+        return [p.name for p in sorted(found, key=lambda p: (self._entry_info(p).get("added_ns", 0), p.name))]
+
+    @staticmethod
+    def _entry_info(path: Path) -> dict[str, Any]:
+        info = _load_json(path / ENTRY_FILE, "entry record")
+        if not isinstance(info, dict):
+            raise StoreError(f"{path / ENTRY_FILE}: corrupt entry record (a JSON object expected)")
+        return info
 
     def names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and _NAME.fullmatch(p.name) and self.versions(p.name))
 
     def entry(self, name: str, version: str | None = None) -> HotfixEntry:
         """The stored entry ``name``/``version`` (the latest version when None).
@@ -179,11 +288,11 @@ class HotfixStore:
         versions = self.versions(name)
         if not versions:
             raise UnknownHotfix(f"no hotfix {name!r} in {self.root}; known: {', '.join(self.names()) or '(none)'}")
-        version = version or versions[-1]
+        version = check_name(version, "version") if version is not None else versions[-1]
         if version not in versions:
             raise UnknownHotfix(f"hotfix {name!r} has no version {version!r}; versions: {', '.join(versions)}")
         path = self.root / name / version
-        return HotfixEntry(name, version, path, read_json(path / ENTRY_FILE))
+        return HotfixEntry(name, version, path, self._entry_info(path))
 
     def entries(self) -> list[HotfixEntry]:
         return [self.entry(n, v) for n in self.names() for v in self.versions(n)]
@@ -217,7 +326,7 @@ class HotfixStore:
         missing = [f for f in ADAPTER_FILES if not (src / f).is_file()]
         if missing:
             raise StoreError(f"{src}: not a hotfix folder (missing {', '.join(missing)})")
-        name = _check_name(name or src.resolve().name, "name")
+        name = check_name(name or src.resolve().name, "name")
         manifest = read_json(src / "hotfix.json") if (src / "hotfix.json").exists() else {}
         cases = self._canaries_for(src, manifest, canaries)[: max(1, canary_count)]
         for p in evals:
@@ -225,7 +334,7 @@ class HotfixStore:
                 raise StoreError(f"{p}: no such evaluation file")
         with self.locked():
             existing = self.versions(name)
-            version = _check_name(version or f"v{self._next_number(existing)}", "version")
+            version = check_name(version or f"v{self._next_number(existing)}", "version")
             dest = self.root / name / version
             if dest.exists() and not force:
                 raise StoreError(f"{dest}: hotfix {name!r} already has version {version!r} (pass --force to replace it)")
@@ -264,8 +373,8 @@ class HotfixStore:
     def _canaries_for(src: Path, manifest: dict, canaries: Any) -> list[HotfixCase]:
         if canaries is None:
             pointer = manifest.get("canaries")
-            if isinstance(pointer, str):
-                return read_cases(src / pointer)
+            if isinstance(pointer, str):  # hotfix.json is data, so its pointer may not leave the folder
+                return _read_canary_file(confined_path(src, pointer, "hotfix.json canaries"), "canaries")
             if isinstance(pointer, list):
                 from codehotfix.data.cases import case_from_dict
 
@@ -273,7 +382,7 @@ class HotfixStore:
             raise StoreError(f"{src}: no canary cases; pass canaries (a cases file: a few of the hotfix's own "
                              "cases) or add \"canaries\": \"FILE\" to its hotfix.json")
         if isinstance(canaries, (str, os.PathLike)):
-            return read_cases(canaries)
+            return _read_canary_file(Path(canaries), "canaries")
         cases = list(canaries)
         if not cases:
             raise DataError("canaries: no cases given")
@@ -282,22 +391,23 @@ class HotfixStore:
     def record_eval(self, name: str, version: str, kind: str, result: dict[str, Any]) -> Path:
         """Keeps an evaluation result with the entry as evals/<kind>.json (atomically)."""
         entry = self.entry(name, version)
-        return write_json(entry.path / "evals" / f"{_check_name(kind, 'eval kind')}.json", result)
+        return write_json(entry.path / "evals" / f"{check_name(kind, 'eval kind')}.json", result)
 
     # ---- the enabled set ---------------------------------------------------------------------
 
     def _commit(self, after: dict[str, str], action: str, name: str | None, version: str | None,
                 note: str | None = None, undoes: int | None = None) -> dict[str, Any]:
         state = self.state()
-        record = {"seq": len(state["history"]) + 1, "time": _now(), "action": action, "name": name,
+        self._sync_log(state)  # first: records a kill kept out of the log (or an old, long registry.json)
+        record = {"seq": state["seq"] + 1, "time": _now(), "action": action, "name": name,
                   "version": version, "before": dict(state["enabled"]), "after": dict(after)}
         if note:
             record["note"] = note
         if undoes is not None:
             record["undoes"] = undoes
-        state["enabled"] = dict(after)
-        state["history"].append(record)
+        state.update(enabled=dict(after), seq=record["seq"], history=(state["history"] + [record])[-RECENT_RECORDS:])
         write_json(self.root / STATE_FILE, state)
+        self._sync_log(state)
         return record
 
     def set_enabled(self, after: dict[str, str], *, action: str = "set", note: str | None = None) -> dict[str, Any]:
@@ -315,6 +425,7 @@ class HotfixStore:
             return self._commit(after, "enable", name, entry.version, note)
 
     def disable(self, name: str, *, note: str | None = None) -> dict[str, Any]:
+        check_name(name)
         with self.locked():
             enabled = self.enabled()
             if name not in enabled:
@@ -328,9 +439,11 @@ class HotfixStore:
         Without ``name`` the latest change still in effect is undone as a whole; with ``name`` only
         that hotfix goes back to where it was before its latest change (others stay as they are).
         """
-        state = self.state()
-        undone = {h["undoes"] for h in state["history"] if "undoes" in h}
-        changes = [h for h in state["history"] if "undoes" not in h and h["seq"] not in undone]
+        if name is not None:
+            check_name(name)
+        history = self.history()  # the whole log: an undone change may be older than registry.json's records
+        undone = {h["undoes"] for h in history if "undoes" in h}
+        changes = [h for h in history if "undoes" not in h and h["seq"] not in undone]
         if name is not None:
             changes = [h for h in changes if h["before"].get(name) != h["after"].get(name)]
         if not changes:
@@ -339,7 +452,7 @@ class HotfixStore:
         # Undo only what that change touched, so changes to other hotfixes made since (or rolled
         # back by name since) are left alone.
         touched = [n for n in set(last["before"]) | set(last["after"]) if last["before"].get(n) != last["after"].get(n)]
-        after = dict(state["enabled"])
+        after = self.enabled()
         for n in touched if name is None else [name]:
             after.pop(n, None)
             if n in last["before"]:

@@ -1,10 +1,14 @@
 """Serving a base model with its enabled hotfixes: an OpenAI-compatible HTTP server (``app``) over
-an engine that swaps hotfixes between requests (``engine``), with Prometheus metrics (``metrics``).
+an engine that swaps hotfixes between requests (``engine``), requests of all clients decoded together
+(``batching``, ``decode``), and Prometheus metrics (``metrics``).
 
 Run: ``codehotfix serve --registry hotfixes/`` (docs/serving.md).
 """
 
-from codehotfix.serve.app import ADMIN_TOKEN_ENV, create_app
+from codehotfix.serve.app import ADMIN_TOKEN_ENV, API_KEY_ENV, create_app
+from codehotfix.serve.batching import Batcher
+from codehotfix.serve.decode import Sampling
 from codehotfix.serve.engine import EngineConfig, Generation, HotfixEngine, RequestError
 
-__all__ = ["create_app", "ADMIN_TOKEN_ENV", "HotfixEngine", "EngineConfig", "Generation", "RequestError"]
+__all__ = ["create_app", "ADMIN_TOKEN_ENV", "API_KEY_ENV", "HotfixEngine", "EngineConfig", "Generation",
+           "RequestError", "Batcher", "Sampling"]

@@ -21,17 +21,16 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import torch
-
 from codehotfix.deploy.activation import MODES, activate, adapter_key, attach, detach, read_adapter
 from codehotfix.deploy.canary import CanaryConfig, CanaryFailed, margins, run_canary
-from codehotfix.deploy.store import HotfixStore, StoreError
+from codehotfix.deploy.store import HotfixStore, StoreError, confined_path
 from codehotfix.errors import CodehotfixError, ConfigError
 from codehotfix.models.loading import LoadedModel
+from codehotfix.serve.decode import Row, Sampling, TokenLogprob, decode
 
 __all__ = ["EngineConfig", "HotfixEngine", "Generation", "RequestError", "SwapLock"]
 
@@ -126,7 +125,8 @@ class SwapLock:
 
 @dataclass
 class Generation:
-    """Completions of one request: ``texts[i]`` for prompt i // n, sample i % n."""
+    """Completions of one request: ``texts[i]`` for prompt i // n, sample i % n; ``logprobs[i]`` its
+    tokens' log-probabilities (empty unless asked for)."""
 
     texts: list[str]
     finish_reasons: list[str]
@@ -134,6 +134,13 @@ class Generation:
     completion_tokens: int
     hotfix_versions: dict[str, str]
     seconds: float
+    logprobs: list[list[TokenLogprob]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rows: Sequence[Row], versions: dict[str, str], seconds: float) -> "Generation":
+        prompts = {id(r.prompt_ids): len(r.prompt_ids) for r in rows}  # n samples share one prompt list
+        return cls([r.text for r in rows], [r.finish_reason or "stop" for r in rows], sum(prompts.values()),
+                   sum(len(r.tokens) for r in rows), versions, round(seconds, 4), [r.logprobs for r in rows])
 
 
 class HotfixEngine:
@@ -156,6 +163,8 @@ class HotfixEngine:
         self._attached: list[str] = []  # adapter keys on the model, least recently active first
         self._lock = SwapLock(self.cfg.max_concurrent)
         self._admin = threading.Lock()
+        # Positions the model can attend over; None for a model that does not say (no check then).
+        self.context_tokens: int | None = getattr(self.model.config, "max_position_embeddings", None)
         if self.cfg.skip_canary:
             warnings.warn("canary checks are off: a hotfix whose adapter has no effect will be served silently",
                           stacklevel=2)
@@ -187,47 +196,74 @@ class HotfixEngine:
             rows.append(ids or [start])
         return rows
 
+    def _check_context(self, rows: Sequence[Sequence[int]], max_tokens: int) -> None:
+        """A prompt plus its completion must fit the model's positions: past them a model either fails
+        or silently produces noise, and a client should learn that from a 400, not from the text."""
+        if self.context_tokens is None:
+            return
+        for i, r in enumerate(rows):
+            if len(r) + max_tokens > self.context_tokens:
+                raise RequestError(f"prompt[{i}] is {len(r)} tokens and max_tokens is {max_tokens}: "
+                                   f"{len(r) + max_tokens} > the model's context of {self.context_tokens} "
+                                   "tokens; shorten the prompt or lower max_tokens", 400)
+
+    def rows(self, prompts: Sequence[str], sampling: Sampling, n: int = 1, *,
+             on_token: Callable[..., None] | None = None, cancelled: Callable[[], bool] | None = None) -> list[Row]:
+        """The rows to decode for a request: each prompt ``n`` times, prompt-major. Checks the limits
+        here, in the request's thread, so a bad request fails alone and never inside a batch.
+
+        ``sampling.max_tokens`` 0 means "as many as fit": the server's limit, cut to the context left
+        after the longest prompt (OpenAI's chat endpoint has no default limit).
+
+        Raises:
+            RequestError: max_tokens above the server's limit, a prompt too long for it or the model.
+        """
+        encoded = self._encode(prompts)
+        if sampling.max_tokens == 0:
+            room = (self.context_tokens - max(map(len, encoded))) if self.context_tokens else self.cfg.max_new_tokens
+            if room < 1:
+                self._check_context(encoded, 1)
+            sampling = replace(sampling, max_tokens=min(self.cfg.max_new_tokens, room))
+        if sampling.max_tokens > self.cfg.max_new_tokens:
+            raise RequestError(f"max_tokens {sampling.max_tokens} is above this server's limit "
+                               f"{self.cfg.max_new_tokens}", 400)
+        self._check_context(encoded, sampling.max_tokens)
+        vocab = getattr(self.model.config, "vocab_size", None)
+        bad = [t for t, _ in sampling.logit_bias if vocab is not None and t >= vocab]
+        if bad:
+            raise RequestError(f"logit_bias: token id {bad[0]} is not in the vocabulary (0 to {vocab - 1})", 400)
+        return [Row(ids, sampling, index=k, choice=i * n + k, on_token=on_token, cancelled=cancelled)
+                for i, ids in enumerate(encoded) for k in range(n)]
+
+    def run(self, rows: Sequence[Row], started: Callable[[dict[str, str]], Any] | None = None) -> dict[str, str]:
+        """Decodes ``rows`` (of one or many requests) as one batch under the shared lock; returns the
+        hotfix versions that produced them, read under the same lock (and passes them to ``started``
+        before the first token)."""
+        with self._lock.reading():
+            versions = dict(self._active)
+            if started is not None:
+                started(versions)
+            decode(self.model, self.tokenizer, rows)
+        return versions
+
     def generate(self, prompts: Sequence[str], *, max_tokens: int = 16, temperature: float = 1.0,
-                 top_p: float = 1.0, n: int = 1, stop: Sequence[str] = (), seed: int | None = None) -> Generation:
-        """Completes each prompt ``n`` times (greedy when ``temperature`` is 0).
+                 top_p: float = 1.0, n: int = 1, stop: Sequence[str] = (), seed: int | None = None,
+                 **settings: Any) -> Generation:
+        """Completes each prompt ``n`` times (greedy when ``temperature`` is 0), on its own (the
+        server batches requests through ``serve.batching.Batcher`` instead).
+
+        Args:
+            settings: the other ``decode.Sampling`` fields (logprobs, presence_penalty, …).
 
         Raises:
             RequestError: ``max_tokens`` above the server's limit, or a prompt that is too long.
         """
-        if max_tokens > self.cfg.max_new_tokens:
-            raise RequestError(f"max_tokens {max_tokens} is above this server's limit {self.cfg.max_new_tokens}", 400)
-        rows = self._encode(prompts)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "num_return_sequences": n, "pad_token_id": pad}
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        sampling = Sampling(max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop),
+                            seed=seed, **settings)
+        rows = self.rows(prompts, sampling, n)
         t0 = time.time()
-        with self._lock.reading():
-            versions = dict(self._active)
-            device = next(self.model.parameters()).device
-            if seed is not None:
-                torch.manual_seed(seed)
-            with torch.no_grad():
-                out = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
-        new = out[:, width:].tolist()
-        texts, reasons, used = [], [], 0
-        eos = {t for t in (self.tokenizer.eos_token_id, pad) if t is not None}
-        for row in new:
-            ended = next((j for j, t in enumerate(row) if t in eos), None)
-            row = row[:ended] if ended is not None else row
-            used += len(row)
-            text = self.tokenizer.decode(row, skip_special_tokens=True)
-            cut = min((text.find(s) for s in stop if s in text), default=-1)
-            texts.append(text[:cut] if cut >= 0 else text)
-            reasons.append("stop" if ended is not None or cut >= 0 else "length")
-        return Generation(texts, reasons, sum(len(r) for r in rows), used, versions, round(time.time() - t0, 4))
+        versions = self.run(rows)
+        return Generation.of(rows, versions, time.time() - t0)
 
     # ---- swaps -------------------------------------------------------------------------------
 
@@ -237,7 +273,16 @@ class HotfixEngine:
 
     def load(self, path: str | Path, *, name: str | None = None, version: str | None = None,
              canaries: str | Path | None = None, force: bool = False) -> dict[str, Any]:
-        """Adds a hotfix folder to the registry (not enabled yet); returns the entry's summary."""
+        """Adds a hotfix folder to the registry (not enabled yet); returns the entry's summary.
+
+        ``canaries`` (relative to ``path``, or absolute) must lie inside the hotfix folder: this is
+        reached over HTTP, and a free path would let a request read any file the server can.
+        """
+        if canaries is not None:
+            try:
+                canaries = confined_path(path, canaries, "canaries")
+            except StoreError as e:
+                raise RequestError(str(e), 400) from None
         return self.store.add(path, name=name, version=version, canaries=canaries, force=force).summary()
 
     def enable(self, name: str, version: str | None = None) -> dict[str, Any]:
