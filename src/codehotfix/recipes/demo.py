@@ -14,6 +14,7 @@ skips finished steps, so an interrupted demo resumes):
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from codehotfix.data.split import split_cases
 from codehotfix.files import atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,7 +79,7 @@ def _split(cases: Sequence[HotfixCase], fraction: float, seed: int) -> tuple[lis
     return split.train, split.test
 
 
-def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dict[str, Any]:
     """Runs the demo and returns the summary dict (also written to ``summary.json``)."""
     from codehotfix.api import evaluate, train_on_model
     from codehotfix.evaluation.rates import compare
