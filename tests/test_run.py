@@ -52,7 +52,14 @@ def test_run_writes_every_file_the_report_reads_then_resumes(tmp_path, tiny_mode
 
 def test_an_interrupted_phase_is_redone_and_only_it(tmp_path, tiny_model_dir, cases_file):
     out = tmp_path / "run"
-    run(cases_file, out, model=str(tiny_model_dir), overrides=FAST, options=RunOptions(report=False), progress=False)
+    run(cases_file, out, model=str(tiny_model_dir), overrides=FAST, progress=False,
+        options=RunOptions(report=False, report_to="tensorboard"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(out / "tensorboard"))
+    acc.Reload()
+    assert {"train/loss", "eval/base_eval/greedy/fixed_rate", "eval/hotfix_eval/sampled/buggy_rate"} <= set(
+        acc.Tags()["scalars"])
     trained = (out / "hotfix" / "adapter_model.safetensors").read_bytes()
     (out / "hotfix_eval.json").unlink()
     result = run(cases_file, out, model=str(tiny_model_dir), overrides=FAST, options=RunOptions(report=False),

@@ -289,6 +289,8 @@ RUN_LEDGER = "run.json"
 RUN_PHASES = {"split": "split.json", "base_eval": "base_eval.json", "humaneval_base": "humaneval_base.json",
               "train": "hotfix", "hotfix_eval": "hotfix_eval.json", "humaneval_hotfix": "humaneval_hotfix.json",
               "locality": "locality.json", "perplexity": "perplexity.json"}
+# Rebuilt from the phases' outputs; --restart removes them too, so nothing of the old run survives.
+_RUN_DERIVED = ("report.html", "report.md", "report.json", "tensorboard")
 
 
 @dataclass
@@ -346,7 +348,7 @@ class _Ledger:
         self.path, self.out = out / RUN_LEDGER, out
         present = [name for name in RUN_PHASES.values() if (out / name).exists()]
         if restart:
-            for name in present:
+            for name in present + [d for d in _RUN_DERIVED if (out / d).exists()]:
                 shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
             self.path.unlink(missing_ok=True)
         elif not self.path.exists() and present:
