@@ -65,3 +65,22 @@ print(f"OK: none of the {len(before)} packages already installed changed version
 PY
 "$work/venv/bin/codehotfix" --version
 "$py" -m pip check && echo "pip check: no broken requirements"
+
+# Installed is not enough: train and evaluate a tiny model with the transformers vLLM allows.
+cd "$work"
+"$py" - "$repo/tests" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from tiny_model import build_tiny_model, build_tokenizer
+from codehotfix.data.cases import HotfixCase, write_cases
+
+tok = build_tokenizer()
+build_tiny_model(len(tok)).save_pretrained("tiny")
+tok.save_pretrained("tiny")
+write_cases("cases.jsonl", [HotfixCase(id=f"c{i}", prefix=f"def f{i}(x):\n", buggy="    if x == None:",
+                                       fixed="    if x is None:", group=f"g{i}") for i in range(4)])
+PY
+"$work/venv/bin/codehotfix" -q run cases.jsonl --out smoke-run --model tiny --no-report --restart training.epochs=1 \
+    eval.samples=2 eval.max_new_tokens=4 >smoke-run.json
+"$py" -c "import json, transformers; r = json.load(open('smoke-run.json')); \
+assert set(r['phases'].values()) == {'ran'}, r; print(f'codehotfix run on a tiny model with transformers {transformers.__version__}:', r['phases'])"
