@@ -14,7 +14,8 @@ repo=$PWD
 work="${1:-$(mktemp -d)}"
 out="$repo/bench/results/coexist.txt"
 mkdir -p "$work"
-exec > >(tee "$out") 2>&1
+# (pip's notes about this machine's missing local index folders are noise, not results)
+exec > >(grep --line-buffered -v "^WARNING: Location" | tee "$out") 2>&1
 echo "# bench/coexist.sh — $(date -u +%Y-%m-%dT%H:%MZ), python $(python3 -c 'import platform; print(platform.python_version())')"
 rm -rf "$work/venv" && python3 -m venv "$work/venv"
 py="$work/venv/bin/python"
@@ -81,6 +82,6 @@ write_cases("cases.jsonl", [HotfixCase(id=f"c{i}", prefix=f"def f{i}(x):\n", bug
                                        fixed="    if x is None:", group=f"g{i}") for i in range(4)])
 PY
 "$work/venv/bin/codehotfix" -q run cases.jsonl --out smoke-run --model tiny --no-report --restart training.epochs=1 \
-    eval.samples=2 eval.max_new_tokens=4 >smoke-run.json
+    eval.samples=2 eval.max_new_tokens=4 >smoke-run.json 2>smoke-run.log
 "$py" -c "import json, transformers; r = json.load(open('smoke-run.json')); \
 assert set(r['phases'].values()) == {'ran'}, r; print(f'codehotfix run on a tiny model with transformers {transformers.__version__}:', r['phases'])"
