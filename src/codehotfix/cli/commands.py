@@ -29,13 +29,15 @@ def train_cmd(
     restart: bool = typer.Option(False, "--restart", help="Discard an interrupted run's checkpoint in --out "
                                                           "unread and train from the start."),
     device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
+    report_to: str = typer.Option("none", "--report-to", help="Also log loss curves to: none, tensorboard "
+                                  "(OUT/tensorboard)."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Train a hotfix adapter on CASES and write it to --out (multi-GPU: see docs/scale-out.md)."""
     from codehotfix.api import train
 
     manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force,
-                     device=device, restart=restart)
+                     device=device, restart=restart, report_to=report_to)
     keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
     print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
 

@@ -18,6 +18,7 @@ skips finished steps, so an interrupted demo resumes):
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics
 from codehotfix.files import atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,7 +99,7 @@ def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[H
     return {"select": opts.select, **select_topics(train, records, opts.selection)}
 
 
-def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dict[str, Any]:
     """Runs the demo and returns the summary dict (also written to ``summary.json``)."""
     from codehotfix.api import evaluate, train_on_model
     from codehotfix.evaluation.compare import compare as compare_events
