@@ -18,7 +18,7 @@ def test_verbosity_flags_set_the_package_log_level(flags, level, tmp_path, capsy
     with pytest.raises(SystemExit):
         main([*flags, "report", str(tmp_path / "absent")])  # any command: the callback runs first
     assert logging.getLogger("codehotfix").level == level
-    handlers = [h for h in logging.getLogger("codehotfix").handlers if getattr(h, "_codehotfix_cli", False)]
+    handlers = [h for h in logging.getLogger("codehotfix").handlers if type(h).__name__ == "_StderrHandler"]
     assert len(handlers) == 1  # repeated main() calls do not stack handlers
 
 
@@ -30,3 +30,26 @@ def test_library_progress_goes_through_logging(tmp_path, tiny_model_dir, tiny_ca
     with caplog.at_level(logging.INFO, logger="codehotfix"):
         train(cases, tmp_path / "hf", model=str(tiny_model_dir), overrides=["training.epochs=1"], progress=False)
     assert any(r.name == "codehotfix.api" and "training on 4 cases" in r.getMessage() for r in caplog.records)
+
+
+def test_log_handler_follows_a_replaced_stderr(monkeypatch, capsys):
+    # A test runner (or notebook) swaps sys.stderr between calls; the handler must not keep the first one,
+    # which may be closed by then ("Logging error" tracebacks in an unrelated later test).
+    import io
+    import logging
+
+    from codehotfix.cli import main
+
+    try:
+        main(["-q", "train", "--help"])  # the root callback installs the handler before the command's help
+    except SystemExit:
+        pass
+    assert [h for h in logging.getLogger("codehotfix").handlers if type(h).__name__ == "_StderrHandler"]
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    logging.getLogger("codehotfix").warning("to the first")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("codehotfix").warning("to the second")
+    assert "to the second" in second.getvalue()

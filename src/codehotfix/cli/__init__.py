@@ -59,12 +59,28 @@ def _set_log_level(verbose: int, quiet: bool) -> None:
     """Progress goes to stderr through the ``codehotfix`` logger: INFO by default, -v DEBUG, -q WARNING."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     root = logging.getLogger("codehotfix")
-    if not any(getattr(h, "_codehotfix_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):  # one handler however often main() runs
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("codehotfix: %(message)s"))
-        handler._codehotfix_cli = True  # type: ignore[attr-defined]  # one handler however often main() runs
         root.addHandler(handler)
     root.setLevel(level)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record, not the one at the first
+    ``main()``: a caller that swaps stderr between calls (a test runner's capture, a notebook)
+    would otherwise get writes to a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001  # StreamHandler.__init__ assigns it
+        pass
 
 
 @app.callback()

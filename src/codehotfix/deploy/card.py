@@ -113,7 +113,8 @@ def render_card(manifest: Mapping[str, Any], numbers: Mapping[str, Any] | None =
              f"- Objectives: {objectives or 'n/a'}",
              f"- Adapter: {adapter.get('method', 'n/a')}, r={adapter.get('r')}, alpha={adapter.get('alpha')}; "
              f"{manifest.get('trainable_parameters')} trainable parameters",
-             f"- Steps: {manifest.get('steps')}, seed {manifest.get('seed')}, created {manifest.get('created')}",
+             # no creation time here: identical runs must write identical folders (it is in hotfix.json)
+             f"- Steps: {manifest.get('steps')}, seed {manifest.get('seed')}",
              f"- Final loss: {_fmt(losses.get('loss'), 4) if isinstance(losses.get('loss'), (int, float)) else 'n/a'}",
              ""]
     lines += _efficacy(numbers) + _side_effects(numbers)
