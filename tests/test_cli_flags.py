@@ -32,7 +32,7 @@ def _long(param):
 
 def test_the_walk_finds_every_command():
     names = {name for name, _ in COMMANDS}
-    assert {"train", "eval", "demo", "humaneval", "pii leak", "hotfix enable", "serve", "locality"} <= names
+    assert {"train", "eval", "demo", "humaneval", "pii leak", "hotfix enable", "serve", "locality", "run"} <= names
     assert len(LEAVES) >= 20
 
 
@@ -83,7 +83,7 @@ def test_a_command_that_loads_a_model_offers_device_and_threads(name, cmd):
         assert {"--device", "--threads"} <= longs, f"{name}: {sorted(longs)}"
 
 
-@pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
+@pytest.mark.parametrize("name", ["", *(n for n, _ in COMMANDS)])
 def test_help_renders_booleans_as_flags(name, capsys):
     try:
         main([*name.split(), "--help"])
@@ -91,7 +91,7 @@ def test_help_renders_booleans_as_flags(name, capsys):
         assert e.code in (0, None)
     text = capsys.readouterr().out
     assert "<bool>" not in text and "BOOLEAN" not in text, text
-    for param in _options(dict(COMMANDS)[name]):
+    for param in _options(dict(COMMANDS)[name]) if name else []:
         if param.hidden:
             assert _long(param) not in text.split(), f"{name}: hidden alias {_long(param)} shown"
 

@@ -9,6 +9,7 @@ the files named. ``--debug`` shows the full traceback instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import NoReturn, Optional, Sequence
@@ -57,13 +58,26 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _set_log_level(verbose: int, quiet: bool) -> None:
+    """Progress goes to stderr through the ``codehotfix`` logger: INFO by default, -v DEBUG, -q WARNING."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger("codehotfix")
+    if not any(getattr(h, "_codehotfix_cli", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("codehotfix: %(message)s"))
+        handler._codehotfix_cli = True  # type: ignore[attr-defined]  # one handler however often main() runs
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 @app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                 help="Print the version and exit."),
-) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (debug)."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                       callback=_print_version)) -> None:
     _state["debug"] = debug
+    _set_log_level(verbose, quiet)
 
 
 # Explicit imports: each module adds its commands to ``app``.
@@ -74,6 +88,7 @@ from codehotfix.cli import effects  # noqa: E402,F401
 from codehotfix.cli import hotfixes  # noqa: E402,F401
 from codehotfix.cli import pii  # noqa: E402,F401
 from codehotfix.cli import report  # noqa: E402,F401
+from codehotfix.cli import run  # noqa: E402,F401
 from codehotfix.cli import serve  # noqa: E402,F401
 from codehotfix.cli import study  # noqa: E402,F401
 

@@ -30,7 +30,7 @@ from codehotfix.cli._checks import at_least, output_file, output_folder, text_fi
 
 __all__ = ["Flag", "SHARED", "OUT_CASES_HELP", "SAMPLES_DEFAULT", "SUBAPP", "DEFAULT_EXCEPTIONS", "REGISTRY_ENV",
            "model", "adapter", "device", "threads", "seed", "limit", "samples", "pass_k", "json_out", "out_folder",
-           "out_cases", "registry", "canary", "config", "cases_format", "allow_exec", "allow_weak_isolation",
+           "out_cases", "registry", "canary", "config", "cases_format", "allow_exec", "allow_weak_isolation", "report_to",
            "deprecated", "prefer", "warn", "warn_deprecated"]
 
 T = TypeVar("T")
@@ -77,7 +77,9 @@ SHARED = _flags(
     Flag("--config", "-c", None, "YAML config (see configs/)."),
     Flag("--format", None, "auto", "Cases format: auto, jsonl, pysstubs, manysstubs4j, humanevalfix, jesse_csv, "
                                    "sstubs_json."),
-    Flag("--allow-exec", None, False, "Required: run generated code in the sandbox."),
+    Flag("--allow-exec", None, False, "Permit running model-generated code in the sandbox (required to run it)."),
+    Flag("--report-to", None, "none", "Also log loss curves to: none, tensorboard (in the --out folder's "
+                                      "tensorboard/; needs the 'track' extra)."),
     Flag("--allow-weak-isolation", None, False, "Run generated code even without root/namespaces (weak sandbox)."),
 )
 # The one exception to "--out is a folder": commands whose one product is a cases file.
@@ -159,6 +161,10 @@ def cases_format() -> Any:
 
 def allow_exec() -> Any:
     return _option("--allow-exec")
+
+
+def report_to() -> Any:
+    return _option("--report-to")
 
 
 def allow_weak_isolation() -> Any:

@@ -13,11 +13,6 @@ from codehotfix.cli import _options as opt
 from codehotfix.cli._checks import at_least, finite
 
 
-def _threads_override(threads: Optional[int]) -> List[str]:
-    """--threads as a config override, so the run's resolved config records it."""
-    return [] if threads is None else [f"training.threads={threads}"]
-
-
 @app.command("train")
 def train_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases (codehotfix JSONL, or a known dataset format)."),
@@ -30,14 +25,14 @@ def train_cmd(
                                                           "unread and train from the start."),
     device: str = opt.device(),
     threads: Optional[int] = opt.threads(),
+    report_to: str = opt.report_to(),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Train a hotfix adapter on CASES and write it to --out (multi-GPU: see docs/scale-out.md)."""
     from codehotfix.api import train
 
-    manifest = train(cases, out, model=model, config=config, overrides=[*(overrides or []), *_threads_override(threads)],
-                     fmt=fmt, force=force,
-                     device=device, restart=restart)
+    manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force,
+                     device=device, restart=restart, report_to=report_to, threads=threads)
     keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
     print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
 
@@ -117,7 +112,7 @@ def demo_cmd(
     if out is None:
         out = Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     opts = DemoOptions(out=out, model=model, config=str(config) if config else None, topics=topics or None,
-                       overrides=[*(overrides or []), *_threads_override(threads)], device=device)
+                       overrides=overrides or [], device=device, threads=threads)
     summary = run_demo(opts)
     print(summary_markdown(summary))
     print(f"results: {out}/summary.json, {out}/summary.md")

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad"]
@@ -71,7 +72,7 @@ def _prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> tuple[Any, An
     mask = torch.cat([torch.ones(rows, v, dtype=mask.dtype, device=mask.device), mask], -1)
     positions = positions + v
     if cfg.peft_type == PeftType.PREFIX_TUNING:  # learnt keys/values of every layer: a ready-made cache
-        out = base(input_ids=ids, attention_mask=mask, position_ids=positions, cache=model.get_prompt(rows),
+        out = base(input_ids=ids, attention_mask=mask, position_ids=positions, **cache_kwargs(model.get_prompt(rows)),
                    use_cache=True, logits_to_keep=1)
     elif cfg.peft_type == PeftType.PROMPT_TUNING:  # learnt input embeddings at positions 0 … V-1
         embed = base.get_input_embeddings()(ids)
@@ -169,7 +170,7 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
     ids, mask = left_pad(prompt_ids, pad_id, device)
     process = _as_processor(logits_processor)
     model, out, mask, next_pos = _prefill(model, ids, mask)
-    cache = out.cache
+    cache = cache_of(out)
     logits = out.logits[:, -1].float()
     if n > 1:
         cache.batch_repeat_interleave(n)
@@ -227,8 +228,8 @@ def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n:
             seqs = torch.cat([seqs, nxt.unsqueeze(-1)], -1)
         mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=device)], -1)
         out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
-                    cache=cache, use_cache=True)
-        cache, logits, next_pos = out.cache, out.logits[:, -1].float(), next_pos + 1
+                    **cache_kwargs(cache), use_cache=True)
+        cache, logits, next_pos = cache_of(out), out.logits[:, -1].float(), next_pos + 1
     return new_tokens
 
 

@@ -8,6 +8,7 @@ Every loaded model carries a checksum of its weights for the manifests and resul
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ __all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "mode
            "cache_root", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "default"
+logger = logging.getLogger(__name__)
 _MARKER = "codehotfix-model.json"
 
 
@@ -131,7 +133,7 @@ def _convert_gguf(gguf_path: Path, sha: str, dest: Path, dtype: torch.dtype) -> 
     """Dequantizes a GGUF file with transformers and saves it as safetensors in ``dest`` (atomically)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    print(f"codehotfix: converting {gguf_path.name} to safetensors (one time, ~1 min) …", flush=True)
+    logger.info("converting %s to safetensors (one time, ~1 min) …", gguf_path.name)
     t0 = time.time()
     try:
         tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
@@ -157,7 +159,7 @@ def _convert_gguf(gguf_path: Path, sha: str, dest: Path, dtype: torch.dtype) -> 
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"codehotfix: cached converted model in {dest} ({time.time() - t0:.0f} s)", flush=True)
+    logger.info("cached converted model in %s (%.0f s)", dest, time.time() - t0)
 
 
 def _cached_gguf_folder(sha: str, dtype: torch.dtype) -> Path:
@@ -244,5 +246,6 @@ def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | N
     if target.type != "cpu":
         model.to(target)  # loading itself is on the CPU; moving once keeps CPU runs exactly as before
     model.eval()
+    logger.debug("loaded %s (%s) on %s as %s", spec, checksum[:12], model_device(model), torch_dtype)
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=spec, checksum=checksum, path=source,
                        device=str(model_device(model)))

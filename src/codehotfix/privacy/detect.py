@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator, NamedTuple
 
 from codehotfix.errors import ConfigError
+from codehotfix.extras import require_extra
 from codehotfix.registry import Registry
 
 __all__ = ["Finding", "DetectConfig", "DETECTORS", "KINDS", "scan_line", "scan_text"]
@@ -382,6 +383,7 @@ def _secret_span(m: re.Match) -> tuple[int, int]:
 
 @DETECTORS.register("key")
 def detect_keys(line: str, cfg: DetectConfig, path: str = "") -> Iterator[Hit]:
+    require_extra("privacy", "key detection (detect-secrets)")  # the first detect_secrets use of a scan
     from detect_secrets.plugins.base import RegexBasedDetector
 
     for name, rx in _KEY_PREFIXES.items():

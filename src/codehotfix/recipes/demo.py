@@ -18,6 +18,7 @@ skips finished steps, so an interrupted demo resumes):
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics
 from codehotfix.files import atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class DemoOptions:
         config: YAML config path (None: defaults).
         overrides: ``a.b=c`` overrides.
         device: where the model runs ("auto", "cpu", "cuda:N"; see ``load_model``).
+        threads: torch CPU threads (None: the config's ``training.threads``).
     """
 
     out: Path = Path("runs/demo")
@@ -63,6 +67,7 @@ class DemoOptions:
     config: str | None = None
     overrides: list[str] = field(default_factory=list)
     device: str = "auto"
+    threads: int | None = None
 
 
 def _step(path: Path, label: str, times: dict, fn: Callable[[], Any], log: Callable[[str], None]) -> Any:
@@ -96,7 +101,7 @@ def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[H
     return {"select": opts.select, **select_topics(train, records, opts.selection)}
 
 
-def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dict[str, Any]:
     """Runs the demo and returns the summary dict (also written to ``summary.json``)."""
     from codehotfix.api import evaluate, train_on_model
     from codehotfix.evaluation.compare import compare as compare_events
@@ -120,7 +125,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict[str,
     times: dict[str, float] = {}
     t_all = time.time()
     t0 = time.time()
-    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=opts.device)
+    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=opts.threads or cfg.training.threads,
+                        device=opts.device)
     times["load model"] = round(time.time() - t0, 2)
 
     def split_and_select() -> dict[str, Any]:

@@ -5,8 +5,12 @@ from ``codehotfix.evaluation.stats``), ``plots`` draws them, ``render`` writes H
 from the same sections. ``codehotfix report RUN_DIR`` calls ``build_report``.
 """
 
-from codehotfix.report.analysis import analyze
-from codehotfix.report.build import ReportPaths, build_report
-from codehotfix.report.collect import RunReport, collect
+from codehotfix.extras import require_extra
+
+require_extra("report", "codehotfix report")  # matplotlib and jinja2: one clear line if they are missing
+
+from codehotfix.report.analysis import analyze  # noqa: E402
+from codehotfix.report.build import ReportPaths, build_report  # noqa: E402
+from codehotfix.report.collect import RunReport, collect  # noqa: E402
 
 __all__ = ["analyze", "build_report", "collect", "ReportPaths", "RunReport"]

@@ -30,9 +30,10 @@ REPORT_FILES = ("report.html", "report.md", "report.json")
 
 # Which command writes each part (shown where the part is missing).
 COMMANDS = {
-    "rates": "codehotfix demo --out RUN_DIR (or codehotfix eval CASES --json RUN_DIR/base_eval.json, "
+    "rates": "codehotfix run CASES --out RUN_DIR, or codehotfix demo --out RUN_DIR (or codehotfix eval CASES --json RUN_DIR/base_eval.json, "
              "then again with --adapter HOTFIX --json RUN_DIR/hotfix_eval.json)",
-    "humaneval_base": "codehotfix humaneval --allow-exec --json RUN_DIR/humaneval_base.json",
+    "humaneval_base": "codehotfix run CASES --out RUN_DIR --humaneval N --allow-exec (or codehotfix humaneval "
+                      "--allow-exec --json RUN_DIR/humaneval_base.json)",
     "humaneval_hotfix": "codehotfix humaneval --allow-exec --adapter RUN_DIR/hotfix "
                         "--json RUN_DIR/humaneval_hotfix.json",
     "train": "codehotfix train CASES --out RUN_DIR/hotfix (or codehotfix demo --out RUN_DIR)",

@@ -5,10 +5,14 @@ an engine that swaps hotfixes between requests (``engine``), requests of all cli
 Run: ``codehotfix serve --registry hotfixes/`` (docs/serving.md).
 """
 
-from codehotfix.serve.app import ADMIN_TOKEN_ENV, API_KEY_ENV, create_app
-from codehotfix.serve.batching import Batcher
-from codehotfix.serve.decode import Sampling
-from codehotfix.serve.engine import EngineConfig, Generation, HotfixEngine, RequestError
+from codehotfix.extras import require_extra
+
+require_extra("serve", "the server (codehotfix.serve)")  # one clear line instead of a fastapi ImportError
+
+from codehotfix.serve.app import ADMIN_TOKEN_ENV, API_KEY_ENV, create_app  # noqa: E402
+from codehotfix.serve.batching import Batcher  # noqa: E402
+from codehotfix.serve.decode import Sampling  # noqa: E402
+from codehotfix.serve.engine import EngineConfig, Generation, HotfixEngine, RequestError  # noqa: E402
 
 __all__ = ["create_app", "ADMIN_TOKEN_ENV", "API_KEY_ENV", "HotfixEngine", "EngineConfig", "Generation",
            "RequestError", "Batcher", "Sampling"]

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 
 __all__ = ["EncodedCase", "Batch", "Scores", "encode_case", "collate", "score_batch", "split_model",
@@ -267,13 +268,13 @@ def _score_shared_prefix(model: Any, batch: Batch, *, with_context: bool = False
     """The fast path: the context once, both lines on its key/value cache, the head only where needed."""
     decoder, head = split_model(model)
     out = _run_context(decoder, batch, use_cache=True)
-    h_ctx, cache = out.last_hidden_state, out.cache
+    h_ctx, cache = out.last_hidden_state, cache_of(out)
     cache.batch_repeat_interleave(2)  # row i's context serves rows 2i (fixed) and 2i+1 (buggy)
     ctx_mask2 = batch.ctx_mask.repeat_interleave(2, dim=0)
     width = batch.cont_ids.shape[1]
     positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width, device=batch.device)
     h_cont = decoder(input_ids=batch.cont_ids, attention_mask=torch.cat([ctx_mask2, batch.cont_mask], -1),
-                     position_ids=positions, cache=cache, use_cache=True).last_hidden_state
+                     position_ids=positions, **cache_kwargs(cache), use_cache=True).last_hidden_state
     # Token j of a line is predicted by the hidden state before it: the context's last column for
     # j = 0, the line's own column j-1 after that.
     h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
