@@ -30,8 +30,8 @@ from codehotfix.cli._checks import at_least, output_file, output_folder, text_fi
 
 __all__ = ["Flag", "SHARED", "OUT_CASES_HELP", "SAMPLES_DEFAULT", "SUBAPP", "DEFAULT_EXCEPTIONS", "REGISTRY_ENV",
            "model", "adapter", "device", "threads", "seed", "limit", "samples", "pass_k", "json_out", "out_folder",
-           "out_cases", "registry", "canary", "config", "cases_format", "allow_exec", "allow_weak_isolation", "report_to",
-           "deprecated", "prefer", "warn", "warn_deprecated"]
+           "out_cases", "registry", "canary", "config", "cases_format", "allow_exec", "allow_weak_isolation",
+           "report_to", "deprecated", "prefer", "warn", "warn_deprecated"]
 
 T = TypeVar("T")
 
@@ -188,12 +188,12 @@ def deprecated(old: str, new: str, default: Any = None) -> Any:
     The command merges it into the new option with ``prefer(new_value, old_value)``.
     """
 
-    def warn(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
         if value is not None and value != default and value != []:
             warn_deprecated(old, new)
         return value
 
-    return typer.Option(default, old, hidden=True, callback=warn, help=f"Deprecated: use {new}.")
+    return typer.Option(default, old, hidden=True, callback=check, help=f"Deprecated: use {new}.")
 
 
 def prefer(new: T, old: Optional[T], new_default: Any = None) -> T:

@@ -99,7 +99,8 @@ def enable_cmd(
     from codehotfix.models.loading import load_model
     from codehotfix.serve.engine import EngineConfig, HotfixEngine
 
-    engine = HotfixEngine(load_model(model, dtype=dtype, threads=threads, device=device), store, EngineConfig(mode=mode))
+    loaded = load_model(model, dtype=dtype, threads=threads, device=device)
+    engine = HotfixEngine(loaded, store, EngineConfig(mode=mode))
     result = engine.enable(name, version)
     _print({"enabled": result["hotfix_versions"],
             "canary": {n: {"passed": c["passed"], "fraction": c["fraction"]} for n, c in result["canary"].items()}})
