@@ -115,3 +115,13 @@ def test_every_problem_on_one_line():
     msg = str(e.value)
     assert "\n" not in msg and msg.count("training.lr must be a finite number") == 1
     assert "training.epochs must be >= 1" in msg and "nope: unknown key" in msg and "'seed' is not a section" in msg
+
+
+def test_deeply_nested_override_is_a_config_error_not_a_recursion_error():
+    # hypothesis found this: a value nested ~2000 deep parsed, then overflowed the non-finite walk
+    deep = "[" * 2000 + "]" * 2000
+    with pytest.raises(ConfigError, match="training.lr"):
+        load_config(None, [f"training.lr={deep}"])
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [f"training.lr={deep}"])
+    assert len(str(info.value)) < 1000  # the override is cut in the message

@@ -242,13 +242,13 @@ def _convert(tp: Any, value: Any, where: str, errors: list[str]) -> Any:
 
 def _apply_override(data: dict, override: str, errors: list[str]) -> None:
     if "=" not in override:
-        errors.append(f"override {override!r}: expected key.path=value")
+        errors.append(f"override {_short(override)!r}: expected key.path=value")
         return
     key, raw = override.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw else ""
     except (yaml.YAMLError, ValueError, RecursionError) as e:
-        errors.append(f"override {override!r}: the value is not valid YAML ({_one_line(e)})")
+        errors.append(f"override {_short(override)!r}: the value is not valid YAML ({_one_line(e)})")
         return
     node = data
     parts = key.strip().split(".")
@@ -258,7 +258,7 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
             continue
         node = node.setdefault(part, {}) if isinstance(node, dict) else None
         if node is None:
-            errors.append(f"override {override!r}: {part!r} is not a section")
+            errors.append(f"override {_short(override)!r}: {part!r} is not a section")
             return
     if isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
         node[int(parts[-1])] = value
@@ -266,7 +266,7 @@ def _apply_override(data: dict, override: str, errors: list[str]) -> None:
         node[parts[-1]] = value
     else:
         section = ".".join(parts[:-1])
-        errors.append(f"override {override!r}: cannot set {parts[-1]!r}: {section!r} is not a section "
+        errors.append(f"override {_short(override)!r}: cannot set {parts[-1]!r}: {section!r} is not a section "
                       f"(it holds {node!r})")
 
 
@@ -328,21 +328,36 @@ def read_yaml_mapping(path: Path) -> dict:
     return loaded
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """A user's text cut for an error message (a fuzzer's or a paste's override can be megabytes)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())[:300]
 
 
+_MAX_DEPTH = 64  # no real config nests past ~4 levels; deeper input is garbage, and walking it recursively would overflow
+
+
 def _find_non_finite(value: Any, where: str, errors: list[str]) -> None:
     """Adds an error for every NaN or infinite float anywhere in the raw config (objective params
-    included, which no dataclass field types)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        errors.append(f"{where or 'config'} must be a finite number, got {value!r}")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _find_non_finite(item, f"{where}.{key}" if where else str(key), errors)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _find_non_finite(item, f"{where}[{i}]", errors)
+    included, which no dataclass field types), and one for nesting deeper than ``_MAX_DEPTH``.
+    Walks with an explicit stack: a YAML value nested a thousand deep must give an error, not a
+    RecursionError."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            errors.append(f"{at or 'config'} must be a finite number, got {item!r}")
+        elif isinstance(item, (dict, list)):
+            if depth >= _MAX_DEPTH:
+                errors.append(f"{at or 'config'} is nested more than {_MAX_DEPTH} levels deep")
+                continue
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in reversed(list(pairs)):
+                sub = (f"{at}.{key}" if at else str(key)) if isinstance(item, dict) else f"{at}[{key}]"
+                stack.append((child, sub, depth + 1))
 
 
 apply_override = _apply_override  # the public name, for specs outside this module (study configs)
