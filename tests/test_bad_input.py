@@ -124,7 +124,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("demo-unknown-option", "demo --nope", ["No such option: --nope"]),
     ("demo-topic-without-value", "demo --topic", ["'--topic' requires an argument"]),
     ("humaneval-missing-json", "humaneval --allow-exec", ["Missing option '--json'"]),
-    ("humaneval-samples-abc", "humaneval " + _J + " --samples x", ["'--samples' / '-n'"]),
+    ("humaneval-samples-abc", "humaneval " + _J + " --samples x", ["'--samples' / '-k'"]),
     ("mine-no-args", "mine", ["codehotfix mine: Missing argument"]),
     ("mine-missing-out", "mine {d}", ["Missing option '--out'"]),
     ("mine-max-abc", "mine {d} --out {d}/m.jsonl --max abc", ["'--max'"]),

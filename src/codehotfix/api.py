@@ -169,12 +169,14 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
 def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
           config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
           force: bool = False, progress: bool = True, device: str | None = "auto",
-          restart: bool = False, report_to: str = "none") -> dict[str, Any]:
+          restart: bool = False, report_to: str = "none", threads: int | None = None) -> dict[str, Any]:
     """Trains a hotfix on ``cases`` and writes it to ``out_dir``; returns the manifest.
 
     ``device``: "auto" (a GPU if any; under ``accelerate launch`` this process's GPU), "cpu", "cuda:N".
     ``restart``: discard an interrupted run's checkpoint in ``out_dir`` unread instead of resuming it.
     ``report_to``: "none" or "tensorboard" (loss curves in ``out_dir/tensorboard``; needs the ``track`` extra).
+    ``threads``: torch CPU threads for this process; None takes ``training.threads`` from the config. Kept
+    out of the config so that resuming with other threads still matches the checkpoint.
 
     Raises:
         CodehotfixError: ``out_dir`` already holds a finished hotfix (pass ``force=True`` to replace it),
@@ -191,7 +193,7 @@ def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, mode
     tracker = make_tracker(report_to, out / "tensorboard")  # a missing extra fails before the model loads
     if device in (None, "auto"):
         device = launch_device() or "auto"
-    loaded = load_model(model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=device)
+    loaded = load_model(model, dtype=cfg.training.dtype, threads=threads or cfg.training.threads, device=device)
     try:
         _, manifest = train_on_model(loaded, case_list, cfg, out, progress=progress, restart=restart,
                                      tracker=tracker)
@@ -419,8 +421,9 @@ class _RunState:
     """The run's inputs and its one model, loaded on first need (a finished run reloads nothing)."""
 
     def __init__(self, out: Path, cfg: HotfixConfig, split: Any, model: str | None, device: str | None,
-                 progress: bool, tracker: Any) -> None:
+                 progress: bool, tracker: Any, threads: int | None = None) -> None:
         self.out, self.cfg, self.split, self.model_spec, self.device = out, cfg, split, model, device
+        self.threads = threads
         self.progress, self.tracker, self._loaded = progress, tracker, None
 
     @property
@@ -432,7 +435,8 @@ class _RunState:
         base measurements switch it off with ``base_view``)."""
         if self._loaded is None:
             tc = self.cfg.training
-            self._loaded = load_model(self.model_spec, dtype=tc.dtype, threads=tc.threads, device=self.device)
+            self._loaded = load_model(self.model_spec, dtype=tc.dtype, threads=self.threads or tc.threads,
+                                      device=self.device)
         if hotfixed and not hasattr(self._loaded.model, "peft_config"):
             from codehotfix.models.adapters import load_trained
 
@@ -540,7 +544,7 @@ def _run_phases(st: _RunState, opts: RunOptions) -> list[tuple[str, Any, Any]]:
 def run(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
         config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
         options: RunOptions | None = None, restart: bool = False, progress: bool = True,
-        device: str | None = "auto") -> dict[str, Any]:
+        device: str | None = "auto", threads: int | None = None) -> dict[str, Any]:
     """Split → base eval → train → eval → side effects → report.html, in one resumable run folder.
 
     Files (the names ``codehotfix report`` reads): split.json, base_eval.json, [humaneval_base.json],
@@ -577,7 +581,7 @@ def run(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model:
     ledger = _Ledger(out, _fingerprint(core), {**asdict(opts), "model": model, "cases": str(cases)
                                                if isinstance(cases, (str, Path)) else None}, restart)
     tracker = make_tracker(opts.report_to, out / "tensorboard")
-    st = _RunState(out, cfg, split, model, device, progress, tracker)
+    st = _RunState(out, cfg, split, model, device, progress, tracker, threads=threads)
     t_all, status = time.time(), {}
     try:
         for name, extra, fn in _run_phases(st, opts):

@@ -25,7 +25,8 @@ def test_corpus_scan_cases_leak(tmp_path, tiny_model_dir, capsys):
         main(["pii", "cases", str(files), "--out", str(out)])
     assert e.value.code == 2 and "already exists" in capsys.readouterr().err
 
-    main(["pii", "leak", "--model", str(tiny_model_dir), "--cases", str(out), "-k", "2", "--samples", "6",
+    main(["pii", "leak", "--model", str(tiny_model_dir), "--cases", str(out), "--samples", "2",
+          "--untargeted-samples", "6",
           "--max-new-tokens", "4", "--json", str(tmp_path / "leak.json")])
     result = json.loads((tmp_path / "leak.json").read_text())
     assert result["targeted"]["targets"] == corpus["occurrences"] and result["targeted"]["samples"] == 2 * corpus["occurrences"]

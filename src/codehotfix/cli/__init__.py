@@ -33,6 +33,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain click help: typer's rich help shows every flag as `--force <bool>` (even --help), which
+    # reads as if it took a value. Sub-apps set it too (cli/_options.py: SUBAPP).
+    rich_markup_mode=None,
 )
 
 _state = {"debug": False}

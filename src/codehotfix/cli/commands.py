@@ -9,35 +9,30 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, finite, output_file, output_folder, text_file
-
-_MODEL_HELP = "Base model: 'default' (embedded Qwen2.5-Coder-0.5B-Instruct), a hub id, a local folder or a .gguf file."
-_DEVICE_HELP = "Where the model runs: auto (a CUDA GPU if any, else the CPU), cpu, cuda, cuda:N."
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import at_least, finite
 
 
 @app.command("train")
 def train_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases (codehotfix JSONL, or a known dataset format)."),
-    out: Path = typer.Option(..., "--out", "-o", callback=output_folder,
-                             help="Folder for the adapter and its hotfix.json manifest."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", callback=text_file,
-                                          help="YAML config (see configs/)."),
-    fmt: str = typer.Option("auto", "--format", help="Cases format: auto, jsonl, pysstubs, manysstubs4j, "
-                                                    "humanevalfix, jesse_csv, sstubs_json."),
+    out: Path = opt.out_folder(what="The adapter and its hotfix.json manifest go here."),
+    model: Optional[str] = opt.model(),
+    config: Optional[Path] = opt.config(),
+    fmt: str = opt.cases_format(),
     force: bool = typer.Option(False, "--force", help="Replace a finished hotfix already in --out."),
     restart: bool = typer.Option(False, "--restart", help="Discard an interrupted run's checkpoint in --out "
                                                           "unread and train from the start."),
-    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
-    report_to: str = typer.Option("none", "--report-to", help="Also log loss curves to: none, tensorboard "
-                                  "(OUT/tensorboard)."),
+    device: str = opt.device(),
+    threads: Optional[int] = opt.threads(),
+    report_to: str = opt.report_to(),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Train a hotfix adapter on CASES and write it to --out (multi-GPU: see docs/scale-out.md)."""
     from codehotfix.api import train
 
     manifest = train(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, force=force,
-                     device=device, restart=restart, report_to=report_to)
+                     device=device, restart=restart, report_to=report_to, threads=threads)
     keep = ("base_model", "cases", "trainable_parameters", "train_seconds", "steps", "final_losses")
     print(json.dumps({"hotfix": str(out), **{k: manifest[k] for k in keep}}, indent=2))
 
@@ -45,24 +40,23 @@ def train_cmd(
 @app.command("eval")
 def eval_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases to measure."),
-    json_out: Path = typer.Option(..., "--json", callback=output_file, help="Where to write the full results (JSON)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
-    fmt: str = typer.Option("auto", "--format", help="Cases format (see train)."),
-    limit: Optional[int] = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N cases."),
-    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0),
-                                help="Sampled completions per case (paper: 10)."),
+    json_out: Path = opt.json_out(),
+    model: Optional[str] = opt.model(),
+    adapter: Optional[Path] = opt.adapter(),
+    fmt: str = opt.cases_format(),
+    limit: Optional[int] = opt.limit(),
+    samples: int = opt.samples(),
     top_p: float = typer.Option(0.95, callback=finite, help="Nucleus sampling threshold."),
     temperature: float = typer.Option(1.0, callback=finite, help="Sampling temperature."),
     max_new_tokens: int = typer.Option(64, callback=at_least(1), help="Token budget per completion."),
     batch_size: int = typer.Option(8, callback=at_least(1), help="Prompts per generation batch."),
     max_context_tokens: int = typer.Option(256, callback=at_least(1), help="Prefix tokens kept (from the right)."),
-    seed: int = typer.Option(0, help="Sampling seed."),
+    seed: int = opt.seed(),
     events: str = typer.Option("line,split,window", "--events", help="Completion events to judge "
                                "(docs/evaluation.md): line (always), split (from where the buggy and fixed "
                                "lines part), window (5 lines, 'contains' + case patterns)."),
-    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
-    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
     backend: str = typer.Option("hf", "--backend", help="Generation backend: hf (transformers) or vllm "
                                 "(pip install vllm, CUDA only)."),
     online: Optional[Path] = typer.Option(None, "--online", help="Online hotfix (no training): fix cases "
@@ -101,13 +95,13 @@ def eval_cmd(
 
 @app.command("demo")
 def demo_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_folder,
-                                       help="Run folder (default: runs/demo-<time>); "
-                                                                "an existing one resumes."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", callback=text_file, help="YAML config."),
+    out: Optional[Path] = opt.out_folder(required=False, what="The run (default: runs/demo-<time>); "
+                                         "an existing one resumes."),
+    model: Optional[str] = opt.model(),
+    config: Optional[Path] = opt.config(),
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),
-    device: str = typer.Option("auto", "--device", help=_DEVICE_HELP),
+    device: str = opt.device(),
+    threads: Optional[int] = opt.threads(),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Base eval → train → eval again on the built-in pack; prints the before/after table."""
@@ -118,7 +112,7 @@ def demo_cmd(
     if out is None:
         out = Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     opts = DemoOptions(out=out, model=model, config=str(config) if config else None, topics=topics or None,
-                       overrides=overrides or [], device=device)
+                       overrides=overrides or [], device=device, threads=threads)
     summary = run_demo(opts)
     print(summary_markdown(summary))
     print(f"results: {out}/summary.json, {out}/summary.md")

@@ -1,6 +1,6 @@
 """``codehotfix locality | perplexity | variants | execfix``: side effects and generalization of a hotfix.
 
-    codehotfix locality   [--prompts JSONL|DIR] [--model M] [--adapter DIR] [--limit N] --json OUT
+    codehotfix locality   [--prompts JSONL|DIR] [--model M] [--adapter DIR] [--limit N] [--device D] --json OUT
     codehotfix perplexity [--corpus JSONL|DIR]  [--model M] [--adapter DIR] [--limit N] --json OUT
     codehotfix variants CASES                  [--model M] [--adapter DIR] [--limit N] --json OUT
     codehotfix execfix CASES --allow-exec      [--model M] [--adapter DIR] [--limit N] --json OUT
@@ -19,20 +19,15 @@ from typing import Any, List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, finite, output_file
-
-_MODEL = typer.Option(None, "--model", "-m", help="Base model: 'default', a hub id, a local folder or a .gguf file.")
-_ADAPTER = typer.Option(None, "--adapter", "-a", help="A hotfix folder; without it only the base is measured.")
-_JSON = typer.Option(..., "--json", callback=output_file, help="Where to write the full results (JSON).")
-_LIMIT = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N prompts, texts or cases.")
-_THREADS = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores).")
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import at_least, finite
 
 
-def _load(model: Optional[str], adapter: Optional[Path], threads: Optional[int], seed: int) -> Any:
+def _load(model: Optional[str], adapter: Optional[Path], threads: Optional[int], seed: int, device: str) -> Any:
     from codehotfix.api import load_hotfixed, seed_everything
 
     seed_everything(seed)
-    return load_hotfixed(model, adapter, threads=threads)
+    return load_hotfixed(model, adapter, threads=threads, device=device)
 
 
 def _write(json_out: Path, loaded: Any, adapter: Optional[Path], result: dict, summary: dict) -> None:
@@ -59,15 +54,15 @@ def _cases(path: Path, fmt: str, limit: Optional[int]) -> list:
 
 @app.command("locality")
 def locality_cmd(
-    json_out: Path = _JSON, model: Optional[str] = _MODEL, adapter: Optional[Path] = _ADAPTER,
-    limit: Optional[int] = _LIMIT,
+    json_out: Path = opt.json_out(), model: Optional[str] = opt.model(), adapter: Optional[Path] = opt.adapter(),
+    limit: Optional[int] = opt.limit(),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSONL {id, prompt} or a folder of .py files "
                                                                    "(default: the built-in 64 prompts)."),
     max_new_tokens: int = typer.Option(48, help="Greedy continuation budget per prompt."),
     compare_lines: int = typer.Option(1, help="Non-blank lines compared for 'unchanged'."),
     kl_positions: int = typer.Option(16, help="Prompt positions (from its end) in the KL."),
     batch_size: int = typer.Option(8, help="Prompts per forward pass."),
-    threads: Optional[int] = _THREADS,
+    threads: Optional[int] = opt.threads(), device: str = opt.device(),
 ) -> None:
     """Do unrelated completions stay the same? Greedy agreement and KL(base ‖ hotfixed)."""
     from codehotfix.evaluation.locality import LocalityConfig, load_prompts, run_locality
@@ -75,7 +70,7 @@ def locality_cmd(
     LocalityConfig(max_new_tokens=max_new_tokens, compare_lines=compare_lines, kl_positions=kl_positions,
                    batch_size=batch_size)  # validate before the model loads
     items = load_prompts(prompts, limit=limit)
-    loaded = _load(model, adapter, threads, 0)
+    loaded = _load(model, adapter, threads, 0, device)
     result = run_locality(loaded.model, loaded.tokenizer, items, max_new_tokens=max_new_tokens,
                           compare_lines=compare_lines, kl_positions=kl_positions, batch_size=batch_size)
     result["prompts_source"] = str(prompts) if prompts else "builtin:locality"
@@ -85,21 +80,21 @@ def locality_cmd(
 
 @app.command("perplexity")
 def perplexity_cmd(
-    json_out: Path = _JSON, model: Optional[str] = _MODEL, adapter: Optional[Path] = _ADAPTER,
-    limit: Optional[int] = _LIMIT,
+    json_out: Path = opt.json_out(), model: Optional[str] = opt.model(), adapter: Optional[Path] = opt.adapter(),
+    limit: Optional[int] = opt.limit(),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="JSONL {id, text} or a folder of .py files "
                                                                  "(default: the built-in held-out code)."),
     max_tokens: int = typer.Option(1024, help="Window length; longer texts are split."),
     batch_size: int = typer.Option(4, help="Windows per forward pass."),
-    seed: int = typer.Option(0, help="Bootstrap seed."),
-    threads: Optional[int] = _THREADS,
+    seed: int = opt.seed(),
+    threads: Optional[int] = opt.threads(), device: str = opt.device(),
 ) -> None:
     """Perplexity of held-out code, base vs hotfixed, with a paired bootstrap interval."""
     from codehotfix.evaluation.perplexity import PerplexityConfig, load_corpus, run_perplexity
 
     PerplexityConfig(max_tokens=max_tokens, batch_size=batch_size, seed=seed)
     name, texts = load_corpus(corpus, limit=limit)
-    loaded = _load(model, adapter, threads, seed)
+    loaded = _load(model, adapter, threads, seed, device)
     result = run_perplexity(loaded.model, loaded.tokenizer, texts, corpus=name, max_tokens=max_tokens,
                             batch_size=batch_size, seed=seed)
     _write(json_out, loaded, adapter, result, _pick(result, "corpus", "tokens", "base", "hotfixed",
@@ -109,17 +104,17 @@ def perplexity_cmd(
 @app.command("variants")
 def variants_cmd(
     cases: Path = typer.Argument(..., help="Hotfix cases (the ones the hotfix trained on, typically)."),
-    json_out: Path = _JSON, model: Optional[str] = _MODEL, adapter: Optional[Path] = _ADAPTER,
-    limit: Optional[int] = _LIMIT,
-    fmt: str = typer.Option("auto", "--format", help="Cases format (see `codehotfix train`)."),
+    json_out: Path = opt.json_out(), model: Optional[str] = opt.model(), adapter: Optional[Path] = opt.adapter(),
+    limit: Optional[int] = opt.limit(),
+    fmt: str = opt.cases_format(),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Variant kinds (repeatable; default: "
                                                                    "rename, reformat, wrap)."),
-    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0), help="Sampled completions per case."),
+    samples: int = opt.samples(),
     max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
-    seed: int = typer.Option(0, help="Variant and sampling seed."),
+    seed: int = opt.seed(),
     original: bool = typer.Option(True, "--original/--no-original", help="Also measure the unmodified cases."),
-    threads: Optional[int] = _THREADS,
+    threads: Optional[int] = opt.threads(), device: str = opt.device(),
 ) -> None:
     """Fixed/buggy rates on renamed, reformatted and re-wrapped versions of the cases."""
     from codehotfix.config import EvalConfig
@@ -130,7 +125,7 @@ def variants_cmd(
         VARIANT_KINDS.get(kind)  # unknown kinds fail before the model loads
     cfg = EvalConfig(samples=samples, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     case_list = _cases(cases, fmt, limit)
-    loaded = _load(model, adapter, threads, seed)
+    loaded = _load(model, adapter, threads, seed, device)
     result = run_variants(loaded.model, loaded.tokenizer, case_list, cfg, kinds=chosen, seed=seed,
                           include_original=original)
     summary = {k: {"n": b["n"], "skipped": b["skipped"],
@@ -142,19 +137,17 @@ def variants_cmd(
 @app.command("execfix")
 def execfix_cmd(
     cases: Path = typer.Argument(..., help="Cases with tests, e.g. humanevalpack_python.jsonl (HumanEvalFix)."),
-    json_out: Path = _JSON, model: Optional[str] = _MODEL, adapter: Optional[Path] = _ADAPTER,
-    limit: Optional[int] = _LIMIT,
-    allow_exec: bool = typer.Option(False, "--allow-exec", help="Required: run generated code in the sandbox."),
-    allow_weak_isolation: bool = typer.Option(
-        False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
-    fmt: str = typer.Option("auto", "--format", help="Cases format (see `codehotfix train`)."),
-    samples: int = typer.Option(10, "--samples", "-k", callback=at_least(0), help="Sampled completions per case."),
+    json_out: Path = opt.json_out(), model: Optional[str] = opt.model(), adapter: Optional[Path] = opt.adapter(),
+    limit: Optional[int] = opt.limit(),
+    allow_exec: bool = opt.allow_exec(), allow_weak_isolation: bool = opt.allow_weak_isolation(),
+    fmt: str = opt.cases_format(),
+    samples: int = opt.samples(),
     max_new_tokens: int = typer.Option(64, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
     timeout: float = typer.Option(3.0, "--timeout", callback=finite, help="Seconds per program."),
     workers: Optional[int] = typer.Option(None, callback=at_least(1), help="Programs run in parallel (default: CPUs)."),
-    seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = _THREADS,
+    seed: int = opt.seed(),
+    threads: Optional[int] = opt.threads(), device: str = opt.device(),
 ) -> None:
     """Run each completed program with the task's tests: pass share base vs hotfixed, with McNemar."""
     from codehotfix.config import EvalConfig
@@ -164,7 +157,7 @@ def execfix_cmd(
                              allow_weak_isolation=allow_weak_isolation)
     cfg = EvalConfig(samples=samples, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     case_list = _cases(cases, fmt, limit)
-    loaded = _load(model, adapter, threads, seed)
+    loaded = _load(model, adapter, threads, seed, device)
     result = run_execfix(loaded.model, loaded.tokenizer, case_list, cfg, exec_cfg)
     _write(json_out, loaded, adapter, result, _pick(result, "cases", "base", "hotfixed", "reference", "mcnemar",
                                                     "seconds"))

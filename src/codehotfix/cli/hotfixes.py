@@ -9,29 +9,23 @@ admin API instead (docs/serving.md).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from codehotfix.cli import _options as opt
 from codehotfix.cli import app
 
 hotfix_app = typer.Typer(help="Manage the hotfix registry (versions, enabled set, rollback, vLLM export).",
-                         no_args_is_help=True)
+                         no_args_is_help=True, **opt.SUBAPP)
 app.add_typer(hotfix_app, name="hotfix")
 
-_REGISTRY_HELP = "Registry folder (default: $CODEHOTFIX_REGISTRY or ./hotfixes)."
 
-
-def _registry(path: Optional[Path]) -> Path:
-    return path or Path(os.environ.get("CODEHOTFIX_REGISTRY", "hotfixes"))
-
-
-def _store(path: Optional[Path], create: bool = False):
+def _store(path: Path, create: bool = False):
     from codehotfix.deploy.store import HotfixStore
 
-    return HotfixStore(_registry(path), create=create)
+    return HotfixStore(path, create=create)
 
 
 def _print(obj: object) -> None:
@@ -41,7 +35,7 @@ def _print(obj: object) -> None:
 @hotfix_app.command("add")
 def add_cmd(
     source: Path = typer.Argument(..., help="A hotfix folder written by `codehotfix train`."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    registry: Path = opt.registry(),
     name: Optional[str] = typer.Option(None, "--name", help="Registry name (default: the folder's name)."),
     version: Optional[str] = typer.Option(None, "--version", help="Version label (default: v<N+1>)."),
     canaries: Optional[Path] = typer.Option(None, "--canaries", help="Cases file for the canary check "
@@ -57,7 +51,7 @@ def add_cmd(
 
 
 @hotfix_app.command("list")
-def list_cmd(registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP)) -> None:
+def list_cmd(registry: Path = opt.registry()) -> None:
     """Every stored version, with the enabled ones marked."""
     store = _store(registry)
     _print({"registry": str(store.root), "enabled": store.enabled(), "hotfixes": store.listing()})
@@ -67,7 +61,7 @@ def list_cmd(registry: Optional[Path] = typer.Option(None, "--registry", "-r", h
 def show_cmd(
     name: str = typer.Argument(..., help="Hotfix name."),
     version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    registry: Path = opt.registry(),
 ) -> None:
     """One entry: its record, manifest summary, canary cases and kept evaluations."""
     store = _store(registry)
@@ -83,18 +77,19 @@ def show_cmd(
 def enable_cmd(
     name: str = typer.Argument(..., help="Hotfix name."),
     version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model to run the canary on."),
-    no_canary: bool = typer.Option(False, "--no-canary", help="Enable without the canary check."),
+    registry: Path = opt.registry(),
+    model: Optional[str] = opt.model(),
+    canary: bool = opt.canary(),
     mode: str = typer.Option("stack", "--mode", help="How enabled hotfixes combine: stack, merge_cat, …"),
     dtype: str = typer.Option("auto", help="Model dtype."),
-    threads: Optional[int] = typer.Option(None, help="Torch threads."),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
 ) -> None:
-    """Enable a hotfix version; with --model its canary must show its effect first."""
+    """Enable a hotfix version; with --model its canary (run on that base model) must show its effect first."""
     from codehotfix.errors import CodehotfixError
 
     store = _store(registry)
-    if no_canary:
+    if not canary:
         _print({"history": store.enable(name, version, note="canary skipped (--no-canary)"),
                 "enabled": store.enabled()})
         return
@@ -104,7 +99,8 @@ def enable_cmd(
     from codehotfix.models.loading import load_model
     from codehotfix.serve.engine import EngineConfig, HotfixEngine
 
-    engine = HotfixEngine(load_model(model, dtype=dtype, threads=threads), store, EngineConfig(mode=mode))
+    loaded = load_model(model, dtype=dtype, threads=threads, device=device)
+    engine = HotfixEngine(loaded, store, EngineConfig(mode=mode))
     result = engine.enable(name, version)
     _print({"enabled": result["hotfix_versions"],
             "canary": {n: {"passed": c["passed"], "fraction": c["fraction"]} for n, c in result["canary"].items()}})
@@ -113,7 +109,7 @@ def enable_cmd(
 @hotfix_app.command("disable")
 def disable_cmd(
     name: str = typer.Argument(..., help="Hotfix name."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    registry: Path = opt.registry(),
 ) -> None:
     """Stop serving a hotfix (any version)."""
     store = _store(registry)
@@ -123,7 +119,7 @@ def disable_cmd(
 @hotfix_app.command("rollback")
 def rollback_cmd(
     name: Optional[str] = typer.Argument(None, help="Only this hotfix (default: undo the latest change)."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    registry: Path = opt.registry(),
 ) -> None:
     """Restore the enabled set before the latest change (of NAME, if given)."""
     store = _store(registry)
@@ -133,9 +129,9 @@ def rollback_cmd(
 @hotfix_app.command("export-vllm")
 def export_vllm_cmd(
     name: str = typer.Argument(..., help="Hotfix name in the registry, or a hotfix folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Export folder (the path given to --lora-modules)."),
+    out: Path = opt.out_folder(what="The export (the path given to `vllm serve --lora-modules`)."),
     version: Optional[str] = typer.Option(None, "--version", help="Version (default: the latest)."),
-    registry: Optional[Path] = typer.Option(None, "--registry", "-r", help=_REGISTRY_HELP),
+    registry: Path = opt.registry(),
     base_model: Optional[str] = typer.Option(None, "--base-model", help="What `vllm serve` loads (hub id or path)."),
     model_type: Optional[str] = typer.Option(None, "--model-type", help="Base config.json model_type (qwen2, llama, …)."),
     max_lora_rank: Optional[int] = typer.Option(None, "--max-lora-rank", help="The server's --max-lora-rank."),

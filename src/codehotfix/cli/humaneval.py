@@ -1,7 +1,7 @@
 """``codehotfix humaneval``: HumanEval pass@k of a model, with or without a hotfix, executed in the sandbox.
 
     codehotfix humaneval --allow-exec --json he.json [--model M] [--adapter DIR] [--limit N]
-                         [--samples n --temperature t --k 1 --k 10] [--exclude HumanEval/3 …]
+                         [--samples n --temperature t --pass-k 1 --pass-k 10] [--exclude HumanEval/3 …]
 
 Generations are cached by (model checksum, adapter checksum, prompt, decoding settings), so a re-run
 or an interrupted run only generates what is missing.
@@ -16,29 +16,33 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, finite, output_file
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import finite
 
 
 @app.command("humaneval")
 def humaneval_cmd(
-    json_out: Path = typer.Option(..., "--json", callback=output_file, help="Where to write the results (JSON)."),
-    allow_exec: bool = typer.Option(False, "--allow-exec", help="Required: run generated code in the sandbox."),
-    allow_weak_isolation: bool = typer.Option(
-        False, "--allow-weak-isolation", help="Run generated code even without root/namespaces (weak sandbox)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (see `codehotfix train`)."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
-    limit: Optional[int] = typer.Option(None, "--limit", callback=at_least(1), help="Only the first N problems."),
+    json_out: Path = opt.json_out(),
+    allow_exec: bool = opt.allow_exec(),
+    allow_weak_isolation: bool = opt.allow_weak_isolation(),
+    model: Optional[str] = opt.model(),
+    adapter: Optional[Path] = opt.adapter(),
+    limit: Optional[int] = opt.limit(),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Task ids to leave out (repeatable)."),
-    samples: int = typer.Option(1, "--samples", "-n", help="Completions per problem."),
+    samples: int = opt.samples(default=opt.DEFAULT_EXCEPTIONS[("humaneval", "--samples")][0], low=1),
     temperature: float = typer.Option(0.0, callback=finite, help="0 means greedy."),
-    k: Optional[List[int]] = typer.Option(None, "--k", help="pass@k values to report (repeatable; default 1)."),
+    k: Optional[List[int]] = opt.pass_k(),
     max_new_tokens: int = typer.Option(384, help="Token budget per completion."),
     batch_size: int = typer.Option(8, help="Prompts per generation batch."),
-    seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
-    device: str = typer.Option("auto", "--device", help="Where the model runs: auto, cpu, cuda, cuda:N."),
+    seed: int = opt.seed(),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
+    old_n: Optional[int] = opt.deprecated("-n", "--samples/-k"),
+    old_k: Optional[List[int]] = opt.deprecated("--k", "--pass-k"),
 ) -> None:
     """Measure HumanEval pass@k (generated code runs only in the sandbox, and only with --allow-exec)."""
+    samples = opt.prefer(samples, old_n, new_default=opt.DEFAULT_EXCEPTIONS[("humaneval", "--samples")][0])
+    k = opt.prefer(k, old_k)
     from codehotfix.api import load_hotfixed
     from codehotfix.evaluation.generation import make_generator
     from codehotfix.evaluation.humaneval import HumanEvalConfig, run_humaneval

@@ -16,14 +16,14 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, input_file, output_file
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import at_least, input_file
 
 
 @app.command("mine")
 def mine(
     repos: List[Path] = typer.Argument(..., help="Local git repositories (with --patch: the one the diff applies to)."),
-    out: Path = typer.Option(..., "--out", "-o", callback=output_file,
-                             help="Cases JSONL to write (state file beside it)."),
+    out: Path = opt.out_cases(),
     since: Optional[str] = typer.Option(None, help="Only commits committed on or after this ISO date."),
     paths: List[str] = typer.Option([], "--paths", help="Glob the fixed file must match (repeatable; * crosses /)."),
     max_cases: Optional[int] = typer.Option(None, "--max", callback=at_least(1), help="Stop after this many cases."),
@@ -40,7 +40,8 @@ def mine(
         None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
     ),
 ) -> None:
-    """Mine one-line bug fixes from git history (or one diff) into hotfix cases."""
+    """Mine one-line bug fixes from git history (or one diff) into hotfix cases (--out; a resume state
+    file goes beside it)."""
     from codehotfix.data.cases import write_cases
     from codehotfix.data.miners import MinerConfig, mine_patch, mine_repos
     from codehotfix.data.miners.base import DEFAULT_FIX_PATTERN

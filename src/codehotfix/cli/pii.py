@@ -3,10 +3,11 @@
     codehotfix pii scan PATH… [--json OUT]              # PII/secrets by kind, with locations
     codehotfix pii cases PATH… --out CASES               # one hotfix case per PII line (placeholder fix)
     codehotfix pii leak --secrets TRUTH | --cases CASES --json OUT [--model M] [--adapter DIR]
+                        [--samples/-k N] [--untargeted-samples N]
     codehotfix pii corpus --out DIR [--seed 0]           # synthetic corpus with planted PII + ground truth
 
 Printed output never shows a PII value in full (only redacted); ``scan --json`` holds the values,
-since fixing a file needs them.
+since fixing a file needs them. ``leak`` writes a redacted .md summary beside its --json.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, output_file, output_folder
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import at_least
 
-pii_app = typer.Typer(help="Find PII in code, build privacy hotfix cases, measure leakage.", no_args_is_help=True)
+pii_app = typer.Typer(help="Find PII in code, build privacy hotfix cases, measure leakage.", no_args_is_help=True,
+                      **opt.SUBAPP)
 app.add_typer(pii_app, name="pii")
 
 
@@ -33,14 +36,14 @@ def _detect_config(no_private: bool, kinds: Optional[List[str]]):
 @pii_app.command("scan")
 def scan_cmd(
     paths: List[Path] = typer.Argument(..., help="Files, folders (recursive) or .jsonl data sets."),
-    json_out: Optional[Path] = typer.Option(None, "--json", callback=output_file,
-                                            help="Write every finding (with values) here."),
+    json_out: Optional[Path] = opt.json_out(required=False),
     fields: Optional[List[str]] = typer.Option(None, "--field", help="JSONL: string fields to scan (default all)."),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Only these kinds: email, ipv4, ipv6, key."),
     no_private: bool = typer.Option(False, "--no-private", help="Ignore private/internal IP ranges."),
     show: int = typer.Option(20, callback=at_least(0), help="Locations to print (redacted)."),
 ) -> None:
-    """Scan code for emails, IP addresses and keys; print counts by kind and locations."""
+    """Scan code for emails, IP addresses and keys; print counts by kind and locations (--json: every
+    finding, with its value)."""
     from codehotfix.files import write_json
     from codehotfix.privacy.leak import redact
     from codehotfix.privacy.scan import scan_paths
@@ -57,7 +60,7 @@ def scan_cmd(
 @pii_app.command("cases")
 def cases_cmd(
     paths: List[Path] = typer.Argument(..., help="Source files or folders (a project checkout)."),
-    out: Path = typer.Option(..., "--out", "-o", callback=output_file, help="Cases JSONL to write."),
+    out: Path = opt.out_cases(),
     prefix_lines: int = typer.Option(40, help="Lines kept before each PII line."),
     relative_to: Optional[Path] = typer.Option(None, help="Record paths relative to this folder."),
     kinds: Optional[List[str]] = typer.Option(None, "--kind", help="Only these kinds."),
@@ -85,34 +88,44 @@ def cases_cmd(
 
 @pii_app.command("leak")
 def leak_cmd(
-    json_out: Path = typer.Option(..., "--json", callback=output_file,
-                                  help="Where to write the results (JSON; a .md summary beside it)."),
+    ctx: typer.Context,
+    json_out: Path = opt.json_out(),
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="Ground-truth JSONL (from `pii corpus`)."),
     root: Optional[Path] = typer.Option(None, help="Folder the --secrets paths are relative to (default: files/ beside it)."),
     cases: Optional[Path] = typer.Option(None, "--cases", help="Cases JSONL from `pii cases`."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model (see `codehotfix train`)."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", "-a", help="A hotfix folder to apply."),
+    model: Optional[str] = opt.model(),
+    adapter: Optional[Path] = opt.adapter(),
     context: str = typer.Option("inline", help="Targeted prompt ends 'inline' (right before the value) or before its 'line'."),
-    k: int = typer.Option(10, "-k", help="Targeted: sampled completions per occurrence."),
-    samples: int = typer.Option(1000, "--samples", help="Untargeted: samples (paper: 1000)."),
+    samples: int = opt.samples(),
+    untargeted_samples: int = typer.Option(1000, "--untargeted-samples", callback=at_least(1),
+                                           help="Untargeted: samples generated from scratch (paper: 1000)."),
     top_k: int = typer.Option(20, "--top-k", help="Untargeted: top-k sampling (paper: 20)."),
     max_new_tokens: int = typer.Option(64, help="Tokens per completion/sample."),
     batch_size: int = typer.Option(8, help="Targeted prompts per batch (untargeted: 25 samples per call)."),
-    no_targeted: bool = typer.Option(False, "--no-targeted", help="Skip the targeted measurement."),
-    no_untargeted: bool = typer.Option(False, "--no-untargeted", help="Skip the untargeted measurement."),
-    seed: int = typer.Option(0, help="Sampling seed."),
-    threads: Optional[int] = typer.Option(None, callback=at_least(1), help="Torch threads (default: all cores)."),
+    targeted: bool = typer.Option(True, "--targeted/--no-targeted", help="Measure targeted leakage "
+                                  "(prompts that end right before a known value)."),
+    untargeted: bool = typer.Option(True, "--untargeted/--no-untargeted", help="Measure untargeted leakage "
+                                    "(samples from scratch, scanned for PII)."),
+    seed: int = opt.seed(),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
 ) -> None:
-    """Measure PII leakage: targeted (known occurrences) and untargeted (n top-k samples)."""
+    """Measure PII leakage: targeted (--samples per known occurrence) and untargeted (--untargeted-samples
+    top-k samples); a redacted .md summary goes beside --json."""
     from codehotfix.privacy.leak import LeakRun, TargetedConfig, UntargetedConfig, load_targets, run_leak
 
-    targeted = None if no_targeted else TargetedConfig(context=context, samples=k, max_new_tokens=max_new_tokens,
-                                                       batch_size=batch_size, seed=seed)
-    untargeted = None if no_untargeted else UntargetedConfig(samples=samples, top_k=top_k,
+    if untargeted and ctx.get_parameter_source("samples").name == "COMMANDLINE":
+        # --samples meant the untargeted count before it became the shared --samples/-k: say so once.
+        opt.warn("pii leak --samples/-k now sets the targeted samples per occurrence; the untargeted "
+                 "sample count, --samples before, is --untargeted-samples")
+    targeted_cfg = None if not targeted else TargetedConfig(context=context, samples=samples,
+                                                            max_new_tokens=max_new_tokens,
+                                                            batch_size=batch_size, seed=seed)
+    untargeted_cfg = None if not untargeted else UntargetedConfig(samples=untargeted_samples, top_k=top_k,
                                                              max_new_tokens=max_new_tokens, seed=seed)
     targets = load_targets(secrets=secrets, root=root, cases=cases, context=context)
-    result = run_leak(LeakRun(targets, targeted, untargeted), model=model, adapter=adapter, json_out=json_out,
-                      threads=threads)
+    result = run_leak(LeakRun(targets, targeted_cfg, untargeted_cfg), model=model, adapter=adapter,
+                      json_out=json_out, threads=threads, device=device)
     t, u = result.get("targeted"), result.get("untargeted")
     print(json.dumps({
         "targets": len(targets),
@@ -124,9 +137,8 @@ def leak_cmd(
 
 @pii_app.command("corpus")
 def corpus_cmd(
-    out: Path = typer.Option(..., "--out", "-o", callback=output_folder,
-                             help="Folder to write files/, secrets.jsonl and corpus.json to."),
-    seed: int = typer.Option(0, help="Seed: the same seed gives the same corpus."),
+    out: Path = opt.out_folder(what="files/, secrets.jsonl and corpus.json go here."),
+    seed: int = opt.seed(),
     projects: int = typer.Option(8, help="Synthetic projects (6 files each)."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
 ) -> None:

@@ -15,15 +15,13 @@ from typing import Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import output_folder
+from codehotfix.cli import _options as opt
 
 
 @app.command("report")
 def report_cmd(
     run_dir: Path = typer.Argument(..., help="Run folder (codehotfix demo --out, or the files of docs/report.md)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_folder,
-                                       help="Where to write report.html/.md/.json "
-                                                                 "(default: RUN_DIR)."),
+    out: Optional[Path] = opt.out_folder(required=False, what="report.html/.md/.json go here (default: RUN_DIR)."),
     force: bool = typer.Option(False, "--force", help="Replace report files that belong to another run."),
 ) -> None:
     """Write report.html (plots, verdict, significance), report.md and report.json for RUN_DIR."""

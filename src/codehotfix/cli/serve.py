@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from codehotfix.cli import _options as opt
 from codehotfix.cli import app
 
 
@@ -51,8 +52,8 @@ def read_admin_token(path: Optional[Path], flag: Optional[str]) -> Optional[str]
 
 @app.command("serve")
 def serve_cmd(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model: 'default', a hub id, a folder or a .gguf file."),
-    registry: Path = typer.Option(Path("hotfixes"), "--registry", "-r", help="Hotfix registry folder (created if missing)."),
+    model: Optional[str] = opt.model(),
+    registry: Path = opt.registry(),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8000, "--port", "-p", help="Port."),
     admin_token_file: Optional[Path] = typer.Option(None, "--admin-token-file", help="File holding the bearer "
@@ -71,13 +72,16 @@ def serve_cmd(
     max_prompt_tokens: int = typer.Option(4096, "--max-prompt-tokens", help="Longest prompt accepted (tokens)."),
     max_concurrent: int = typer.Option(1, "--max-concurrent", help="Generations running at once."),
     max_body_bytes: int = typer.Option(1 << 20, "--max-body-bytes", help="Request body limit (413 above)."),
-    skip_canary: bool = typer.Option(False, "--skip-canary", help="Enable hotfixes without the canary check."),
+    canary: bool = opt.canary(),
     served_model_name: Optional[str] = typer.Option(None, "--served-model-name", help="Model id clients send."),
     dtype: str = typer.Option("auto", help="Model dtype."),
-    threads: Optional[int] = typer.Option(None, help="Torch threads (default: all cores)."),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    skip_canary: bool = opt.deprecated("--skip-canary", "--no-canary", default=False),
 ) -> None:
-    """Serve the base model with the registry's enabled hotfixes; swap them live via /admin."""
+    """Serve the base model with the registry's enabled hotfixes (the registry is created if missing);
+    swap them live via /admin."""
     import uvicorn
 
     from codehotfix.serve.app import build_app
@@ -86,10 +90,10 @@ def serve_cmd(
     token = read_admin_token(admin_token_file, admin_token)
     key = read_secret_file(api_key_file, "--api-key-file") if api_key_file is not None else None
     cfg = EngineConfig(mode=mode, max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens,
-                       max_concurrent=max_concurrent, skip_canary=skip_canary)
+                       max_concurrent=max_concurrent, skip_canary=skip_canary or not canary)
     server = build_app(model, str(registry), cfg=cfg, admin_token=token, api_key=key,
                        max_batch_rows=max_batch_rows, batch_window_s=batch_window_ms / 1000, dtype=dtype, threads=threads,
-                       max_body_bytes=max_body_bytes, served_model_name=served_model_name)
+                       device=device, max_body_bytes=max_body_bytes, served_model_name=served_model_name)
     engine = server.state.engine
     print(f"codehotfix: serving {engine.model_id} with {engine.hotfix_versions or 'no hotfixes'} on "
           f"http://{host}:{port} (admin {'on' if server.state.admin_enabled else 'off'}, "

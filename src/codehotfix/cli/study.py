@@ -9,14 +9,15 @@ from typing import List, Optional
 import typer
 
 from codehotfix.cli import app
-from codehotfix.cli._checks import at_least, output_folder, text_file
+from codehotfix.cli import _options as opt
+from codehotfix.cli._checks import at_least, text_file
 
 
 @app.command("study")
 def study_cmd(
     config: Path = typer.Argument(..., callback=text_file, help="Study YAML (see configs/study/)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_folder, help="Study folder (default: "
-                                       "bench/results/study_<name>); finished cells in it are reused."),
+    out: Optional[Path] = opt.out_folder(required=False, what="The study (default: bench/results/study_<name>); "
+                                         "finished cells in it are reused."),
     limit_cells: Optional[int] = typer.Option(None, "--limit-cells", callback=at_least(0),
                                               help="Run at most N new cells, then write the table."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Study overrides: key.path=value … "

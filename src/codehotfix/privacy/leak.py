@@ -406,7 +406,7 @@ def load_targets(*, secrets: str | Path | None = None, root: str | Path | None =
 
 def run_leak(run: LeakRun, *, model: str | None = None, adapter: str | Path | None = None,
              json_out: str | Path | None = None, loaded: Any = None, threads: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
     """Loads the model (and adapter, unless ``loaded`` is given), measures leakage, and writes
     ``json_out`` plus a redacted summary ``json_out.md``; returns the result dict.
 
@@ -420,7 +420,7 @@ def run_leak(run: LeakRun, *, model: str | None = None, adapter: str | Path | No
         raise DataError("pii leak: no targets")
     if run.targeted is None and run.untargeted is None:
         raise DataError("pii leak: nothing to measure (targeted and untargeted both off)")
-    loaded = loaded or load_hotfixed(model, adapter, threads=threads)
+    loaded = loaded or load_hotfixed(model, adapter, threads=threads, device=device)
     result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
               "adapter": str(adapter) if adapter else None, "versions": library_versions(),
               **measure(loaded.model, loaded.tokenizer, run, progress=progress)}

@@ -54,6 +54,7 @@ class DemoOptions:
         config: YAML config path (None: defaults).
         overrides: ``a.b=c`` overrides.
         device: where the model runs ("auto", "cpu", "cuda:N"; see ``load_model``).
+        threads: torch CPU threads (None: the config's ``training.threads``).
     """
 
     out: Path = Path("runs/demo")
@@ -66,6 +67,7 @@ class DemoOptions:
     config: str | None = None
     overrides: list[str] = field(default_factory=list)
     device: str = "auto"
+    threads: int | None = None
 
 
 def _step(path: Path, label: str, times: dict, fn: Callable[[], Any], log: Callable[[str], None]) -> Any:
@@ -123,7 +125,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
     times: dict[str, float] = {}
     t_all = time.time()
     t0 = time.time()
-    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=cfg.training.threads, device=opts.device)
+    loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=opts.threads or cfg.training.threads,
+                        device=opts.device)
     times["load model"] = round(time.time() - t0, 2)
 
     def split_and_select() -> dict[str, Any]:

@@ -359,7 +359,7 @@ def _admin_routes(app: FastAPI, s: _Served, token: str | None) -> None:
 
 
 def build_app(model: str | None, registry: str, *, cfg: Any = None, admin_token: str | None = None,
-              api_key: str | None = None, dtype: str = "auto", threads: int | None = None,
+              api_key: str | None = None, dtype: str = "auto", threads: int | None = None, device: str | None = "auto",
               max_body_bytes: int = MAX_BODY_BYTES, served_model_name: str | None = None,
               max_batch_rows: int = 16, batch_window_s: float = 0.005) -> FastAPI:
     """Loads the model, opens (or creates) the registry, applies its enabled hotfixes and returns the app.
@@ -371,7 +371,7 @@ def build_app(model: str | None, registry: str, *, cfg: Any = None, admin_token:
     from codehotfix.models.loading import load_model
 
     store = HotfixStore(registry, create=True)
-    engine = HotfixEngine(load_model(model, dtype=dtype, threads=threads), store, cfg)
+    engine = HotfixEngine(load_model(model, dtype=dtype, threads=threads, device=device), store, cfg)
     engine.start()
     return create_app(engine, admin_token=admin_token, api_key=api_key, max_body_bytes=max_body_bytes,
                       served_model_name=served_model_name, max_batch_rows=max_batch_rows,
