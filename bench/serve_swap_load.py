@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,17 +55,9 @@ def tiny_setup(work: Path, hotfix: str | None, cases: str | None, steps: int) ->
     return str(model_dir), hotfix, cases
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))], 4)
+# One port picker and one percentile for both load benchmarks (bench/serve_load.py owns them).
+_shared = _load("serve_load", ROOT / "bench" / "serve_load.py")
+free_port, percentile = _shared.free_port, _shared.percentile
 
 
 def run(args: argparse.Namespace) -> dict:
