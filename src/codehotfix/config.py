@@ -101,7 +101,10 @@ class EvalConfig:
         top_p: nucleus sampling threshold.
         temperature: sampling temperature.
         max_new_tokens: generation budget per completion (stops earlier at the end of the line).
-        batch_size: prompts per generate call (each expands to ``samples`` sequences).
+        batch_size: prompts per generate call (each expands to ``samples`` sequences). 32, not 8:
+            decoding a small model on a CPU is bound by reading the weights once per step, so 32 rows
+            cost little more than 8 (window event on 32 held-out prompts: 43 s against 72 s on the
+            2-core reference CPU, identical greedy text; bench/results/profile_step.md).
         max_context_tokens: the prefix keeps its last this-many tokens.
         seed: sampling seed.
         backend: generation backend (registry ``codehotfix.evaluation.backends.BACKENDS``): "hf"
@@ -115,7 +118,7 @@ class EvalConfig:
     top_p: float = 0.95
     temperature: float = 1.0
     max_new_tokens: int = 64
-    batch_size: int = 8
+    batch_size: int = 32
     max_context_tokens: int = 256
     seed: int = 0
     backend: str = "hf"

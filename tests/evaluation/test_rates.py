@@ -103,3 +103,32 @@ def test_events_are_recorded_and_summarised(tiny_model, tiny_tokenizer, tiny_cas
     only_line = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases[:1],
                                EvalConfig(samples=1, max_new_tokens=4, events=["line"]), progress=False)
     assert set(only_line["cases"][0]["events"]) == {"line"}
+
+
+def test_line_event_is_cut_from_the_window_generation(tiny_tokenizer):
+    from codehotfix.evaluation.generation import Completions
+    from codehotfix.evaluation.rates import _cut_first_line, _first_lines
+
+    assert _cut_first_line("\n\n    x = 1\n    y = 2\n") == "\n\n    x = 1\n"
+    assert _cut_first_line("  x = 1") == "  x = 1"  # never finished: all of it
+    text_only = _first_lines(Completions(greedy="a(1)\nb\n", samples=["\nc\nd", "e"], new_tokens=9), tiny_tokenizer, 8)
+    assert (text_only.greedy, text_only.samples, text_only.new_tokens) == ("a(1)\n", ["\nc\n", "e"], 9)
+    ids = tiny_tokenizer("x = 1\ny = 2\n", add_special_tokens=False)["input_ids"]
+    with_ids = _first_lines(Completions(greedy="x = 1\ny = 2\n", greedy_ids=ids), tiny_tokenizer, 64)
+    assert with_ids.greedy.startswith("x = 1\n") and "y" not in with_ids.greedy
+    capped = _first_lines(Completions(greedy="x = 1\ny = 2\n", greedy_ids=ids), tiny_tokenizer, 2)
+    assert capped.greedy == tiny_tokenizer.decode(ids[:2])  # the line budget still applies
+
+
+def test_greedy_line_event_equals_a_separate_line_generation(tiny_model, tiny_tokenizer, tiny_cases):
+    """The line event cut from the window generation judges the same greedy first lines as the
+    line-only generation it replaces (greedy decoding does not depend on where a row stops)."""
+    from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.rates import evaluate_cases
+
+    both = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases,
+                          EvalConfig(samples=0, max_new_tokens=8, events=["line", "window"]), progress=False)
+    alone = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases,
+                           EvalConfig(samples=0, max_new_tokens=8, events=["line"]), progress=False)
+    assert [r["greedy"] for r in both["cases"]] == [r["greedy"] for r in alone["cases"]]
+    assert [r["greedy_label"] for r in both["cases"]] == [r["greedy_label"] for r in alone["cases"]]

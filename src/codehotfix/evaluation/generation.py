@@ -18,10 +18,12 @@ import torch
 from tqdm.auto import tqdm
 
 from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.models.adapters.merge import merged_for_inference
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 
-__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad"]
+__all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad",
+           "first_line_ids"]
 
 
 @dataclass
@@ -31,6 +33,10 @@ class Completions:
     greedy: str | None = None
     samples: list[str] = field(default_factory=list)
     new_tokens: int = 0
+    # The generated token ids behind ``greedy`` / ``samples`` (the hf generator fills them; other
+    # backends may not), so a shorter completion can be cut from a longer one token for token.
+    greedy_ids: list[int] | None = field(default=None, repr=False)
+    sample_ids: list[list[int]] = field(default_factory=list, repr=False)
 
 
 def encode_prompts(tokenizer: Any, prompts: Sequence[str], max_context_tokens: int) -> list[list[int]]:
@@ -97,6 +103,18 @@ def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
         if not ch.isspace():
             seen_content = True
     return False, seen_content
+
+
+def first_line_ids(tokenizer: Any, ids: Sequence[int], max_new_tokens: int) -> list[int]:
+    """The ids a first-line generation would have kept of the longer generation ``ids``: up to the
+    token that ends the first non-blank line (``_ends_line``) and at most ``max_new_tokens``."""
+    pieces = tokenizer.batch_decode([[t] for t in ids[:max_new_tokens]])
+    seen = False
+    for n, piece in enumerate(pieces, 1):
+        done, seen = _ends_line(piece, seen)
+        if done:
+            return list(ids[:n])
+    return list(ids[:max_new_tokens])
 
 
 def _count_lines(piece: str, state: tuple[int, bool]) -> tuple[int, bool]:
@@ -268,6 +286,7 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
                                 logits_processor=procs, **common)
             for i, toks in zip(idx, outs):
                 results[i].greedy = tokenizer.decode(toks, skip_special_tokens=True)
+                results[i].greedy_ids = toks
                 results[i].new_tokens += len(toks)
         if samples:
             outs = sample_lines(model, tokenizer, batch_ids, n=samples, do_sample=True, seed=seed + b,
@@ -275,6 +294,7 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
             for j, i in enumerate(idx):
                 mine = outs[j * samples:(j + 1) * samples]
                 results[i].samples = [tokenizer.decode(t, skip_special_tokens=True) for t in mine]
+                results[i].sample_ids = mine
                 results[i].new_tokens += sum(len(t) for t in mine)
         bar.update(len(idx))
     bar.close()
@@ -290,12 +310,13 @@ def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_conte
                  stop: Sequence[str], seed: int) -> list[list[str]]:
         encoded = encode_prompts(tokenizer, prompts, max_context_tokens)
         out: list[list[str]] = []
-        for b, start in enumerate(range(0, len(prompts), batch_size)):
-            toks = sample_lines(model, tokenizer, encoded[start:start + batch_size], n=n,
-                                do_sample=temperature > 0, top_p=1.0, temperature=max(temperature, 1e-5),
-                                max_new_tokens=max_new_tokens, seed=seed + b, first_line_only=False, stop=stop)
-            texts = [tokenizer.decode(t, skip_special_tokens=True) for t in toks]
-            out += [texts[i * n:(i + 1) * n] for i in range(len(texts) // n)]
+        with merged_for_inference(model):  # a LoRA hotfix decodes as fast as the base
+            for b, start in enumerate(range(0, len(prompts), batch_size)):
+                toks = sample_lines(model, tokenizer, encoded[start:start + batch_size], n=n,
+                                    do_sample=temperature > 0, top_p=1.0, temperature=max(temperature, 1e-5),
+                                    max_new_tokens=max_new_tokens, seed=seed + b, first_line_only=False, stop=stop)
+                texts = [tokenizer.decode(t, skip_special_tokens=True) for t in toks]
+                out += [texts[i * n:(i + 1) * n] for i in range(len(texts) // n)]
         return out
 
     return generate

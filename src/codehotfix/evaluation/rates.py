@@ -31,9 +31,10 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
                                           metric_values, parse_events, split_point, window_tokens)
-from codehotfix.evaluation.generation import Completions, generate_completions
+from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
 from codehotfix.evaluation.validity import ValidityCheck
 from codehotfix.models.loading import model_device
+from codehotfix.models.adapters.merge import merged_for_inference
 from codehotfix.training.batching import collate, encode_case, score_batch
 
 __all__ = ["evaluate_cases", "line_logprobs", "summarize", "summarize_events", "compare"]
@@ -140,12 +141,21 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
             desc=desc, logits_processor_factory=logits_processor_factory, max_lines=limits.get("max_lines"))
 
-    completions = complete([c.prefix for c in scored], "eval: generating")
-    events = _run_events(tokenizer, cases, scored, completions, parse_events(cfg.events), complete,
-                         cfg.max_new_tokens)
-    t_gen = time.time() - t0
-    margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
-                            batch_size=cfg.batch_size)
+    wanted = parse_events(cfg.events)
+    with merged_for_inference(model):  # a LoRA hotfix decodes as fast as the base (bit-exact restore)
+        window = None
+        if "window" in wanted:
+            # The line and window events share their prompt: one generation serves both (see _first_lines).
+            window = complete([s.prefix for s in scored], "eval: line + window events", max_lines=WINDOW_LINES,
+                              max_new_tokens=window_tokens(cfg.max_new_tokens))
+            completions = [_first_lines(w, tokenizer, cfg.max_new_tokens) for w in window]
+        else:
+            completions = complete([c.prefix for c in scored], "eval: generating")
+        events = _run_events(tokenizer, cases, scored, completions, wanted, complete, cfg.max_new_tokens,
+                             window=window)
+        t_gen = time.time() - t0
+        margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
+                                batch_size=cfg.batch_size)
     records = []
     for case, prompted, comp, (lp_fixed, lp_buggy), judged in zip(cases, scored, completions, margins, events):
         labels = [classify(s, case) for s in comp.samples]
@@ -171,6 +181,39 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy()}
 
 
+def _cut_first_line(text: str) -> str:
+    """``text`` up to and including the newline that ends its first non-blank line; all of it if that
+    line never ends (for backends that return text only)."""
+    seen = False
+    for i, ch in enumerate(text):
+        if ch == "\n" and seen:
+            return text[:i + 1]
+        if not ch.isspace():
+            seen = True
+    return text
+
+
+def _first_lines(window: Completions, tokenizer: Any, max_new_tokens: int) -> Completions:
+    """Line-event completions cut from window-event ones.
+
+    Both events complete the same prompt and the line event stops at the end of the first line (or
+    after ``max_new_tokens``), so the greedy line completion is the greedy window completion stopped
+    earlier, and each sampled window's first line is a sample of the line event. One generation then
+    serves both events, which saves a third of an evaluation's decoding. With token ids (the hf
+    generator) the cut is made token for token as the line generation stops; text-only completions
+    are cut at the first line's newline.
+    """
+    def cut(text: str, ids: list[int] | None) -> str:
+        if ids is None:
+            return _cut_first_line(text)
+        return tokenizer.decode(first_line_ids(tokenizer, ids, max_new_tokens), skip_special_tokens=True)
+
+    sample_ids = window.sample_ids or [None] * len(window.samples)
+    return Completions(greedy=cut(window.greedy, window.greedy_ids) if window.greedy is not None else None,
+                       samples=[cut(s, i) for s, i in zip(window.samples, sample_ids)],
+                       new_tokens=window.new_tokens)
+
+
 def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any]:
     return {"greedy": judge(comp.greedy) if comp.greedy is not None else None,
             "samples": [judge(s) for s in comp.samples], "new_tokens": comp.new_tokens}
@@ -178,13 +221,14 @@ def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any
 
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
                 line_completions: Sequence[Completions], events: Sequence[str],
-                complete: Callable[..., list[Completions]], max_new_tokens: int) -> list[dict[str, Any]]:
+                complete: Callable[..., list[Completions]], max_new_tokens: int,
+                window: Sequence[Completions] | None = None) -> list[dict[str, Any]]:
     """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
 
     ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
     lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
-    ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens. Cases are judged with their
-    original lines.
+    ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens (``window``: those completions,
+    already generated). Cases are judged with their original lines.
     """
     checks = [ValidityCheck.for_case(c) for c in cases]
     out = [{"validity_check": chk.method,
@@ -198,7 +242,7 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
             rec["events"]["split"] = {"cut": cut, "token_aligned": aligned, "prompt_tail": case.fixed[:cut],
                                       **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}
     if "window" in events:
-        comps = complete([s.prefix for s in scored], "eval: window event", max_lines=WINDOW_LINES,
+        comps = window if window is not None else complete([s.prefix for s in scored], "eval: window event", max_lines=WINDOW_LINES,
                          max_new_tokens=window_tokens(max_new_tokens))
         for rec, case, comp in zip(out, cases, comps):
             rec["events"]["window"] = _judge_all(comp, lambda t, c=case: judge_window(c, t))
