@@ -130,6 +130,9 @@ def lookup(data: Any, path: str) -> Any:
     path, _, factor = path.partition("*")
     for key in re.findall(r"[^.\[\]]+(?:\[[^\]]*\])?", path):
         name, _, selector = key.partition("[")
+        if name == "__len__":  # how many items a list or object holds
+            data = len(data)
+            continue
         if name:
             data = data[int(name)] if isinstance(data, list) else data[name]
         if selector:
@@ -211,6 +214,57 @@ def wilson(src: Path, rate: str, n: str | int, scale: float = 1.0) -> tuple[floa
     n = int(float(lookup(data, n))) if isinstance(n, str) else n
     low, high = _stats().wilson_interval(round(float(lookup(data, rate)) * n), n)
     return low * scale, high * scale
+
+
+def _demo_outcome(judged: dict | None, outcome: str) -> bool | None:
+    """``field=value`` (e.g. ``label=fixed``, ``toward=buggy``: an unset field is not that value) or a
+    boolean ``field`` (``valid``, ``contains_fixed``: undefined, None, where the record leaves it
+    unset), as the events' metrics define them; None without a completion."""
+    if judged is None:
+        return None
+    if "&" in outcome:  # a conjunction (``label=fixed&valid``): undefined where any part is
+        parts = [_demo_outcome(judged, part) for part in outcome.split("&")]
+        return None if any(v is None for v in parts) else all(parts)
+    field, _, want = outcome.partition("=")
+    got = judged.get(field)
+    if want:
+        return got is not None and str(got) == want
+    return None if got is None else bool(got)
+
+
+def demo_greedy(folder: Path, event: str, outcome: str) -> tuple[float, ...]:
+    """One greedy row of a demo run, recomputed from its per-case files (``base_eval.json.gz`` and
+    ``hotfix_eval.json.gz`` in ``folder``), independently of ``codehotfix.evaluation.compare``:
+    (cases, before rate, Wilson low, high, after rate, Wilson low, high, gained, lost, McNemar exact p),
+    over the cases where the outcome is defined on both sides."""
+    before = {r["id"]: r for r in load(folder / "base_eval.json.gz")["cases"]}
+    after = {r["id"]: r for r in load(folder / "hotfix_eval.json.gz")["cases"]}
+    if set(before) != set(after):
+        raise ValueError("base and hotfix evals hold different case ids")
+    pairs = []
+    for cid in sorted(before):
+        b = _demo_outcome(before[cid]["events"][event]["greedy"], outcome)
+        a = _demo_outcome(after[cid]["events"][event]["greedy"], outcome)
+        if b is not None and a is not None:
+            pairs.append((b, a))
+    n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
+    st = _stats()
+    test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
+    return (n, kb / n, *st.wilson_interval(kb, n), ka / n, *st.wilson_interval(ka, n), test.gained, test.lost,
+            test.p_value)
+
+
+def demo_holm(folder: Path, event: str, outcome: str, *family: str) -> float:
+    """Holm-adjusted McNemar p of ``outcome`` within ``family`` (every greedy metric of the event's
+    table, ``outcome`` among them), as the demo's summary adjusts them."""
+    ps = [demo_greedy(folder, event, o)[-1] for o in family]
+    return _stats().holm(ps)[list(family).index(outcome)]
+
+
+def demo_greedy_pick(folder: Path, event: str, outcome: str, *which: int) -> tuple[float, ...]:
+    """The ``which`` positions of ``demo_greedy`` (a quote that gives only some of its numbers)."""
+    row = demo_greedy(folder, event, outcome)
+    return tuple(row[i] for i in which)
 
 
 def perplexity(src: Path, files: str, field: str) -> float | tuple[float, ...]:
@@ -432,7 +486,8 @@ ROOT_OF = [ROOT]
 COMPUTE: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
                             perplexity, has, edit_rules, count, study, study_change, study_all, study_cells, study_cell_value,
-                            study_ratio, margin_test, paired_rate, multi, agg, scaled)
+                            study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
+                            demo_greedy_pick, demo_holm)
 }
 
 

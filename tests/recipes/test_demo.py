@@ -23,10 +23,10 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
         assert (out / name).exists(), name
     split = json.loads((out / "split.json").read_text())
     assert not set(split["train"]) & set(split["test"])
-    # Every topic keeps contexts that only the evaluation sees (4 of 10 with the default fraction).
+    # Every topic keeps contexts that only the evaluation sees (5 of 10 with the default fraction).
     for topic in ("yaml_safe_load", "pandas_concat"):
-        assert sum(i.startswith(topic + "/") for i in split["test"]) == 4
-    assert summary["train_cases"] == 12 and summary["test_cases"] == 8
+        assert sum(i.startswith(topic + "/") for i in split["test"]) == 5
+    assert summary["train_cases"] == 10 and summary["test_cases"] == 10
     assert split["selection"] == {"select": "given", "targets": ["pandas_concat", "yaml_safe_load"]}
     assert set(summary["by_topic"]) == {"yaml_safe_load", "pandas_concat"}
     md = (out / "summary.md").read_text()

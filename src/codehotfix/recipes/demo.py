@@ -5,8 +5,8 @@
 Steps, each written to the run folder as soon as it finishes (a re-run with the same ``--out``
 skips finished steps, so an interrupted demo resumes):
 
-  1. split.json        the pack split over every topic (per topic, seeded: 6 of 10 contexts for
-                       training, 4 held out), then (1b) the target topics chosen from the base
+  1. split.json        the pack split over every topic (per topic, seeded: 5 of 10 contexts for
+                       training, 5 held out), then (1b) the target topics chosen from the base
                        model's margins on the *training* contexts only, with those inputs
   2. base_eval.json    the base model on the held-out contexts (greedy + k samples, margins)
   3. hotfix/           the trained adapter (PEFT format) + hotfix.json manifest
@@ -42,7 +42,9 @@ class DemoOptions:
         out: run folder (created; finished steps inside it are reused).
         model: base model spec (see ``load_model``).
         pack: built-in pack name.
-        test_fraction: share of each topic's contexts held out for evaluation (4 of 10).
+        test_fraction: share of each topic's contexts held out for evaluation (5 of 10: with about
+            20 target topics of the 41, 4 held out per topic gave 88 contexts, under the 100 a paired
+            test needs to see a change of ~10 points; 5 gives 120 (see ``selection``).
         topics: use exactly these topics (None: select the targets — topics the base model gets
             wrong on their training contexts, see ``select``; ["all"]: every topic).
         select: what the selection runs on the training contexts: "margin" (teacher-forced
@@ -61,10 +63,13 @@ class DemoOptions:
     out: Path = Path("runs/demo")
     model: str | None = None
     pack: str = "default"
-    test_fraction: float = 0.4
+    test_fraction: float = 0.5
     topics: list[str] | None = None
     select: str = "margin"
-    selection: TopicSelectionConfig = field(default_factory=TopicSelectionConfig)
+    # A training context counts as wrong unless the base model prefers the fixed line by at least
+    # 1 nat (e ≈ 2.7 times likelier): on the default model that makes 24 of the 41 topics targets
+    # (19 at 0 nats), so the held-out set passes 100 contexts. Decided on training contexts only.
+    selection: TopicSelectionConfig = field(default_factory=lambda: TopicSelectionConfig(margin_below=1.0))
     config: str | None = None
     overrides: list[str] = field(default_factory=list)
     device: str = "auto"
@@ -104,7 +109,7 @@ def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[H
         records = {r["id"]: r for r in evaluate(train, loaded=loaded, eval_config=cfg.eval)["cases"]}
     else:
         scores = line_logprobs(loaded.model, loaded.tokenizer, train, max_context_tokens=cfg.eval.max_context_tokens,
-                               batch_size=cfg.eval.batch_size)
+                               batch_size=cfg.eval.batch_size, progress=True)
         records = {c.id: {"margin": round(f - b, 4)} for c, (f, b) in zip(train, scores)}
     return {"select": opts.select, **select_topics(train, records, opts.selection)}
 
