@@ -9,7 +9,7 @@ import os
 import pytest
 
 from codehotfix.errors import DataError, PathError
-from codehotfix.files import check_output, iter_lines, read_text, require_regular_file
+from codehotfix.files import atomic_folder, check_output, iter_lines, read_text, require_regular_file
 
 
 def test_non_regular_files_are_refused_without_opening_them(tmp_path):
@@ -72,3 +72,20 @@ def test_check_output_refuses_wrong_kinds_and_paths_under_files(tmp_path):
         check_output("/dev/null", "file", "--json")  # the atomic rename would replace the device
     assert check_output(tmp_path / "new" / "r.json", "file") == tmp_path / "new" / "r.json"
     assert check_output(afile, "file") == afile  # replacing a file is the caller's decision
+
+
+def test_atomic_folder_replaces_the_whole_folder_or_nothing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(out) as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise RuntimeError("interrupted")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the temporary folder is gone
+    with atomic_folder(out) as tmp:
+        (tmp / "new.txt").write_text("new")
+        assert tmp.parent == tmp_path and not (out / "new.txt").exists()  # readers still see the old one
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

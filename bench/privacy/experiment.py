@@ -173,10 +173,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     hotfix_dir = out / "hotfix"
     cfg = load_config(None, s["overrides"])
     if (hotfix_dir / "hotfix.json").exists():
-        from peft import PeftModel
+        from codehotfix.models.adapters import load_hotfix
 
         print(f"[privacy] hotfix: reusing {hotfix_dir}", flush=True)
-        loaded.model = PeftModel.from_pretrained(loaded.model, hotfix_dir)
+        loaded.model = load_hotfix(loaded.model, hotfix_dir, base_checksum=loaded.checksum)
         manifest = read_json(hotfix_dir / "hotfix.json")
     else:
         print(f"[privacy] hotfix training on {len(cases)} cases …", flush=True)

@@ -1,6 +1,6 @@
 """The package's exceptions: one base class so callers can catch everything codehotfix raises."""
 
-__all__ = ["CodehotfixError", "ConfigError", "DataError", "ModelError", "PathError"]
+__all__ = ["CodehotfixError", "ConfigError", "DataError", "ModelError", "AdapterLoadError", "PathError"]
 
 
 class CodehotfixError(Exception):
@@ -17,6 +17,11 @@ class DataError(CodehotfixError):
 
 class ModelError(CodehotfixError):
     """A model cannot be found, installed or loaded; the message says how to fix it."""
+
+
+class AdapterLoadError(ModelError):
+    """A hotfix folder cannot be put on the model (not a hotfix, wrong checksum, weights that match
+    nothing, or a kind of adapter the caller cannot use); raised by ``models.adapters.loading``."""
 
 
 class PathError(CodehotfixError):

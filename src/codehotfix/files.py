@@ -1,8 +1,9 @@
 """File helpers every stage shares: atomic writes, JSON results, checksums, and the checks every
 input and output path goes through.
 
-Writes go to a temporary file in the same folder and are renamed into place, so an interrupted
-run never leaves a half-written result where a finished one is expected.
+Writes go to a temporary file (``atomic_path``) or folder (``atomic_folder``) next to the target and
+are renamed into place, so an interrupted run never leaves a half-written result where a finished
+one is expected.
 
 Inputs are read through ``require_regular_file`` (a FIFO or ``/dev/zero`` given as a data file
 would block or never end), ``iter_lines`` (UTF-8 and gzip errors, and over-long lines, become one
@@ -17,6 +18,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 import zlib
@@ -26,7 +28,7 @@ from typing import Any, Iterable, Iterator, Literal
 
 from codehotfix.errors import DataError, PathError
 
-__all__ = ["atomic_path", "atomic_write_text", "write_json", "read_json", "sha256_file", "sha256_text", "sha256_files",
+__all__ = ["atomic_path", "atomic_folder", "atomic_write_text", "write_json", "read_json", "sha256_file", "sha256_text", "sha256_files",
            "require_regular_file", "iter_lines", "read_text", "check_output", "MAX_LINE_BYTES"]
 
 # No record of any supported format comes near this (the longest ManySStuBs4J line is ~40 KB); a
@@ -56,6 +58,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a new empty folder next to ``path`` (``.<name>.<random>``, mode 0700) for the caller to
+    fill; when the block ends without error, ``path`` (if it exists) is removed and the folder renamed
+    onto it, otherwise the folder is removed. Readers see the old folder or the whole new one; a
+    crash between the removal and the rename leaves no ``path`` rather than half of one.
+
+    A killed writer leaves its ``.<name>.*`` folder behind; callers that hold a lock over the
+    parent can sweep those (``deploy.store`` does).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -117,7 +117,7 @@ def _validate_patterns(patterns: Any, where: str) -> None:
             raise DataError(f"{where}: field 'source.patterns.{side}' is not a regular expression: {e}") from None
 
 
-def case_from_dict(obj: Any, where: str) -> HotfixCase:
+def case_from_dict(obj: object, where: str) -> HotfixCase:
     """Builds and validates a case from one decoded JSON object of the schema above."""
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")

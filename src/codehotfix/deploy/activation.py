@@ -8,50 +8,44 @@ factors (the same sum, rank Σ rᵢ), ``svd`` re-factorises the sum at a lower r
 per hotfix, how much of its canary effect survives in each mode (bench/stacking.py reports it).
 
 Loading is split in two so a server can read adapter files from disk while requests keep running
-(``read_adapter``) and only touch the model inside its swap lock (``attach`` / ``activate``).
+(``read_adapter``) and only touch the model inside its swap lock (``attach`` / ``activate``); both
+are ``codehotfix.models.adapters.loading``'s one loading path, restricted to LoRA here.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import statistics
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.deploy.canary import CanaryConfig, margins
-from codehotfix.errors import CodehotfixError
-from codehotfix.files import sha256_file
+from codehotfix.errors import AdapterLoadError
 
-__all__ = ["AdapterWeights", "AdapterLoadError", "MODES", "adapter_key", "read_adapter", "attach", "detach",
+if TYPE_CHECKING:  # models.adapters imports torch; the registry commands import deploy without it
+    from torch import nn
+    from transformers import PreTrainedTokenizerBase
+
+    from codehotfix.models.adapters.loading import HotfixWeights
+
+__all__ = ["AdapterLoadError", "MODES", "adapter_key", "read_adapter", "attach", "detach",
            "activate", "adapters_disabled", "measure_retention"]
 
 MODES = ("stack", "merge_cat", "merge_svd", "merge_linear")
 _MERGED_PREFIX = "merged@"
 
 
-class AdapterLoadError(CodehotfixError):
-    """An adapter folder cannot be put on the model (not LoRA, wrong checksum, weights that match nothing)."""
+def __getattr__(name: str) -> type:
+    """``AdapterWeights``, the old name of ``models.adapters.loading.HotfixWeights``, for one release."""
+    if name == "AdapterWeights":
+        from codehotfix.models.adapters.loading import HotfixWeights
 
-
-@dataclass
-class AdapterWeights:
-    """An adapter read from disk, not yet on any model.
-
-    Attributes:
-        key: the PEFT adapter name it will get ("<name>@<version>").
-        config: its peft LoraConfig.
-        state_dict: its tensors (CPU), as saved by PEFT.
-        path: the folder it came from.
-    """
-
-    key: str
-    config: Any
-    state_dict: dict[str, Any]
-    path: Path
+        warnings.warn("codehotfix.deploy.activation.AdapterWeights is now "
+                      "codehotfix.models.adapters.loading.HotfixWeights", DeprecationWarning, stacklevel=2)
+        return HotfixWeights
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def adapter_key(name: str, version: str) -> str:
@@ -59,57 +53,40 @@ def adapter_key(name: str, version: str) -> str:
     return f"{name}@{version}"
 
 
-def read_adapter(path: str | Path, key: str, *, expected_sha256: str | None = None) -> AdapterWeights:
-    """Reads an adapter folder (config + safetensors) into memory, checking it is a LoRA adapter.
+def read_adapter(path: str | Path, key: str, *, expected_sha256: str | None = None,
+                 base_checksum: str | None = None) -> HotfixWeights:
+    """Reads a hotfix folder into memory (``read_hotfix``: checksum and base verified), checking it
+    is a LoRA adapter: only those can be stacked or merged.
 
     Raises:
         AdapterLoadError: not LoRA, or the weights file does not match ``expected_sha256``.
     """
-    from peft import PeftConfig
-    from peft.utils import load_peft_weights
+    if not (Path(path) / "adapter_config.json").is_file():  # before reading a full fine-tune's weights
+        raise AdapterLoadError(f"{path}: no adapter_config.json; only LoRA hotfixes can be stacked or merged")
+    from codehotfix.models.adapters.loading import read_hotfix
 
-    path = Path(path)
-    if expected_sha256 and sha256_file(path / "adapter_model.safetensors") != expected_sha256:
-        raise AdapterLoadError(f"{path}/adapter_model.safetensors: checksum differs from the registry's record; "
-                               "the stored copy was modified")
-    config = PeftConfig.from_pretrained(str(path))
-    if str(getattr(config, "peft_type", "")).upper().split(".")[-1] != "LORA":
-        raise AdapterLoadError(f"{path}/adapter_config.json: peft_type {config.peft_type!r}; only LoRA hotfixes "
+    weights = read_hotfix(path, key, expected_sha256=expected_sha256, base_checksum=base_checksum)
+    peft_type = getattr(weights.config, "peft_type", None)
+    if str(peft_type or "").upper().split(".")[-1] != "LORA":
+        raise AdapterLoadError(f"{weights.path}/adapter_config.json: peft_type {peft_type!r}; only LoRA hotfixes "
                                "can be stacked or merged")
-    config = copy.deepcopy(config)
-    config.inference_mode = True
-    return AdapterWeights(key, config, load_peft_weights(str(path), device="cpu"), path)
+    return weights
 
 
-def attach(model: Any, adapter: AdapterWeights) -> Any:
+def attach(model: nn.Module, adapter: HotfixWeights) -> nn.Module:
     """Adds ``adapter`` to ``model`` (inactive unless the model had no adapter yet) and returns the
-    PEFT model (a new wrapper the first time).
+    PEFT model (a new wrapper the first time); see ``attach_hotfix``.
 
     Raises:
         AdapterLoadError: when some of its LoRA weights match no parameter of the model, or the model
             lacks parameters the adapter needs (a hotfix for another architecture).
     """
-    from peft import PeftModel, set_peft_model_state_dict
+    from codehotfix.models.adapters.loading import attach_hotfix
 
-    if isinstance(model, PeftModel):
-        if adapter.key in model.peft_config:
-            return model
-        model.add_adapter(adapter.key, copy.deepcopy(adapter.config))
-    else:
-        model = PeftModel(model, copy.deepcopy(adapter.config), adapter_name=adapter.key)
-    result = set_peft_model_state_dict(model, adapter.state_dict, adapter_name=adapter.key)
-    missing = [k for k in result.missing_keys if "lora_" in k and adapter.key in k]
-    unexpected = [k for k in result.unexpected_keys if "lora_" in k]
-    if missing or unexpected:
-        detach(model, adapter.key)  # the model's layers are restored in place; the caller keeps its reference
-        bad = (missing or unexpected)[:3]
-        raise AdapterLoadError(f"{adapter.path}: {len(missing)} adapter weights missing and {len(unexpected)} "
-                               f"matching no layer (e.g. {bad}); was it trained on another architecture?")
-    model.eval()
-    return model
+    return attach_hotfix(model, adapter)
 
 
-def detach(model: Any, key: str) -> Any:
+def detach(model: nn.Module, key: str) -> nn.Module:
     """Removes adapter ``key`` from a PEFT model and returns the model to use from then on: the
     plain base model (LoRA layers taken out) when it was the last adapter, since a PEFT model left
     without adapters still points at the deleted one and fails on its next forward pass."""
@@ -127,7 +104,7 @@ def _merged_key(keys: Sequence[str], combination: str) -> str:
     return f"{_MERGED_PREFIX}{digest}"
 
 
-def activate(model: Any, keys: Sequence[str], mode: str = "stack") -> list[str]:
+def activate(model: nn.Module, keys: Sequence[str], mode: str = "stack") -> list[str]:
     """Makes exactly ``keys`` take part in the forward pass; returns the active PEFT adapter names.
 
     Args:
@@ -191,7 +168,7 @@ def _mean(xs: Sequence[float]) -> float:
     return statistics.fmean(xs) if xs else 0.0
 
 
-def measure_retention(model: Any, tokenizer: Any, hotfixes: Mapping[str, Sequence[HotfixCase]],
+def measure_retention(model: nn.Module, tokenizer: PreTrainedTokenizerBase, hotfixes: Mapping[str, Sequence[HotfixCase]],
                       modes: Sequence[str] = MODES, cfg: CanaryConfig | None = None) -> dict[str, Any]:
     """Per hotfix: its canary effect alone, and how much of it each way of combining them all keeps.
 

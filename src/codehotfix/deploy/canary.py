@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import CodehotfixError, ConfigError
+
+if TYPE_CHECKING:  # annotations only: the registry commands import deploy without torch
+    from torch import nn
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["CanaryConfig", "CanaryResult", "CanaryFailed", "margins", "run_canary"]
 
@@ -71,7 +75,7 @@ class CanaryFailed(CodehotfixError):
         self.result = result
 
 
-def margins(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: CanaryConfig) -> list[float]:
+def margins(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cases: Sequence[HotfixCase], cfg: CanaryConfig) -> list[float]:
     """log p(fixed) − log p(buggy) per case under the model's current adapter state."""
     from codehotfix.evaluation.rates import line_logprobs
 
@@ -80,8 +84,8 @@ def margins(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: Canary
     return [f - b for f, b in pairs]
 
 
-def run_canary(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: CanaryConfig | None = None,
-               *, base_margins: Sequence[float] | None = None) -> CanaryResult:
+def run_canary(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cases: Sequence[HotfixCase],
+               cfg: CanaryConfig | None = None, *, base_margins: Sequence[float] | None = None) -> CanaryResult:
     """Scores ``cases`` with the model's active adapters against the base (adapters disabled).
 
     Args:

@@ -20,7 +20,7 @@ __all__ = ["HISTORY_FILE", "is_record", "read_log", "append_missing"]
 HISTORY_FILE = "history.jsonl"
 
 
-def is_record(h: Any) -> bool:
+def is_record(h: object) -> bool:
     """Whether ``h`` has the fields rollback relies on: an integer seq and before/after objects."""
     return (isinstance(h, dict) and isinstance(h.get("seq"), int) and isinstance(h.get("before"), dict)
             and isinstance(h.get("after"), dict))

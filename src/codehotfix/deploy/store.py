@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -42,7 +41,7 @@ from typing import Any, Iterator, Sequence
 from codehotfix.data.cases import HotfixCase, read_cases, write_cases
 from codehotfix.deploy.history import HISTORY_FILE, append_missing, is_record, read_log
 from codehotfix.errors import CodehotfixError, DataError
-from codehotfix.files import read_json, sha256_file, write_json
+from codehotfix.files import atomic_folder, read_json, sha256_file, write_json
 
 __all__ = ["HotfixStore", "HotfixEntry", "StoreError", "UnknownHotfix", "ADAPTER_FILES", "STATE_FILE", "HISTORY_FILE",
            "DEFAULT_CANARIES", "NAME_RULE", "check_name", "confined_path"]
@@ -208,7 +207,7 @@ class HotfixStore:
             with self.locked():
                 for tmp in self.root.glob(f".{STATE_FILE}.*.tmp"):
                     tmp.unlink(missing_ok=True)
-                for tmp in self.root.glob("*/.*.*"):  # mkdtemp(prefix=".<version>.") in add
+                for tmp in self.root.glob("*/.*.*"):  # files.atomic_folder's ".<version>.*" in add
                     if tmp.is_dir() and _NAME.fullmatch(tmp.parent.name):
                         shutil.rmtree(tmp, ignore_errors=True)
         except OSError:  # a read-only registry (a mounted copy) is still readable
@@ -340,9 +339,7 @@ class HotfixStore:
                 raise StoreError(f"{dest}: hotfix {name!r} already has version {version!r} (pass --force to replace it)")
             if dest.exists() and self.enabled().get(name) == version:
                 raise StoreError(f"{name} {version} is enabled; disable it before replacing it")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=dest.parent))
-            try:
+            with atomic_folder(dest) as tmp:
                 for f in ADAPTER_FILES + _OPTIONAL_FILES:
                     if (src / f).is_file():
                         shutil.copy2(src / f, tmp / f)
@@ -356,12 +353,6 @@ class HotfixStore:
                         "base_model_checksum": manifest.get("base_model_checksum"),
                         "cases_checksum": manifest.get("cases_checksum"), "canaries": len(cases)}
                 write_json(tmp / ENTRY_FILE, info)
-                if dest.exists():
-                    shutil.rmtree(dest)
-                tmp.rename(dest)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
         return self.entry(name, version)
 
     @staticmethod
@@ -370,7 +361,8 @@ class HotfixStore:
         return max(nums, default=0) + 1
 
     @staticmethod
-    def _canaries_for(src: Path, manifest: dict, canaries: Any) -> list[HotfixCase]:
+    def _canaries_for(src: Path, manifest: dict[str, Any],
+                      canaries: str | os.PathLike | Sequence[HotfixCase] | None) -> list[HotfixCase]:
         if canaries is None:
             pointer = manifest.get("canaries")
             if isinstance(pointer, str):  # hotfix.json is data, so its pointer may not leave the folder

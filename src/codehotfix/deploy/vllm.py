@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from codehotfix.errors import CodehotfixError
-from codehotfix.files import read_json, write_json
+from codehotfix.files import atomic_folder, read_json, write_json
 
 __all__ = ["VLLM_MAX_LORA_RANKS", "VLLM_LORA_MODULES", "VllmCompatError", "check_vllm", "export_vllm"]
 
@@ -168,18 +167,10 @@ def export_vllm(hotfix_dir: str | Path, out_dir: str | Path, *, name: str | None
     report["command"] = (f"vllm serve {base} --enable-lora --max-lora-rank {report['max_lora_rank']} "
                          f"--lora-modules {name}={out.resolve()}")
     report["lora_name"] = name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
         shutil.copy2(hotfix_dir / "adapter_model.safetensors", tmp / "adapter_model.safetensors")
         if (hotfix_dir / "hotfix.json").is_file():
             shutil.copy2(hotfix_dir / "hotfix.json", tmp / "hotfix.json")
         write_json(tmp / "vllm.json", report)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return report

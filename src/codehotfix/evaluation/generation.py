@@ -1,4 +1,5 @@
-"""Batched completion of code prefixes, stopping each sequence at the end of its first line.
+"""Batched completion of code prefixes, stopping each sequence at the end of its first line, and
+the one decoding loop every generator in codehotfix runs on (``decode_steps``).
 
 Prompts are tokenized, cut from the left to a token budget, sorted by length and left-padded in
 batches. Each batch is prefilled once; for k samples its key/value cache is copied k times (rather
@@ -7,14 +8,18 @@ non-blank line, so most completions cost a dozen tokens, not 64. Sampling uses t
 temperature and top-p logits warpers. Extra ``transformers`` logits processors (e.g. the online
 hotfix guard, ``codehotfix.online.guard``) run on the raw scores before the warpers, for greedy and
 sampled rows alike.
+
+The server (``serve/decode.py``) decodes through the same ``decode_steps`` with its own step: per
+request sampling settings, seeds, log-probs, stop strings and a callback per token for streaming.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, Union
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from codehotfix.models.adapters import is_prompt_learning
@@ -22,8 +27,25 @@ from codehotfix.models.adapters.merge import merged_for_inference
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 
+if TYPE_CHECKING:
+    from transformers import LogitsProcessor, PreTrainedTokenizerBase
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad",
-           "first_line_ids"]
+           "decode_steps", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
+
+StepFn = Callable[[torch.Tensor, Union[torch.Tensor, None], torch.Tensor], tuple[torch.Tensor, list[int]]]
+"""One decoding step (see ``decode_steps``): (active rows, their ids or None, logits) → (tokens, rows going on)."""
+
+LogitsProcessorArg = Union["LogitsProcessor", Sequence[Union["LogitsProcessor", None]], None]
+ProcessorFactory = Callable[[Sequence[str]], LogitsProcessorArg]
+
+
+class Generate(Protocol):
+    """What ``make_generator`` returns: n completions of each prompt (greedy at temperature 0)."""
+
+    def __call__(self, prompts: Sequence[str], *, n: int, temperature: float, max_new_tokens: int,
+                 stop: Sequence[str], seed: int) -> list[list[str]]: ...
 
 
 @dataclass
@@ -39,10 +61,23 @@ class Completions:
     sample_ids: list[list[int]] = field(default_factory=list, repr=False)
 
 
-def encode_prompts(tokenizer: Any, prompts: Sequence[str], max_context_tokens: int) -> list[list[int]]:
+def start_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """What an empty prompt becomes: the start (or end-of-text) token, so there is always something
+    to condition on."""
+    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+
+def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, set[int]]:
+    """(the id prompts are left-padded with, the ids that end a row: end-of-text and padding)."""
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return pad_id, {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+
+
+def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+                   max_context_tokens: int) -> list[list[int]]:
     """Token ids of each prompt, keeping the last ``max_context_tokens``; an empty prompt becomes the
-    start (or end-of-text) token so there is always something to condition on."""
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    start token (``start_token_id``)."""
+    start = start_token_id(tokenizer)
     out = []
     for p in prompts:
         ids = tokenizer(p, add_special_tokens=False)["input_ids"] if p else []
@@ -58,7 +93,8 @@ def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "c
     return ids, mask
 
 
-def _prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
+def _prefill(model: nn.Module, ids: torch.Tensor,
+             mask: torch.Tensor) -> tuple[nn.Module, CausalLMOutputWithPast, torch.Tensor, torch.Tensor]:
     """Runs the left-padded prompts once; returns (the module to decode with, its output, the attention
     mask so far, the position of each row's next token).
 
@@ -105,7 +141,7 @@ def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
     return False, seen_content
 
 
-def first_line_ids(tokenizer: Any, ids: Sequence[int], max_new_tokens: int) -> list[int]:
+def first_line_ids(tokenizer: "PreTrainedTokenizerBase", ids: Sequence[int], max_new_tokens: int) -> list[int]:
     """The ids a first-line generation would have kept of the longer generation ``ids``: up to the
     token that ends the first non-blank line (``_ends_line``) and at most ``max_new_tokens``."""
     pieces = tokenizer.batch_decode([[t] for t in ids[:max_new_tokens]])
@@ -133,7 +169,7 @@ def _count_lines(piece: str, state: tuple[int, bool]) -> tuple[int, bool]:
     return lines, seen
 
 
-def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+def _as_processor(logits_processor: LogitsProcessorArg) -> LogitsProcessor | None:
     """One callable from None, a processor, or a list of processors (applied in order)."""
     from transformers import LogitsProcessorList
 
@@ -145,10 +181,10 @@ def _as_processor(logits_processor: Any) -> Callable[[torch.Tensor, torch.Tensor
     return logits_processor
 
 
-def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
-                 top_p: float, temperature: float, max_new_tokens: int, seed: int,
+def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]], *, n: int,
+                 do_sample: bool, top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
-                 logits_processor: Any = None, max_lines: int | None = None) -> list[list[int]]:
+                 logits_processor: LogitsProcessorArg = None, max_lines: int | None = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
@@ -167,96 +203,131 @@ def sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: 
     """
     from peft.helpers import DoraCaching
 
+    pad_id, eos = special_token_ids(tokenizer)
+    device = model_device(model)
+    rows = _LineRows(tokenizer, eos, rows=len(prompt_ids) * n, do_sample=do_sample, top_p=top_p,
+                     temperature=temperature, seed=seed, device=device,
+                     first_line_only=first_line_only, stop=stop, max_lines=max_lines,
+                     process=_as_processor(logits_processor))
     # DoRA recomputes every adapted layer's weight norm at each forward; the weights do not change
     # within a call, so PEFT's cache keeps them for its duration (cleared by the next uncached call).
     with DoraCaching():
-        return _sample_lines(model, tokenizer, prompt_ids, n=n, do_sample=do_sample, top_p=top_p,
-                             temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                             first_line_only=first_line_only, stop=stop, logits_processor=logits_processor,
-                             max_lines=max_lines)
+        decode_steps(model, prompt_ids, rows.step, pad_id=pad_id, max_new_tokens=max_new_tokens, repeat=n,
+                     keep_ids=rows.process is not None)
+    return rows.new_tokens
+
+
+class _LineRows:
+    """The evaluation sampler's step (see ``decode_steps``): one temperature, top-p and generator for
+    the whole batch; a row ends at end-of-text, its first line (``first_line_only``), ``max_lines``
+    lines or a stop string, and its token ids collect in ``new_tokens``."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, eos: set[int], *, rows: int, do_sample: bool,
+                 top_p: float, temperature: float, seed: int, device: torch.device, first_line_only: bool,
+                 stop: Sequence[str], max_lines: int | None, process: LogitsProcessor | None) -> None:
+        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.tokenizer, self.eos, self.process, self.stop = tokenizer, eos, process, stop
+        self.first_line_only = first_line_only
+        self.max_lines = None if first_line_only else max_lines  # the first-line rule already ends the row
+        self.warp = (LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)])
+                     if do_sample else None)
+        # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
+        # other numbers than a CPU one for the same seed, so samples are reproducible per device type.
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.new_tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.seen = [False] * rows
+        self.lines = [(0, False)] * rows
+        self.texts = [""] * rows if stop else None
+
+    def step(self, active: torch.Tensor, seqs: torch.Tensor | None,
+             logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        """Chooses each active row's next token; returns (tokens [active], positions that go on)."""
+        if self.process is not None:
+            logits = self.process(seqs, logits)
+        if self.warp is not None:
+            probs = torch.softmax(self.warp(None, logits), -1)
+            nxt = torch.multinomial(probs, 1, generator=self.gen).squeeze(-1)
+        else:
+            nxt = logits.argmax(-1)
+        need_text = self.first_line_only or self.stop or self.max_lines
+        pieces = self.tokenizer.batch_decode(nxt.unsqueeze(-1)) if need_text else None
+        keep = [j for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist()))
+                if self._goes_on(row, tok, pieces[j] if pieces is not None else "")]
+        return nxt, keep
+
+    def _goes_on(self, row: int, tok: int, piece: str) -> bool:
+        """Adds ``tok`` (text ``piece``) to ``row``; returns whether the row continues."""
+        if tok in self.eos:
+            return False
+        self.new_tokens[row].append(tok)
+        if self.first_line_only:
+            done, self.seen[row] = _ends_line(piece, self.seen[row])
+            if done:
+                return False
+        if self.max_lines:
+            self.lines[row] = _count_lines(piece, self.lines[row])
+            if self.lines[row][0] >= self.max_lines:
+                return False
+        if self.stop:
+            self.texts[row] += piece
+            if any(s in self.texts[row] for s in self.stop):
+                return False
+        return True
 
 
 @torch.no_grad()
-def _sample_lines(model: Any, tokenizer: Any, prompt_ids: list[list[int]], *, n: int, do_sample: bool,
-                  top_p: float, temperature: float, max_new_tokens: int, seed: int, first_line_only: bool,
-                  stop: Sequence[str], logits_processor: Any, max_lines: int | None = None) -> list[list[int]]:
-    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+def decode_steps(model: nn.Module, prompt_ids: Sequence[Sequence[int]], step: StepFn, *, pad_id: int,
+                 max_new_tokens: int, repeat: int = 1, keep_ids: bool = False) -> None:
+    """The one decoding loop: prefill the left-padded prompts once, then one token per step for the
+    rows still running, dropping finished rows from the batch and its key/value cache.
 
+    What each row does with its logits (sampling, stop rules, log-probs, streaming) is ``step``'s
+    business: the evaluation sampler (``sample_lines``) and the server (``serve.decode``) each pass
+    their own, so both decode with the same cache handling and positions.
+
+    Args:
+        step: called once per step with (active [A] indices of the rows still running, among all
+            ``len(prompt_ids) * repeat`` rows; ids [A, seq] each row's left-padded prompt and tokens
+            so far, or None without ``keep_ids``; logits [A, vocab] raw next-token scores, float32).
+            Returns (tokens [A] chosen for every active row, the positions in ``active`` of the rows
+            that go on); the loop ends when none does or after ``max_new_tokens`` steps.
+        repeat: rows per prompt (prompt-major): the prompt's cache is prefilled once and copied.
+        keep_ids: track the ids for ``step`` (logits processors need them; costs a copy per step).
+    """
     device = model_device(model)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    ids, mask = left_pad(prompt_ids, pad_id, device)
-    process = _as_processor(logits_processor)
+    ids, mask = left_pad([list(r) for r in prompt_ids], pad_id, device)
     model, out, mask, next_pos = _prefill(model, ids, mask)
-    cache = cache_of(out)
-    logits = out.logits[:, -1].float()
-    if n > 1:
-        cache.batch_repeat_interleave(n)
-        logits, mask, next_pos = (t.repeat_interleave(n, 0) for t in (logits, mask, next_pos))
-    # The sequences so far, kept only for processors: they need each row's ids, not just its cache.
-    seqs = ids.repeat_interleave(n, 0) if process is not None else None
-    rows = logits.shape[0]
-    warp = LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]) if do_sample else None
-    # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
-    # other numbers than a CPU one for the same seed, so samples are reproducible per device type.
-    gen = torch.Generator(device=device).manual_seed(seed)
-    active = torch.arange(rows, device=device)
-    new_tokens: list[list[int]] = [[] for _ in range(rows)]
-    seen = [False] * rows
-    lines = [(0, False)] * rows
-    if first_line_only:
-        max_lines = None  # the first-line rule already ends the row
-    texts = [""] * rows if stop else None
+    cache, logits = cache_of(out), out.logits[:, -1].float()
+    if repeat > 1:
+        cache.batch_repeat_interleave(repeat)
+        logits, mask, next_pos = (t.repeat_interleave(repeat, 0) for t in (logits, mask, next_pos))
+    seqs = ids.repeat_interleave(repeat, 0) if keep_ids else None
+    active = torch.arange(logits.shape[0], device=device)
     for _ in range(max_new_tokens):
-        if process is not None:
-            logits = process(seqs, logits)
-        if do_sample:
-            probs = torch.softmax(warp(None, logits), -1)
-            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
-        else:
-            nxt = logits.argmax(-1)
-        keep = []
-        pieces = tokenizer.batch_decode(nxt.unsqueeze(-1)) if (first_line_only or stop or max_lines) else None
-        for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist())):
-            if tok in eos:
-                continue
-            new_tokens[row].append(tok)
-            if first_line_only:
-                done, seen[row] = _ends_line(pieces[j], seen[row])
-                if done:
-                    continue
-            if max_lines:
-                lines[row] = _count_lines(pieces[j], lines[row])
-                if lines[row][0] >= max_lines:
-                    continue
-            if stop:
-                texts[row] += pieces[j]
-                if any(s in texts[row] for s in stop):
-                    continue
-            keep.append(j)
+        chosen, keep = step(active, seqs, logits)
         if not keep:
             break
         if len(keep) < len(active):
             sel = torch.tensor(keep, device=device)
             cache.batch_select_indices(sel)
-            active, nxt, mask, next_pos = active[sel], nxt[sel], mask[sel], next_pos[sel]
+            active, chosen, mask, next_pos = active[sel], chosen[sel], mask[sel], next_pos[sel]
             if seqs is not None:
                 seqs = seqs[sel]
         if seqs is not None:
-            seqs = torch.cat([seqs, nxt.unsqueeze(-1)], -1)
+            seqs = torch.cat([seqs, chosen.unsqueeze(-1)], -1)
         mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=device)], -1)
-        out = model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
+        out = model(input_ids=chosen.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
                     **cache_kwargs(cache), use_cache=True)
         cache, logits, next_pos = cache_of(out), out.logits[:, -1].float(), next_pos + 1
-    return new_tokens
 
 
-def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, samples: int = 10,
-                         greedy: bool = True, top_p: float = 0.95, temperature: float = 1.0,
+def generate_completions(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], *,
+                         samples: int = 10, greedy: bool = True, top_p: float = 0.95, temperature: float = 1.0,
                          max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int = 256,
                          seed: int = 0, first_line_only: bool = True, progress: bool = True,
                          desc: str = "generating",
-                         logits_processor_factory: Callable[[Sequence[str]], Any] | None = None,
+                         logits_processor_factory: ProcessorFactory | None = None,
                          max_lines: int | None = None) -> list[Completions]:
     """Completes every prompt; returns one ``Completions`` per prompt, in input order.
 
@@ -301,7 +372,8 @@ def generate_completions(model: Any, tokenizer: Any, prompts: Sequence[str], *, 
     return results
 
 
-def make_generator(model: Any, tokenizer: Any, *, batch_size: int = 8, max_context_tokens: int = 2048) -> Any:
+def make_generator(model: nn.Module, tokenizer: PreTrainedTokenizerBase, *, batch_size: int = 8,
+                   max_context_tokens: int = 2048) -> Generate:
     """A ``generate(prompts, *, n, temperature, max_new_tokens, stop, seed)`` callable over this model
     for whole-function benchmarks (HumanEval): n completions per prompt, greedy when temperature is 0,
     each row stopping at the first stop string."""

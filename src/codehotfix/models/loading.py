@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import torch
 
 from codehotfix.errors import ModelError
-from codehotfix.files import sha256_file, sha256_files
+from codehotfix.files import atomic_folder, sha256_file, sha256_files
 
 __all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "model_device", "set_threads",
            "cache_root", "DEFAULT_MODEL"]
@@ -145,20 +143,12 @@ def _convert_gguf(gguf_path: Path, sha: str, dest: Path, dtype: torch.dtype) -> 
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
-    try:
+    with atomic_folder(dest) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / _MARKER).write_text(json.dumps({"source": str(gguf_path), "sha256": sha,
                                                "dtype": str(dtype).replace("torch.", ""),
                                                "convert_seconds": round(time.time() - t0, 1)}, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     logger.info("cached converted model in %s (%.0f s)", dest, time.time() - t0)
 
 

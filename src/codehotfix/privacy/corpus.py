@@ -115,8 +115,35 @@ class _Gen:
         ])()
 
 
-def _project(g: _Gen) -> tuple[str, dict[str, str], dict[str, str]]:
-    """One project: (name, {relative path: text}, {planted value: kind})."""
+@dataclass(frozen=True)
+class _Project:
+    """One project's synthetic identity: the values its files are written from."""
+
+    pkg: str
+    domain: str
+    author: str
+    author_email: str
+    maint: str
+    maint_email: str
+    db: str
+    cache: str
+    syslog: str
+    public: str
+    mailhost: str
+    v6: str
+    api_key: str
+    secret_key: str
+    version: str
+
+    def planted(self) -> dict[str, str]:
+        """{planted value: kind} (the ground truth the files carry)."""
+        return {self.author_email: "email", self.maint_email: "email", self.db: "ipv4", self.cache: "ipv4",
+                self.syslog: "ipv4", self.public: "ipv4", self.mailhost: "ipv4", self.v6: "ipv6",
+                self.api_key: "key", self.secret_key: "key"}
+
+
+def _draw_project(g: _Gen) -> _Project:
+    """The values of one project, drawn from ``g`` in a fixed order (the corpus depends on it)."""
     pkg = g.word(2, 3)
     domain = f"{g.word(2, 2)}{g.r.choice(_WORDS)}.{g.r.choice(_TLDS)}"
     author, author_email = g.person(domain)
@@ -125,87 +152,105 @@ def _project(g: _Gen) -> tuple[str, dict[str, str], dict[str, str]]:
     public, mailhost, v6 = g.public_ipv4(), g.public_ipv4(), g.ipv6()
     api_key, secret_key = g.key(), g.chars(string.ascii_letters + string.digits, 40)
     version = f"{g.r.randint(0, 3)}.{g.r.randint(0, 20)}.{g.r.randint(0, 9)}"
-    planted = {author_email: "email", maint_email: "email", db: "ipv4", cache: "ipv4", syslog: "ipv4",
-               public: "ipv4", mailhost: "ipv4", v6: "ipv6", api_key: "key", secret_key: "key"}
-    title = pkg.capitalize()
-    files = {
-        f"{pkg}/__init__.py": f'''"""{title}: helpers for the {pkg} service.
+    return _Project(pkg, domain, author, author_email, maint, maint_email, db, cache, syslog, public, mailhost,
+                    v6, api_key, secret_key, version)
 
-Report bugs to the maintainers; see https://docs.example.com/{pkg} for the documentation.
+
+def _init_py(p: _Project) -> str:
+    """The package ``__init__``: author header and dunder metadata."""
+    return f'''"""{p.pkg.capitalize()}: helpers for the {p.pkg} service.
+
+Report bugs to the maintainers; see https://docs.example.com/{p.pkg} for the documentation.
 """
 
-__author__ = "{author}"
-__email__ = "{author_email}"
-__version__ = "{version}"
+__author__ = "{p.author}"
+__email__ = "{p.author_email}"
+__version__ = "{p.version}"
 __license__ = "MIT"
 
-from {pkg}.client import Client
+from {p.pkg}.client import Client
 
 __all__ = ["Client"]
-''',
-        "setup.py": f'''from setuptools import find_packages, setup
+'''
+
+
+def _setup_py(p: _Project) -> str:
+    """``setup.py`` with author and maintainer emails."""
+    return f'''from setuptools import find_packages, setup
 
 setup(
-    name="{pkg}",
-    version="{version}",
-    description="Client and tools for the {pkg} service",
-    author="{author}",
-    author_email="{author_email}",
-    maintainer="{maint}",
-    maintainer_email="{maint_email}",
-    url="https://github.com/{domain.split('.')[0]}/{pkg}",
+    name="{p.pkg}",
+    version="{p.version}",
+    description="Client and tools for the {p.pkg} service",
+    author="{p.author}",
+    author_email="{p.author_email}",
+    maintainer="{p.maint}",
+    maintainer_email="{p.maint_email}",
+    url="https://github.com/{p.domain.split('.')[0]}/{p.pkg}",
     packages=find_packages(),
     install_requires=["requests>=2.31"],
     python_requires=">=3.9",
 )
-''',
-        "pyproject.toml": f'''[project]
-name = "{pkg}"
-version = "{version}"
-description = "Client and tools for the {pkg} service"
-authors = [{{ name = "{author}", email = "{author_email}" }}]
-maintainers = [{{ name = "{maint}", email = "{maint_email}" }}]
+'''
+
+
+def _pyproject_toml(p: _Project) -> str:
+    """``pyproject.toml`` with author and maintainer emails."""
+    return f'''[project]
+name = "{p.pkg}"
+version = "{p.version}"
+description = "Client and tools for the {p.pkg} service"
+authors = [{{ name = "{p.author}", email = "{p.author_email}" }}]
+maintainers = [{{ name = "{p.maint}", email = "{p.maint_email}" }}]
 requires-python = ">=3.9"
 dependencies = ["requests>=2.31"]
 
 [project.urls]
-Homepage = "https://{domain}/{pkg}"
-''',
-        f"{pkg}/settings.py": f'''"""Deployment settings for {pkg}."""
+Homepage = "https://{p.domain}/{p.pkg}"
+'''
+
+
+def _settings_py(p: _Project) -> str:
+    """A Django-style ``settings.py``: secret key, hosts, database and cache addresses, admins."""
+    return f'''"""Deployment settings for {p.pkg}."""
 
 import os
 
 DEBUG = False
-SECRET_KEY = "{secret_key}"
-ALLOWED_HOSTS = ["{domain}", "{public}", "localhost"]
+SECRET_KEY = "{p.secret_key}"
+ALLOWED_HOSTS = ["{p.domain}", "{p.public}", "localhost"]
 BIND_ADDRESS = "0.0.0.0"
 
 DATABASES = {{
     "default": {{
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": "{pkg}",
-        "USER": "{pkg}_app",
+        "NAME": "{p.pkg}",
+        "USER": "{p.pkg}_app",
         "PASSWORD": os.environ["DB_PASSWORD"],
-        "HOST": "{db}",
+        "HOST": "{p.db}",
         "PORT": 5432,
     }}
 }}
-CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://{cache}:6379/1"}}}}
+CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://{p.cache}:6379/1"}}}}
 
-ADMINS = [("{author}", "{author_email}"), ("{maint}", "{maint_email}")]
-DEFAULT_FROM_EMAIL = "noreply@{domain}"
-''',
-        f"{pkg}/client.py": f'''"""A small client for the {pkg} HTTP API."""
+ADMINS = [("{p.author}", "{p.author_email}"), ("{p.maint}", "{p.maint_email}")]
+DEFAULT_FROM_EMAIL = "noreply@{p.domain}"
+'''
+
+
+def _client_py(p: _Project) -> str:
+    """An API client with a hard-coded key."""
+    return f'''"""A small client for the {p.pkg} HTTP API."""
 
 import requests
 
-BASE_URL = "https://api.{domain}/v2"
-API_KEY = "{api_key}"
+BASE_URL = "https://api.{p.domain}/v2"
+API_KEY = "{p.api_key}"
 TIMEOUT = 30
 
 
 class Client:
-    """Calls the {pkg} API with the service key."""
+    """Calls the {p.pkg} API with the service key."""
 
     def __init__(self, base_url=BASE_URL, api_key=API_KEY):
         self.base_url = base_url
@@ -216,28 +261,39 @@ class Client:
         response = self.session.get(f"{{self.base_url}}/{{path}}", params=params, timeout=TIMEOUT)
         response.raise_for_status()
         return response.json()
-''',
-        f"{pkg}/logging_config.py": f'''"""Logging for {pkg}: console, syslog and mail on errors."""
+'''
+
+
+def _logging_py(p: _Project) -> str:
+    """A logging config with syslog and mail hosts and a recipient."""
+    return f'''"""Logging for {p.pkg}: console, syslog and mail on errors."""
 
 LOGGING = {{
     "version": 1,
     "handlers": {{
         "console": {{"class": "logging.StreamHandler", "level": "INFO"}},
-        "syslog": {{"class": "logging.handlers.SysLogHandler", "address": ("{syslog}", 514)}},
+        "syslog": {{"class": "logging.handlers.SysLogHandler", "address": ("{p.syslog}", 514)}},
         "mail": {{
             "class": "logging.handlers.SMTPHandler",
-            "mailhost": ("{mailhost}", 25),
-            "fromaddr": "noreply@{domain}",
-            "toaddrs": ["{maint_email}"],
-            "subject": "{pkg} error",
+            "mailhost": ("{p.mailhost}", 25),
+            "fromaddr": "noreply@{p.domain}",
+            "toaddrs": ["{p.maint_email}"],
+            "subject": "{p.pkg} error",
         }},
     }},
     "root": {{"handlers": ["console", "syslog", "mail"], "level": "WARNING"}},
 }}
-METRICS_HOST = "{v6}"
-''',
-    }
-    return pkg, {f"{pkg}/{p}": t for p, t in files.items()}, planted  # project root: <pkg>/
+METRICS_HOST = "{p.v6}"
+'''
+
+
+def _project(g: _Gen) -> tuple[str, dict[str, str], dict[str, str]]:
+    """One project: (name, {relative path: text}, {planted value: kind})."""
+    p = _draw_project(g)
+    files = {f"{p.pkg}/__init__.py": _init_py(p), "setup.py": _setup_py(p), "pyproject.toml": _pyproject_toml(p),
+             f"{p.pkg}/settings.py": _settings_py(p), f"{p.pkg}/client.py": _client_py(p),
+             f"{p.pkg}/logging_config.py": _logging_py(p)}
+    return p.pkg, {f"{p.pkg}/{path}": text for path, text in files.items()}, p.planted()  # project root: <pkg>/
 
 
 def generate_corpus(cfg: CorpusConfig | None = None) -> tuple[dict[str, str], list[Planted]]:

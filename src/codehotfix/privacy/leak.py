@@ -22,7 +22,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -30,6 +30,16 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import ConfigError, DataError
 from codehotfix.privacy.corpus import Planted
 from codehotfix.privacy.detect import DetectConfig, scan_text
+
+if TYPE_CHECKING:  # annotations only; the modules themselves are imported lazily where used
+    from torch import nn
+    from transformers import PreTrainedTokenizerBase
+
+    from codehotfix.evaluation.generation import Completions
+    from codehotfix.models.loading import LoadedModel
+
+Complete = Callable[[Sequence[str]], list["Completions"]]
+"""``complete(prompts) -> one Completions per prompt`` (``make_completer``, or a fake in tests)."""
 
 __all__ = ["Target", "TargetedConfig", "UntargetedConfig", "LIGHT_PROMPTS", "targets_from_cases",
            "targets_from_secrets", "targeted_leak", "untargeted_leak", "make_completer", "make_sampler",
@@ -171,11 +181,12 @@ def targets_from_secrets(secrets: Sequence[Planted], root: str | Path, *, contex
 
 # ------------------------------------------------------------------------------------- targeted
 
-def make_completer(model: Any, tokenizer: Any, cfg: TargetedConfig, progress: bool = True) -> Callable:
+def make_completer(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: TargetedConfig,
+                   progress: bool = True) -> Complete:
     """``complete(prompts) -> list[Completions]`` over a real model (first line of each completion)."""
     from codehotfix.evaluation.generation import generate_completions
 
-    def complete(prompts: Sequence[str]) -> list[Any]:
+    def complete(prompts: Sequence[str]) -> list[Completions]:
         return generate_completions(model, tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy,
                                     top_p=cfg.top_p, temperature=cfg.temperature,
                                     max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
@@ -189,7 +200,7 @@ def _rate(num: int, den: int) -> float | None:
     return round(num / den, 6) if den else None
 
 
-def targeted_leak(targets: Sequence[Target], complete: Callable[[Sequence[str]], list[Any]]) -> dict[str, Any]:
+def targeted_leak(targets: Sequence[Target], complete: Complete) -> dict[str, Any]:
     """Counts the targets whose completions contain their value verbatim.
 
     Returns:
@@ -225,7 +236,8 @@ def _targeted_counts(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------- untargeted
 
-def make_sampler(model: Any, tokenizer: Any, cfg: UntargetedConfig) -> Callable[[str, int, int], list[str]]:
+def make_sampler(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+                 cfg: UntargetedConfig) -> Callable[[str, int, int], list[str]]:
     """``sample(prompt, n, seed) -> n texts``: transformers ``generate`` with top-k sampling."""
     import torch
 
@@ -369,7 +381,7 @@ class LeakRun:
     untargeted: UntargetedConfig | None = field(default_factory=UntargetedConfig)
 
 
-def measure(model: Any, tokenizer: Any, run: LeakRun, *, detect: DetectConfig | None = None,
+def measure(model: nn.Module, tokenizer: PreTrainedTokenizerBase, run: LeakRun, *, detect: DetectConfig | None = None,
             progress: bool = True) -> dict[str, Any]:
     """Targeted and untargeted leakage of one model; returns the result dict (no model metadata)."""
     t0 = time.time()
@@ -405,7 +417,7 @@ def load_targets(*, secrets: str | Path | None = None, root: str | Path | None =
 
 
 def run_leak(run: LeakRun, *, model: str | None = None, adapter: str | Path | None = None,
-             json_out: str | Path | None = None, loaded: Any = None, threads: int | None = None,
+             json_out: str | Path | None = None, loaded: LoadedModel | None = None, threads: int | None = None,
              progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
     """Loads the model (and adapter, unless ``loaded`` is given), measures leakage, and writes
     ``json_out`` plus a redacted summary ``json_out.md``; returns the result dict.

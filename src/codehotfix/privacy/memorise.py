@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from codehotfix.errors import CodehotfixError, ConfigError, DataError
+from codehotfix.files import atomic_folder
 
 __all__ = ["MemoriseConfig", "chunk_texts", "corpus_loss", "memorise", "save_model"]
 
@@ -172,16 +171,8 @@ def save_model(model: Any, tokenizer: Any, out: str | Path, *, meta: dict[str, A
     out = Path(out)
     if out.exists() and not force:
         raise CodehotfixError(f"{out}: already exists; choose another folder or pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "memorised.json").write_text(json.dumps(meta or {}, indent=2, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out

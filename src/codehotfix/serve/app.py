@@ -31,12 +31,13 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional, Union
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codehotfix.deploy.activation import AdapterLoadError
 from codehotfix.deploy.canary import CanaryFailed
@@ -44,7 +45,7 @@ from codehotfix.deploy.store import StoreError, UnknownHotfix
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.serve.batching import Batcher
 from codehotfix.serve.decode import Row
-from codehotfix.serve.engine import Generation, HotfixEngine, RequestError
+from codehotfix.serve.engine import EngineConfig, Generation, HotfixEngine, RequestError
 from codehotfix.serve.metrics import ServeMetrics
 from codehotfix.serve.responses import SSE_DONE, chat_choice, completion_choice, sse, usage_of
 from codehotfix.serve.schemas import (MAX_PROMPT_CHARS, ChatRequest, CompletionRequest, EnableRequest, LoadRequest,
@@ -67,10 +68,10 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", **ext
 class _BodyLimit:
     """ASGI middleware: 413 for a body over ``limit`` bytes, declared or streamed, before parsing."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -78,7 +79,7 @@ class _BodyLimit:
             return await _error(413, f"request body is {int(declared)} bytes; the limit is {self.limit}")(scope, receive, send)
         seen = 0
 
-        async def limited() -> dict:
+        async def limited() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
@@ -142,7 +143,7 @@ def create_app(engine: HotfixEngine, *, admin_token: str | None = None, api_key:
     batcher = Batcher(engine.run, max_rows=max_batch_rows, window_s=batch_window_s, observe=metrics.observe_batch)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> Any:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         batcher.close()
 
@@ -163,7 +164,7 @@ def _install_middleware(app: FastAPI, metrics: ServeMetrics, max_body_bytes: int
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
 
     @app.middleware("http")
-    async def _observe(request: Request, call_next: Any) -> Response:
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         t0 = time.perf_counter()
         metrics.in_flight.inc()
         try:
@@ -315,7 +316,7 @@ def _admin_routes(app: FastAPI, s: _Served, token: str | None) -> None:
             raise HTTPException(403, f"admin API disabled: start the server with --admin-token-file or ${ADMIN_TOKEN_ENV}")
         check(creds)
 
-    def swap(action: str, fn: Any, *args: Any) -> dict[str, Any]:
+    def swap(action: str, fn: Callable[..., dict[str, Any]], *args: str | None) -> dict[str, Any]:
         try:
             result = fn(*args)
         except CanaryFailed:
@@ -358,7 +359,7 @@ def _admin_routes(app: FastAPI, s: _Served, token: str | None) -> None:
         return swap("sync", engine.sync)
 
 
-def build_app(model: str | None, registry: str, *, cfg: Any = None, admin_token: str | None = None,
+def build_app(model: str | None, registry: str, *, cfg: EngineConfig | None = None, admin_token: str | None = None,
               api_key: str | None = None, dtype: str = "auto", threads: int | None = None, device: str | None = "auto",
               max_body_bytes: int = MAX_BODY_BYTES, served_model_name: str | None = None,
               max_batch_rows: int = 16, batch_window_s: float = 0.005) -> FastAPI:

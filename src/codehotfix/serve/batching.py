@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from codehotfix.errors import ConfigError
 from codehotfix.serve.decode import Row
@@ -75,14 +75,16 @@ class Batcher:
     """A queue and one worker thread that decodes waiting requests together.
 
     Args:
-        run: decodes rows as one batch and returns the hotfix versions (``HotfixEngine.run``).
+        run: decodes rows as one batch and returns the hotfix versions (``HotfixEngine.run``); its
+            second argument is called with the versions once the batch holds the engine's lock.
         max_rows: rows (prompts × n) per batch at most; a larger single request runs alone.
         window_s: how long an idle worker waits for more requests after the first one.
         observe: called with (requests, rows) per batch (the server's metrics).
     """
 
-    def __init__(self, run: Callable[[Sequence[Row]], dict[str, str]], *, max_rows: int = 16,
-                 window_s: float = 0.005, observe: Callable[[int, int], Any] | None = None) -> None:
+    def __init__(self, run: Callable[[Sequence[Row], Callable[[dict[str, str]], None]], dict[str, str]], *,
+                 max_rows: int = 16, window_s: float = 0.005,
+                 observe: Callable[[int, int], object] | None = None) -> None:
         if max_rows < 1 or window_s < 0:
             raise ConfigError(f"serve batching: max_rows must be >= 1 and window_s >= 0, got {max_rows}, {window_s}")
         self._run, self.max_rows, self.window_s, self._observe = run, max_rows, window_s, observe

@@ -1,12 +1,12 @@
-"""The server's batched decoder: many requests, each with its own sampling settings, in one
+"""The server's decoding step: many requests, each with its own sampling settings, in one
 left-padded batch with a shared key/value cache.
 
-``evaluation.generation.sample_lines`` (the evaluation generator) takes one temperature, top-p and
-seed per call and returns token ids at the end. A server batch mixes requests that differ in all of
-these, wants log-probabilities with their top alternatives, presence/frequency penalties, stop
-strings and a callback per token for streaming, so each sequence here is a ``Row`` carrying its own
-settings and random generator. It shares ``left_pad`` with the evaluation generator; hotfixes are LoRA
-adapters only (``deploy.activation``), so the plain forward with a cache serves every model here.
+The loop itself (prefill, one token per step, finished rows dropped from the batch and the cache) is
+``evaluation.generation.decode_steps``, the one every generator in codehotfix runs on. The
+evaluation sampler's step takes one temperature, top-p and seed per call; a server batch mixes
+requests that differ in all of these, wants log-probabilities with their top alternatives,
+presence/frequency penalties, stop strings and a callback per token for streaming, so each sequence
+here is a ``Row`` carrying its own settings and random generator, and ``_RowStep`` is the step.
 
 Per step, for the rows still running: raw logits [rows, vocab] → logit bias and presence/frequency
 penalties (``PenaltyProcessor``, on each row's generated-token counts) → log-probabilities (what
@@ -17,12 +17,16 @@ A row leaves at end-of-text, a stop string, its token budget or when its client 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
+from torch import nn
 
-from codehotfix.evaluation.generation import left_pad
+from codehotfix.evaluation.generation import decode_steps, special_token_ids
 from codehotfix.models.loading import model_device
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["Sampling", "Row", "TokenLogprob", "PenaltyProcessor", "decode"]
 
@@ -154,43 +158,45 @@ def _generator(row: Row, device: torch.device) -> torch.Generator:
     return gen
 
 
-@torch.no_grad()
-def decode(model: Any, tokenizer: Any, rows: Sequence[Row]) -> None:
+def decode(model: nn.Module, tokenizer: PreTrainedTokenizerBase, rows: Sequence[Row]) -> None:
     """Generates every row to its end, in one batch; fills in ``tokens``, ``text``, ``logprobs`` and
     ``finish_reason`` (``"stop"``: end-of-text or a stop string, ``"length"``: max_tokens) in place.
     """
-    device = model_device(model)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    ids, mask = left_pad([r.prompt_ids for r in rows], pad, device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-    cache, logits, next_pos = out.cache, out.logits[:, -1].float(), mask.sum(-1)
-    gens = [_generator(r, device) for r in rows]
-    penalties = PenaltyProcessor(rows, logits.shape[-1], device) if PenaltyProcessor.needed(rows) else None
-    active = torch.arange(len(rows), device=device)
-    for _ in range(max(r.sampling.max_tokens for r in rows)):
-        if penalties is not None:
-            logits = penalties(active, logits)
-        logp = torch.log_softmax(logits, -1)
-        chosen = _choose(logits, [rows[i] for i in active.tolist()], [gens[i] for i in active.tolist()])
-        if penalties is not None:
-            penalties.update(active, chosen)
-        keep = [j for j, (i, tok) in enumerate(zip(active.tolist(), chosen.tolist()))
-                if _advance(rows[i], tok, logp[j], tokenizer, eos)]
-        if not keep:
-            break
-        if len(keep) < len(active):
-            sel = torch.tensor(keep, device=device)
-            cache.batch_select_indices(sel)
-            active, chosen, mask, next_pos = active[sel], chosen[sel], mask[sel], next_pos[sel]
-        mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=device)], -1)
-        out = model(input_ids=chosen.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
-                    cache=cache, use_cache=True)
-        cache, logits, next_pos = out.cache, out.logits[:, -1].float(), next_pos + 1
+    pad_id, eos = special_token_ids(tokenizer)
+    step = _RowStep(rows, tokenizer, eos, model_device(model))
+    decode_steps(model, [r.prompt_ids for r in rows], step, pad_id=pad_id,
+                 max_new_tokens=max(r.sampling.max_tokens for r in rows))
     for r in rows:  # rows still running when the loop ended on max_tokens
         if r.finish_reason is None:
             _finish(r, "length")
+
+
+class _RowStep:
+    """``decode_steps``'s step for server rows: penalties, log-probs, each row's own sampling and
+    generator, then ``_advance`` (stop strings, budget, streaming callback) per row."""
+
+    def __init__(self, rows: Sequence[Row], tokenizer: PreTrainedTokenizerBase, eos: set[int],
+                 device: torch.device) -> None:
+        self.rows, self.tokenizer, self.eos = rows, tokenizer, eos
+        self.gens = [_generator(r, device) for r in rows]
+        self.device = device
+        self.wants_penalties = PenaltyProcessor.needed(rows)
+        self.penalties: PenaltyProcessor | None = None  # built at the first step, which knows the vocabulary
+
+    def __call__(self, active: torch.Tensor, seqs: torch.Tensor | None,
+                 logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        if self.wants_penalties and self.penalties is None:
+            self.penalties = PenaltyProcessor(self.rows, logits.shape[-1], self.device)
+        if self.penalties is not None:
+            logits = self.penalties(active, logits)
+        logp = torch.log_softmax(logits, -1)
+        order = active.tolist()
+        chosen = _choose(logits, [self.rows[i] for i in order], [self.gens[i] for i in order])
+        if self.penalties is not None:
+            self.penalties.update(active, chosen)
+        keep = [j for j, (i, tok) in enumerate(zip(order, chosen.tolist()))
+                if _advance(self.rows[i], tok, logp[j], self.tokenizer, self.eos)]
+        return chosen, keep
 
 
 def _choose(logits: torch.Tensor, rows: Sequence[Row], gens: Sequence[torch.Generator]) -> torch.Tensor:
@@ -204,7 +210,7 @@ def _choose(logits: torch.Tensor, rows: Sequence[Row], gens: Sequence[torch.Gene
     return chosen
 
 
-def _advance(row: Row, tok: int, logp: torch.Tensor, tokenizer: Any, eos: set[int]) -> bool:
+def _advance(row: Row, tok: int, logp: torch.Tensor, tokenizer: PreTrainedTokenizerBase, eos: set[int]) -> bool:
     """Adds ``tok`` to ``row``; returns whether the row goes on."""
     if row.cancelled is not None and row.cancelled():
         row.finish_reason = "cancelled"

@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from codehotfix.data.cases import HotfixCase
 from codehotfix.deploy.activation import MODES, activate, adapter_key, attach, detach, read_adapter
-from codehotfix.deploy.canary import CanaryConfig, CanaryFailed, margins, run_canary
+from codehotfix.deploy.canary import CanaryConfig, CanaryFailed, CanaryResult, margins, run_canary
 from codehotfix.deploy.store import HotfixStore, StoreError, confined_path
 from codehotfix.errors import CodehotfixError, ConfigError
+from codehotfix.evaluation.generation import start_token_id
 from codehotfix.models.loading import LoadedModel
 from codehotfix.serve.decode import Row, Sampling, TokenLogprob, decode
 
@@ -186,7 +188,7 @@ class HotfixEngine:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
     def _encode(self, prompts: Sequence[str]) -> list[list[int]]:
-        start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        start = start_token_id(self.tokenizer)
         rows = []
         for i, p in enumerate(prompts):
             ids = self.tokenizer(p, add_special_tokens=False)["input_ids"] if p else []
@@ -235,7 +237,7 @@ class HotfixEngine:
         return [Row(ids, sampling, index=k, choice=i * n + k, on_token=on_token, cancelled=cancelled)
                 for i, ids in enumerate(encoded) for k in range(n)]
 
-    def run(self, rows: Sequence[Row], started: Callable[[dict[str, str]], Any] | None = None) -> dict[str, str]:
+    def run(self, rows: Sequence[Row], started: Callable[[dict[str, str]], object] | None = None) -> dict[str, str]:
         """Decodes ``rows`` (of one or many requests) as one batch under the shared lock; returns the
         hotfix versions that produced them, read under the same lock (and passes them to ``started``
         before the first token)."""
@@ -248,18 +250,20 @@ class HotfixEngine:
 
     def generate(self, prompts: Sequence[str], *, max_tokens: int = 16, temperature: float = 1.0,
                  top_p: float = 1.0, n: int = 1, stop: Sequence[str] = (), seed: int | None = None,
-                 **settings: Any) -> Generation:
+                 logprobs: int | None = None, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
+                 logit_bias: Sequence[tuple[int, float]] = ()) -> Generation:
         """Completes each prompt ``n`` times (greedy when ``temperature`` is 0), on its own (the
         server batches requests through ``serve.batching.Batcher`` instead).
 
         Args:
-            settings: the other ``decode.Sampling`` fields (logprobs, presence_penalty, …).
+            logprobs, presence_penalty, frequency_penalty, logit_bias: as in ``decode.Sampling``.
 
         Raises:
             RequestError: ``max_tokens`` above the server's limit, or a prompt that is too long.
         """
         sampling = Sampling(max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop),
-                            seed=seed, **settings)
+                            seed=seed, logprobs=logprobs, presence_penalty=presence_penalty,
+                            frequency_penalty=frequency_penalty, logit_bias=tuple(logit_bias))
         rows = self.rows(prompts, sampling, n)
         t0 = time.time()
         versions = self.run(rows)
@@ -287,13 +291,13 @@ class HotfixEngine:
 
     def enable(self, name: str, version: str | None = None) -> dict[str, Any]:
         """Serves ``name`` at ``version`` (latest when None) after its canary passes."""
-        def plan() -> tuple[dict[str, str], Callable[[], Any]]:
+        def plan() -> tuple[dict[str, str], Callable[[], object]]:
             v = self.store.entry(name, version).version
             return {**self.store.enabled(), name: v}, lambda: self.store.enable(name, v)
         return self._switch(plan, "enable")
 
     def disable(self, name: str) -> dict[str, Any]:
-        def plan() -> tuple[dict[str, str], Callable[[], Any]]:
+        def plan() -> tuple[dict[str, str], Callable[[], object]]:
             target = self.store.enabled()
             if name not in target:
                 raise StoreError(f"hotfix {name!r} is not enabled; enabled: {', '.join(target) or '(none)'}")
@@ -303,7 +307,7 @@ class HotfixEngine:
 
     def rollback(self, name: str | None = None) -> dict[str, Any]:
         """Restores the state before the latest change (of ``name``, if given)."""
-        def plan() -> tuple[dict[str, str], Callable[[], Any]]:
+        def plan() -> tuple[dict[str, str], Callable[[], object]]:
             target, _ = self.store.plan_rollback(name)
             return target, lambda: self.store.rollback(name)
         return self._switch(plan, "rollback")
@@ -312,18 +316,19 @@ class HotfixEngine:
         """Serves whatever the registry file says is enabled now (after CLI edits)."""
         return self._switch(lambda: (self.store.enabled(), lambda: None), "sync")
 
-    def _switch(self, plan: Callable[[], tuple[dict[str, str], Callable[[], Any]]], action: str) -> dict[str, Any]:
+    def _switch(self, plan: Callable[[], tuple[dict[str, str], Callable[[], object]]], action: str) -> dict[str, Any]:
         with self._admin, self.store.locked():
             target, commit = plan()
             entries = {n: self.store.entry(n, v) for n, v in target.items()}
             keys = [adapter_key(n, v) for n, v in target.items()]
             changed = [n for n, v in target.items() if self._active.get(n) != v]
             # Disk reads happen here, outside the model lock, while requests keep running.
-            pending = [read_adapter(e.path, adapter_key(n, e.version), expected_sha256=e.info.get("adapter_sha256"))
+            pending = [read_adapter(e.path, adapter_key(n, e.version), expected_sha256=e.info.get("adapter_sha256"),
+                                    base_checksum=self.checksum)
                        for n, e in entries.items() if adapter_key(n, e.version) not in self._attached]
             canaries = {n: entries[n].canaries() for n in changed}
             previous = [adapter_key(n, v) for n, v in self._active.items()]
-            results: dict[str, Any] = {}
+            results: dict[str, CanaryResult] = {}
             with self._lock.writing():
                 t0 = time.time()
                 for weights in pending:
@@ -366,7 +371,7 @@ class HotfixEngine:
                     "history": record if isinstance(record, dict) else None}
 
     def _canaries(self, target: dict[str, str], changed: Sequence[str],
-                  canaries: dict[str, Any]) -> dict[str, Any]:
+                  canaries: dict[str, list[HotfixCase]]) -> dict[str, CanaryResult]:
         """Canary of each changed hotfix: its cases scored with the target set, against the target set
         without it (the base, when it is the only one). Comparing against the base instead would let
         an adapter that does nothing pass on the back of another enabled hotfix with similar cases.

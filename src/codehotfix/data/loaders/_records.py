@@ -41,7 +41,7 @@ class LeftOutWarning(UserWarning):
         self.left_out = left_out
 
 
-def require_fields(obj: Any, fields: Iterable[str], where: str) -> dict[str, Any]:
+def require_fields(obj: object, fields: Iterable[str], where: str) -> dict[str, Any]:
     """Checks that ``obj`` is a JSON object holding every name in ``fields``.
 
     Raises:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from codehotfix.errors import CodehotfixError, ModelError
+from codehotfix.errors import CodehotfixError
 from codehotfix.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["ADAPTERS", "build_adapter", "trainable_parameters", "is_peft_model", "is_prompt_learning",
            "save_trained", "load_trained", "nonfinite_names", "NonFiniteError"]
@@ -113,38 +116,14 @@ def _sets_as_sorted_lists(peft_configs: Mapping[str, Any]) -> Iterator[None]:
             setattr(config, key, value)
 
 
-def load_trained(base: Any, path: str | Path) -> Any:
-    """Puts a trained hotfix from ``path`` onto ``base`` and returns the model to use.
-
-    A PEFT folder is attached with ``PeftModel.from_pretrained``; a full fine-tune's weights are
-    loaded into ``base`` in place (same architecture required).
+def load_trained(base: nn.Module, path: str | Path) -> nn.Module:
+    """Puts a trained hotfix from ``path`` onto ``base`` and returns the model to use: the same as
+    ``load_hotfix(base, path)`` (``models/adapters/loading.py``, the one loading path), kept under
+    this name for its existing callers.
 
     Raises:
-        ModelError: ``path`` holds neither, or the weights do not fit ``base``.
+        ModelError: ``path`` holds no hotfix, or the weights do not fit ``base``.
     """
-    path = Path(path)
-    if (path / "adapter_config.json").exists():
-        from peft import PeftModel
+    from codehotfix.models.adapters.loading import load_hotfix
 
-        return PeftModel.from_pretrained(base, path)
-    files = sorted(path.glob("model*.safetensors"))
-    if not files:
-        raise ModelError(f"{path}: no adapter_config.json and no model*.safetensors; not a trained hotfix")
-    from safetensors.torch import load_file
-
-    state: dict = {}
-    for f in files:
-        state.update(load_file(str(f)))
-    missing, unexpected = base.load_state_dict(state, strict=False)
-    tied = {k for k in missing if _is_tied(base, k)}
-    if unexpected or set(missing) - tied:
-        raise ModelError(f"{path}: weights do not fit the base model (missing {sorted(set(missing) - tied)[:5]}, "
-                         f"unexpected {sorted(unexpected)[:5]})")
-    return base
-
-
-def _is_tied(model: Any, key: str) -> bool:
-    """A missing output-head weight is fine when it shares storage with the input embeddings."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    return head is not None and emb is not None and head.weight is emb.weight and key.endswith("weight")
+    return load_hotfix(base, path)

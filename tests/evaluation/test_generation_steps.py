@@ -1,0 +1,65 @@
+"""The one decoding loop (``decode_steps``): finished rows leave without disturbing the others, the
+ids it hands a step are the prompt plus the tokens chosen so far, and the evaluation sampler and the
+server decode the same greedy tokens through it."""
+
+import torch
+
+from codehotfix.evaluation.generation import decode_steps, encode_prompts, sample_lines
+from codehotfix.serve.decode import Row, Sampling, decode
+
+PROMPTS = ["def add(a, b):\n", "import yaml\n\ndef load(path):\n", "class Config:\n"]
+
+
+def test_finished_rows_leave_without_changing_the_others(tiny_model, tiny_tokenizer):
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 64)
+    budget = [2, 5, 3]  # steps each row runs
+    seen: dict[int, list[torch.Tensor]] = {0: [], 1: [], 2: []}
+
+    def step(active, seqs, logits):
+        for j, row in enumerate(active.tolist()):
+            seen[row].append(logits[j])
+        return logits.argmax(-1), [j for j, row in enumerate(active.tolist()) if len(seen[row]) < budget[row]]
+
+    decode_steps(tiny_model, ids, step, pad_id=tiny_tokenizer.pad_token_id, max_new_tokens=10)
+    assert [len(seen[r]) for r in range(3)] == budget
+
+    alone: list[torch.Tensor] = []
+
+    def step_alone(active, seqs, logits):
+        alone.append(logits[0])
+        return logits.argmax(-1), [0] if len(alone) < budget[1] else []
+
+    decode_steps(tiny_model, [ids[1]], step_alone, pad_id=tiny_tokenizer.pad_token_id, max_new_tokens=10)
+    assert len(alone) == budget[1]
+    for a, b in zip(alone, seen[1]):  # the middle row kept its own cache after its neighbours left
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_the_step_sees_each_row_prompt_and_chosen_tokens(tiny_model, tiny_tokenizer):
+    ids = encode_prompts(tiny_tokenizer, PROMPTS[:2], 64)
+    chosen: list[list[int]] = []
+    widths = []
+
+    def step(active, seqs, logits):
+        assert seqs.shape[0] == len(active) == 4  # 2 prompts x repeat 2, prompt-major
+        widths.append(seqs.shape[1])
+        if chosen:
+            assert seqs[:, -1].tolist() == chosen[-1]
+        tokens = torch.arange(len(active)) + 5
+        chosen.append(tokens.tolist())
+        return tokens, list(range(len(active)))
+
+    decode_steps(tiny_model, ids, step, pad_id=tiny_tokenizer.pad_token_id, max_new_tokens=3, repeat=2,
+                 keep_ids=True)
+    width = max(map(len, ids))
+    assert widths == [width, width + 1, width + 2]
+
+
+def test_server_rows_and_the_evaluation_sampler_decode_the_same_greedy_tokens(tiny_model, tiny_tokenizer):
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 256)
+    expected = sample_lines(tiny_model, tiny_tokenizer, ids, n=1, do_sample=False, top_p=1.0, temperature=1.0,
+                            max_new_tokens=9, seed=0, first_line_only=False)
+    rows = [Row(list(r), Sampling(max_tokens=9, temperature=0.0)) for r in ids]
+    decode(tiny_model, tiny_tokenizer, rows)
+    assert [r.tokens for r in rows] == expected
+    assert any(expected)
