@@ -526,7 +526,51 @@ def _throughput(label: str, quote: str, *paths: str) -> Claim:
     return _claim(f"throughput-{label}", "docs/speed.md", quote, ET, "value", *paths)
 
 
+PS = "bench/results/profile_step.json"
+_STEP = "per_step.{i}.{k}"
+
+
+def _step_row(label: str, key: str) -> Claim:
+    return _claim(f"profile-{key}", "docs/speed.md", f"| {label} | {{n}} | {{n}} |", PS, "value",
+                  _STEP.format(i=1, k=key), _STEP.format(i=2, k=key))
+
+
 SPEED = [
+    _claim("speed-demo-phases", "docs/speed.md",
+           "| load model (warm cache) | {n} |{…}\n| select targets | {n} | line log-probs of the {n} training contexts "
+           "of all {n} topics |\n| base eval | {n} | {n} held-out{…}\n| training | {n} | {n} steps of {n} cases (1 epoch "
+           "of {n}) |\n| hotfix eval | {n} |{…}\n| total | {n} |",
+           ("multi", ("value", D + "/summary.json", "seconds.load model", "seconds.split + select topics"),
+            ("value", D + "/split.json", "all_train.__len__", "selection.topics.__len__"),
+            ("value", D + "/summary.json", "seconds.base eval", "test_cases", "seconds.training"),
+            ("value", D + "/hotfix_manifest.json", "steps", "config.training.batch_size", "cases"),
+            ("value", D + "/summary.json", "seconds.hotfix eval", "seconds.total"))),
+    _claim("profile-step1", "docs/speed.md", "Other jobs\noverlapped step 1 ({n} s)", PS, "value",
+           "per_step.0.total"),
+    _step_row("base model on the contexts (kl_context reference; first epoch only, then cached)",
+              "reference context (epoch 1 only)"),
+    _step_row("adapted model on context + both lines", "case forward"),
+    _step_row("base model on the retain batch (kl_corpus reference, cached per snippet)",
+              "corpus reference (cached per snippet)"),
+    _step_row("adapted model on the retain batch", "corpus forward"),
+    _step_row("backward", "backward"),
+    _step_row("whole step", "total"),
+    _claim("profile-batch", "docs/speed.md", "Line event:\n  {n} s → {n} s. Window event: {n} s → {n} s.", PS, "value",
+           "eval.batch_size.line.batch 8.seconds", "eval.batch_size.line.batch 32.seconds",
+           "eval.batch_size.window.batch 8.seconds", "eval.batch_size.window.batch 32.seconds"),
+    _claim("profile-line-pass", "docs/speed.md", "line event's own pass, {n} s per {n} prompts", PS, "value",
+           "eval.batch_size.line.batch 32.seconds", "eval.prompts"),
+    _claim("profile-merge", "docs/speed.md",
+           "unmerged {n} s, merged {n} s, same\n  text. The base model took {n} s, but it wrote {n} tokens against "
+           "the hotfix's {n}. Per\n  thousand tokens: base {n} s, merged {n} s, unmerged {n} s.", PS, "value",
+           "eval.merge.hotfix unmerged.seconds", "eval.merge.hotfix merged.seconds", "eval.merge.base.seconds",
+           "eval.merge.base.new_tokens", "eval.merge.hotfix merged.new_tokens", "eval.merge.base.seconds_per_1k_tokens",
+           "eval.merge.hotfix merged.seconds_per_1k_tokens", "eval.merge.hotfix unmerged.seconds_per_1k_tokens"),
+    _claim("profile-merge-pct", "docs/speed.md", "about {n}% more per token than the base, against {n}% unmerged",
+           ("multi", ("rel_change", PS, "eval.merge.base.seconds_per_1k_tokens",
+                      "eval.merge.hotfix merged.seconds_per_1k_tokens"),
+            ("rel_change", PS, "eval.merge.base.seconds_per_1k_tokens",
+             "eval.merge.hotfix unmerged.seconds_per_1k_tokens"))),
     _claim("speed-codehotfix-config", "docs/speed.md", "(`kl_corpus`); lr {n}, batch {n}, dynamic padding", CFG,
            "value", "training.lr", "training.batch_size"),
     _claim("speed-case-epoch", "docs/speed.md", "the demo's training took\n{n} s per case-epoch ({n} s for {n} cases × "

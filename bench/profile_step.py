@@ -13,8 +13,9 @@ each phase of a step in the order the loop runs them:
 - ``corpus forward``: the adapted model on the kl_corpus batch (full-vocabulary log-probs);
 - ``loss``, ``backward``, ``optimizer``.
 
-Then one evaluation batch (8 held-out prompts, greedy, up to 64 new tokens, line event) on the base
-model, the model with the LoRA adapter unmerged, and merged. Writes JSON + markdown; run it alone.
+Then greedy generation on 32 held-out prompts: batch 8 against 32, and the base model against a
+hotfix unmerged and merged (``--adapter``: a trained one, e.g. the demo's). Writes JSON + markdown;
+run it alone.
 """
 
 from __future__ import annotations
@@ -85,26 +86,42 @@ def profile_training(loaded, cases, cfg, steps: int) -> dict:
     return {"per_step": per_step, "mean": mean, "shapes": shapes[1:], "model": model}
 
 
-def profile_eval(loaded, model, cases, cfg) -> dict:
+def _generate(model, tokenizer, prompts, batch_size: int, window: bool, max_new_tokens: int) -> tuple[float, list, int]:
     from codehotfix.evaluation.generation import generate_completions
 
-    prompts = [c.prefix for c in cases[:8]]
-    def run(m):
-        t0 = time.perf_counter()
-        comps = generate_completions(m, loaded.tokenizer, prompts, samples=0, greedy=True,
-                                     max_new_tokens=cfg.eval.max_new_tokens, batch_size=8,
-                                     max_context_tokens=cfg.eval.max_context_tokens, progress=False)
-        return round(time.perf_counter() - t0, 3), [c.greedy for c in comps]
-    out = {}
+    t0 = time.perf_counter()
+    comps = generate_completions(model, tokenizer, prompts, samples=0, greedy=True, progress=False,
+                                 max_new_tokens=2 * max_new_tokens if window else max_new_tokens,
+                                 batch_size=batch_size, max_context_tokens=256, max_lines=5 if window else None)
+    return round(time.perf_counter() - t0, 2), [c.greedy for c in comps], sum(c.new_tokens for c in comps)
+
+
+def profile_eval(loaded, model, cases, cfg, adapter: Path | None) -> dict:
+    """Greedy generation on 32 held-out prompts: batch 8 against 32 (line and window events, base
+    model), then base against the hotfix unmerged and merged (window event, batch 32). With
+    ``adapter`` the hotfix is that trained adapter (e.g. the demo's), else the adapter just stepped."""
+    from codehotfix.models.adapters.merge import merged_for_inference
+
+    tok, prompts, n = loaded.tokenizer, [c.prefix for c in cases[:32]], cfg.eval.max_new_tokens
+    out: dict = {"prompts": len(prompts), "batch_size": {}, "adapter": str(adapter) if adapter else "stepped"}
     with model.disable_adapter():
-        out["base"], base_text = run(model)
-    out["lora unmerged"], unmerged = run(model)
-    model.merge_adapter()
-    try:
-        out["lora merged"], merged = run(model)
-    finally:
-        model.unmerge_adapter()
-    out["merged == unmerged (greedy text)"] = merged == unmerged
+        for window in (False, True):
+            event = "window" if window else "line"
+            runs = {bs: _generate(model, tok, prompts, bs, window, n) for bs in (8, 32)}
+            out["batch_size"][event] = {f"batch {bs}": {"seconds": r[0], "new_tokens": r[2]} for bs, r in runs.items()}
+            out["batch_size"][event]["same greedy text"] = runs[8][1] == runs[32][1]
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model.unload() if hasattr(model, "unload") else model, adapter).eval()
+    with model.disable_adapter():
+        base = _generate(model, tok, prompts, 32, True, n)
+    unmerged = _generate(model, tok, prompts, 32, True, n)
+    with merged_for_inference(model):
+        merged = _generate(model, tok, prompts, 32, True, n)
+    out["merge"] = {name: {"seconds": r[0], "new_tokens": r[2], "seconds_per_1k_tokens": round(1000 * r[0] / r[2], 2)}
+                    for name, r in (("base", base), ("hotfix unmerged", unmerged), ("hotfix merged", merged))}
+    out["merge"]["merged == unmerged greedy text"] = merged[1] == unmerged[1]
     return out
 
 
@@ -112,6 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--adapter", type=Path, default=None, help="a trained hotfix for the merge comparison")
     ap.add_argument("--out", type=Path, default=Path("bench/results/profile_step.json"))
     args = ap.parse_args()
     cfg = load_config(None, [])
@@ -121,7 +139,7 @@ def main() -> None:
     random.Random(0).shuffle(train)
     result = profile_training(loaded, train, cfg, args.steps)
     model = result.pop("model")
-    result["eval_batch_seconds"] = profile_eval(loaded, model, test, cfg)
+    result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
     from codehotfix.api import machine_info
     result["machine"] = machine_info(loaded.model)
     result["command"] = "python -m bench.profile_step " + " ".join(
@@ -133,8 +151,17 @@ def main() -> None:
         if k != "total":
             lines.append(f"| {k} | {v:.2f} | {100 * v / result['mean']['total']:.0f}% |")
     lines.append(f"| total | {result['mean']['total']:.2f} | |")
-    lines += ["", "| eval batch (8 prompts, greedy, line event) | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in result["eval_batch_seconds"].items()]
+    ev = result["eval"]
+    lines += ["", f"Greedy generation, {ev['prompts']} held-out prompts, base model:", "",
+              "| event | batch 8 (s) | batch 32 (s) | same text |", "|---|---|---|---|"]
+    for event, r in ev["batch_size"].items():
+        lines.append(f"| {event} | {r['batch 8']['seconds']} | {r['batch 32']['seconds']} | {r['same greedy text']} |")
+    lines += ["", f"Window event, batch 32, hotfix = {ev['adapter']}:", "",
+              "| model | seconds | new tokens | s per 1k tokens |", "|---|---|---|---|"]
+    for name, r in ev["merge"].items():
+        if isinstance(r, dict):
+            lines.append(f"| {name} | {r['seconds']} | {r['new_tokens']} | {r['seconds_per_1k_tokens']} |")
+    lines.append(f"\nmerged == unmerged greedy text: {ev['merge']['merged == unmerged greedy text']}")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
