@@ -64,9 +64,9 @@ def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_d
     assert not set(split["all_test"]) & seen[0]
     sel = split["selection"]
     assert sel["select"] == "margin" and sel["targets"] == sorted(topics)
-    assert set(sel["inputs"]) == set(split["all_train"]) and len(split["all_test"]) == 8
+    assert set(sel["inputs"]) == set(split["all_train"]) and len(split["all_test"]) == 10
     assert all(isinstance(v["margin"], float) for v in sel["inputs"].values())
-    assert summary["test_cases"] == 8 and set(summary["by_topic"]) == set(topics)
+    assert summary["test_cases"] == 10 and set(summary["by_topic"]) == set(topics)
     # a strict rule that no topic meets stops before training, naming the rule and the file
     again = DemoOptions(out=tmp_path / "none", model=str(tiny_model_dir), overrides=QUICK,
                         selection=TopicSelectionConfig(margin_below=-1000.0))
