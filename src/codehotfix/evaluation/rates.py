@@ -23,9 +23,6 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, Callable, Sequence
 
-import torch
-from tqdm.auto import tqdm
-
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
@@ -33,24 +30,10 @@ from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split,
                                           metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, generate_completions
 from codehotfix.evaluation.validity import ValidityCheck
-from codehotfix.models.loading import model_device
-from codehotfix.training.batching import collate, encode_case, score_batch
+from codehotfix.scoring import line_logprobs
 
+# line_logprobs lives in codehotfix.scoring; it stays importable from here, where the margins use it.
 __all__ = ["evaluate_cases", "line_logprobs", "summarize", "summarize_events", "compare"]
-
-
-@torch.no_grad()
-def line_logprobs(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], *, max_context_tokens: int = 256,
-                  batch_size: int = 8, progress: bool = False) -> list[tuple[float, float]]:
-    """Returns (log p(fixed line), log p(buggy line)) per case, each summed over the line's tokens."""
-    encoded = [encode_case(tokenizer, c, max_context_tokens) for c in cases]
-    device = model_device(model)
-    out: list[tuple[float, float]] = []
-    for start in tqdm(range(0, len(encoded), batch_size), desc="scoring lines", disable=not progress):
-        batch = collate(encoded[start:start + batch_size], tokenizer.pad_token_id, device=device)
-        scores = score_batch(model, batch)
-        out += list(zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist()))
-    return out
 
 
 def _rates(labels: Sequence[str]) -> dict[str, float]:
