@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from codehotfix import scoring as _scoring
 from codehotfix.training.loop import TrainResult, train_adapter
 from codehotfix.training.retain import load_retain_corpus
 
@@ -13,10 +14,9 @@ _MOVED = ("collate", "encode_case", "score_batch")  # to codehotfix.scoring; kep
 
 
 def __getattr__(name: str) -> object:
+    """The moved names still resolve here (module ``__getattr__``, PEP 562), with a warning naming the new home."""
     if name in _MOVED:
         warnings.warn(f"codehotfix.training.{name} is deprecated: import it from codehotfix.scoring",
                       DeprecationWarning, stacklevel=2)
-        import codehotfix.scoring
-
-        return getattr(codehotfix.scoring, name)
+        return getattr(_scoring, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
