@@ -114,7 +114,7 @@ def find_imports(package_dir: Path) -> list[Import]:
                 if target is not None and target != module:
                     shown = path.relative_to(package_dir.parent)
                     found.append(Import(module, target, shown, node.lineno, id(node) not in top_level))
-    return found
+    return list(dict.fromkeys(found))  # `from a import x, y` is one edge, not two
 
 
 def part_of(module: str) -> str:
@@ -223,7 +223,7 @@ def _circle_through(start: str, graph: dict[str, set[str]], group: set[str]) -> 
 def _describe(imp: Import, layers: list[tuple[str, ...]]) -> str:
     index = layer_index(layers)
     src, dst = part_of(imp.source), part_of(imp.target)
-    how = "a part of the same layer" if index[src] == index[dst] else f"layer {index[dst]}, above"
+    how = "in the same layer as" if index[src] == index[dst] else f"in layer {index[dst]}, above"
     return f"  {imp.where()}: {imp.source} imports {imp.target} — {dst} is {how} {src} (layer {index[src]})"
 
 
@@ -301,4 +301,4 @@ def test_message_names_the_file_line_and_layers(tmp_path):
     layers = [("low",), ("high",), ("__init__",)]
     (bad,) = layer_violations(find_imports(package), layers, {})
     text = _describe(bad, layers)
-    assert "low.py:2" in text and "pkg.low imports pkg.high" in text and "layer 1, above low (layer 0)" in text
+    assert "low.py:2" in text and "pkg.low imports pkg.high" in text and "in layer 1, above low (layer 0)" in text
