@@ -404,7 +404,7 @@ def parse_targets(specs: Sequence[str]) -> list[EffectTarget]:
 class EffectProbe:
     """Measures the stated effect of a model on held-out cases, identically for every system.
 
-    The margin comes from ``codehotfix.evaluation.rates.line_logprobs`` (log p(line | prefix), summed
+    The margin comes from ``codehotfix.scoring.line_logprobs`` (log p(line | prefix), summed
     over the line's tokens); greedy rates, only when a target needs them, from ``evaluate_cases``
     with greedy decoding and no samples.
     """
@@ -419,7 +419,8 @@ class EffectProbe:
 
     def measure(self, model: Any) -> dict[str, float]:
         from codehotfix.config import EvalConfig
-        from codehotfix.evaluation.rates import evaluate_cases, line_logprobs
+        from codehotfix.evaluation.rates import evaluate_cases
+        from codehotfix.scoring import line_logprobs
 
         was_training = model.training
         model.eval()

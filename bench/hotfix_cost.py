@@ -158,7 +158,7 @@ class _CodehotfixEpochs:
             raise _TargetReached
         self.epoch += 1
         batches = self._original(items, batch_size, rng)
-        from codehotfix.training.batching import collate
+        from codehotfix.scoring import collate
 
         for group in batches:
             batch = collate(group, self.tokenizer.pad_token_id)

@@ -22,7 +22,15 @@ from codehotfix.files import read_text
 from codehotfix.models.adapters import AdapterConfig
 from codehotfix.objectives.base import ObjectiveConfig
 
-__all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "load_config", "build", "to_dict", "apply_override"]
+__all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "EVAL_BACKENDS", "EVAL_EVENTS", "load_config", "build",
+           "to_dict", "apply_override"]
+
+# The names ``eval.backend`` and ``eval.events`` accept. They live here, not in the evaluation modules that
+# implement them (``evaluation.backends.BACKENDS``, ``evaluation.events``), because evaluation imports this
+# module: a config that imported them back would close an import circle. tests/evaluation checks that
+# the backend registry and this list agree.
+EVAL_BACKENDS = ("hf", "vllm")
+EVAL_EVENTS = ("line", "split", "window")
 
 
 def _non_finite(obj: Any, section: str) -> list[str]:
@@ -107,7 +115,7 @@ class EvalConfig:
             2-core reference CPU, identical greedy text; bench/results/profile_step.md).
         max_context_tokens: the prefix keeps its last this-many tokens.
         seed: sampling seed.
-        backend: generation backend (registry ``codehotfix.evaluation.backends.BACKENDS``): "hf"
+        backend: generation backend (``EVAL_BACKENDS``; ``codehotfix.evaluation.backends``): "hf"
             (transformers, any device) or "vllm" (needs ``pip install vllm`` on a CUDA machine).
         events: completion events to judge (``codehotfix.evaluation.events``; docs/evaluation.md):
             "line" (always), "split" (from where the buggy and fixed lines part), "window" (5 lines).
@@ -126,10 +134,8 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         errors = _non_finite(self, "eval")  # NaN passes every range check below, so name it here
-        from codehotfix.evaluation.events import EVENTS  # lazy, as for BACKENDS below
-
-        if not isinstance(self.events, (list, tuple)) or any(e not in EVENTS for e in self.events):
-            errors.append(f"eval.events must be a list of {', '.join(EVENTS)}; got {self.events!r}")
+        if not isinstance(self.events, (list, tuple)) or any(e not in EVAL_EVENTS for e in self.events):
+            errors.append(f"eval.events must be a list of {', '.join(EVAL_EVENTS)}; got {self.events!r}")
         if self.samples < 0:
             errors.append(f"eval.samples must be >= 0, got {self.samples}")
         if not 0 < self.top_p <= 1:
@@ -145,10 +151,8 @@ class EvalConfig:
         errors += _seed_errors(self.seed, "eval.seed")
         if not self.greedy and self.samples == 0:
             errors.append("eval: nothing to generate (greedy is false and samples is 0)")
-        from codehotfix.evaluation.backends import BACKENDS  # lazy: the backends import this module
-
-        if self.backend not in BACKENDS:
-            errors.append(f"eval.backend must be one of {', '.join(BACKENDS.names())}, got {self.backend!r}")
+        if self.backend not in EVAL_BACKENDS:
+            errors.append(f"eval.backend must be one of {', '.join(sorted(EVAL_BACKENDS))}, got {self.backend!r}")
         if errors:
             raise ConfigError("; ".join(errors))
 

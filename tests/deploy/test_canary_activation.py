@@ -5,9 +5,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from codehotfix.data.cases import read_cases
-from codehotfix.deploy.activation import (AdapterLoadError, activate, adapters_disabled, attach,
-                                          measure_retention, read_adapter)
+from codehotfix.deploy.activation import AdapterLoadError, activate, attach, measure_retention, read_adapter
 from codehotfix.deploy.canary import CanaryConfig, run_canary
+from codehotfix.scoring import adapters_disabled
 
 X = torch.tensor([[5, 6, 7, 8, 9]])
 

@@ -32,6 +32,13 @@ def test_registry_names_and_config_validation():
     assert load_config(overrides=["eval.backend=vllm"]).eval.backend == "vllm"
 
 
+def test_config_accepts_exactly_the_registered_backends():
+    # config keeps its own list of names (importing the registry would close an import circle)
+    from codehotfix.config import EVAL_BACKENDS
+
+    assert sorted(EVAL_BACKENDS) == BACKENDS.names()
+
+
 def test_vllm_without_the_package_says_how_to_install(no_vllm):
     with pytest.raises(ConfigError, match=r"pip install vllm.*CUDA GPU"):
         require_backend("vllm")

@@ -7,7 +7,6 @@ import torch
 
 from codehotfix.config import load_config
 from codehotfix.errors import ConfigError
-from codehotfix.evaluation.rates import line_logprobs
 from codehotfix.models.adapters import (
     ADAPTERS,
     AdapterConfig,
@@ -18,6 +17,7 @@ from codehotfix.models.adapters import (
     save_trained,
     trainable_parameters,
 )
+from codehotfix.scoring import line_logprobs
 
 METHODS = ["lora", "dora", "ia3", "prefix_tuning", "prompt_tuning", "full"]
 

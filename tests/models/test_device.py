@@ -18,8 +18,8 @@ from codehotfix.config import load_config
 from codehotfix.errors import ModelError
 from codehotfix.models.adapters import build_adapter
 from codehotfix.models.loading import load_model, model_device, resolve_device, resolve_dtype
-from codehotfix.training.batching import (collate, encode_case, reference_context_logprobs,
-                                          reference_line_logprobs, score_batch)
+from codehotfix.scoring import (collate, encode_case, reference_context_logprobs, reference_line_logprobs,
+                                score_batch)
 
 META = torch.device("meta")
 
@@ -93,7 +93,7 @@ def test_evaluation_paths_make_no_tensor_off_the_model_device(tiny_model, tiny_t
     from codehotfix.evaluation.generation import encode_prompts, sample_lines
     from codehotfix.evaluation.locality import CodePrompt, run_locality
     from codehotfix.evaluation.perplexity import CorpusText, run_perplexity
-    from codehotfix.evaluation.rates import line_logprobs
+    from codehotfix.scoring import line_logprobs
 
     model = build_adapter(tiny_model, load_config().adapter)
     prompts = encode_prompts(tiny_tokenizer, [c.prefix for c in tiny_cases], 64)

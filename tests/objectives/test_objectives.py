@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from codehotfix.objectives import OBJECTIVES, ObjectiveConfig, build_objectives
-from codehotfix.training.batching import Scores
+from codehotfix.scoring import Scores
 from codehotfix.errors import ConfigError
 
 

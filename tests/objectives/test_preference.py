@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from codehotfix.objectives import OBJECTIVES
-from codehotfix.training.batching import Scores
+from codehotfix.scoring import Scores
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 

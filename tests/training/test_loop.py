@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from codehotfix.config import load_config
-from codehotfix.evaluation.rates import line_logprobs
 from codehotfix.models.adapters import build_adapter
 from codehotfix.objectives import build_objectives
-from codehotfix.training.batching import collate, encode_case, reference_context_logprobs, score_batch
+from codehotfix.scoring import collate, encode_case, line_logprobs, reference_context_logprobs, score_batch
 from codehotfix.training.loop import train_adapter
 
 def relabel_checkpoint(folder, cfg, cases):

@@ -10,7 +10,7 @@ from codehotfix.config import load_config
 from codehotfix.errors import DataError
 from codehotfix.models.adapters import build_adapter
 from codehotfix.objectives import OBJECTIVES
-from codehotfix.training.batching import Scores, base_model_view
+from codehotfix.scoring import Scores, base_model_view
 from codehotfix.training.loop import train_adapter
 from codehotfix.training.retain import RetainReference, RetainSampler, load_retain_corpus, retain_logprobs
 

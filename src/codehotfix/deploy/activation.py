@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # models.adapters imports torch; the registry commands import
     from codehotfix.models.adapters.loading import HotfixWeights
 
 __all__ = ["AdapterLoadError", "MODES", "adapter_key", "read_adapter", "attach", "detach",
-           "activate", "adapters_disabled", "measure_retention"]
+           "activate", "measure_retention"]
 
 MODES = ("stack", "merge_cat", "merge_svd", "merge_linear")
 _MERGED_PREFIX = "merged@"
@@ -142,28 +142,6 @@ def activate(model: nn.Module, keys: Sequence[str], mode: str = "stack") -> list
     return active
 
 
-class adapters_disabled:
-    """Context manager: the base model's outputs (every adapter layer off), restored on exit.
-
-    Used instead of ``PeftModel.disable_adapter`` because that one looks up a single active adapter's
-    config and does not accept a list of active adapters (stacked hotfixes).
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.tuner = getattr(model, "base_model", None) if hasattr(model, "peft_config") else None
-        self.was_enabled = False
-
-    def __enter__(self) -> None:
-        if self.tuner is not None:
-            layers = [m for m in self.tuner.modules() if hasattr(m, "disable_adapters") and hasattr(m, "lora_A")]
-            self.was_enabled = any(not m.disable_adapters for m in layers)
-            self.tuner.disable_adapter_layers()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.tuner is not None and self.was_enabled:
-            self.tuner.enable_adapter_layers()
-
-
 def _mean(xs: Sequence[float]) -> float:
     return statistics.fmean(xs) if xs else 0.0
 
@@ -183,6 +161,8 @@ def measure_retention(model: nn.Module, tokenizer: PreTrainedTokenizerBase, hotf
         each block has mean_delta (margin rise over the base, nats), retention (mean_delta / alone's)
         and canary_pass. A mode PEFT cannot build for these adapters is reported with its error.
     """
+    from codehotfix.scoring import adapters_disabled  # lazy: the registry commands import deploy without torch
+
     cfg = cfg or CanaryConfig()
     keys = list(hotfixes)
     with adapters_disabled(model):

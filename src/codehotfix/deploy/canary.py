@@ -3,7 +3,7 @@
 A LoRA adapter can load "successfully" and change nothing: target modules that match no layer,
 state-dict keys that match no parameter (the B matrices stay zero), adapter layers left disabled.
 Generation then looks normal and the bug stays. The canary scores a few of the hotfix's own cases
-with ``evaluation.rates.line_logprobs`` twice, with the adapters switched off (the base) and on, and
+with ``scoring.line_logprobs`` twice, with the adapters switched off (the base) and on, and
 asks that the margin log p(fixed) − log p(buggy) rise by at least ``min_delta`` nats on at least
 ``min_fraction`` of them. An adapter that is not applied shows a change of ~0 and is refused.
 """
@@ -77,7 +77,7 @@ class CanaryFailed(CodehotfixError):
 
 def margins(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cases: Sequence[HotfixCase], cfg: CanaryConfig) -> list[float]:
     """log p(fixed) − log p(buggy) per case under the model's current adapter state."""
-    from codehotfix.evaluation.rates import line_logprobs
+    from codehotfix.scoring import line_logprobs  # lazy: the registry commands import deploy without torch
 
     pairs = line_logprobs(model, tokenizer, cases, max_context_tokens=cfg.max_context_tokens,
                           batch_size=cfg.batch_size)
@@ -101,7 +101,7 @@ def run_canary(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cases: Sequ
     cfg = cfg or CanaryConfig()
     t0 = time.time()
     if base_margins is None:
-        from codehotfix.deploy.activation import adapters_disabled
+        from codehotfix.scoring import adapters_disabled  # lazy, as in ``margins``
 
         with adapters_disabled(model):
             base_margins = margins(model, tokenizer, cases, cfg)

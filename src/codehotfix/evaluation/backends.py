@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 from codehotfix.config import EvalConfig
 from codehotfix.errors import ConfigError
 from codehotfix.evaluation.generation import Completions, encode_prompts, generate_completions
+from codehotfix.models.vllm import check_vllm
 from codehotfix.registry import Registry
 
 __all__ = ["BACKENDS", "HFBackend", "VLLMBackend", "build_backend", "require_backend", "cut_first_line",
@@ -130,8 +131,6 @@ class VLLMBackend:
 
     @staticmethod
     def _check_adapter(adapter: Path, model_type: str | None) -> int:
-        from codehotfix.deploy.vllm import check_vllm
-
         report = check_vllm(adapter, model_type=model_type)
         if not report["compatible"]:
             raise ConfigError(f"{adapter}: vLLM cannot load this adapter: " + "; ".join(report["problems"]))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
+from codehotfix.config import EVAL_EVENTS
 from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.evaluation.classify import classify, first_line
 from codehotfix.evaluation.validity import ValidityCheck
@@ -36,7 +37,7 @@ from codehotfix.evaluation.validity import ValidityCheck
 __all__ = ["EVENTS", "WINDOW_LINES", "window_tokens", "METRICS", "parse_events", "common_prefix_length",
            "split_point", "direction", "judge_line", "judge_split", "judge_window", "metric_values"]
 
-EVENTS = ("line", "split", "window")
+EVENTS = EVAL_EVENTS  # the names config accepts (defined there: config must not import evaluation)
 # The window: long enough for a model that opens a block or writes a comment first to reach the line
 # (5 lines), short enough that a window rarely runs into code the suffix already holds.
 WINDOW_LINES = 5

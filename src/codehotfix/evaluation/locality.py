@@ -264,7 +264,7 @@ def _greedy(model: Any, tokenizer: Any, encoded: list[list[int]], cfg: LocalityC
 def _hidden(model: Any, rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, int]:
     """Last hidden states of left-padded rows, [B, W, H], and the width W."""
     from codehotfix.models.loading import model_device
-    from codehotfix.training.batching import split_model
+    from codehotfix.scoring import split_model
 
     ids, mask = left_pad(rows, pad_id, model_device(model))
     decoder, _ = split_model(model)
@@ -280,7 +280,7 @@ def _kl_per_prompt(model: Any, tokenizer: Any, prompts: list[list[int]], conts: 
     Only the positions that enter the KL go through the output head, one row at a time, so memory
     stays at [positions, vocab] rather than [batch, sequence, vocab].
     """
-    from codehotfix.training.batching import split_model
+    from codehotfix.scoring import split_model
 
     _, head = split_model(model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

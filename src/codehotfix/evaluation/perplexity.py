@@ -118,7 +118,7 @@ def _windows(tokenizer: Any, texts: Sequence[CorpusText], max_tokens: int) -> li
 def _window_nll(model: Any, rows: list[list[int]], pad_id: int) -> list[float]:
     """Summed NLL of tokens 2..n of each right-padded row; the head runs on real positions only."""
     from codehotfix.models.loading import model_device
-    from codehotfix.training.batching import split_model
+    from codehotfix.scoring import split_model
 
     decoder, head = split_model(model)
     width, device = max(len(r) for r in rows), model_device(model)

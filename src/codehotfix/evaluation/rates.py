@@ -23,9 +23,6 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, Callable, Sequence
 
-import torch
-from tqdm.auto import tqdm
-
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
@@ -33,30 +30,11 @@ from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split,
                                           metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
 from codehotfix.evaluation.validity import ValidityCheck
-from codehotfix.models.loading import model_device
 from codehotfix.models.adapters.merge import merged_for_inference
-from codehotfix.training.batching import collate, encode_case, score_batch
+from codehotfix.scoring import line_logprobs
 
+# line_logprobs lives in codehotfix.scoring; it stays importable from here, where the margins use it.
 __all__ = ["evaluate_cases", "line_logprobs", "summarize", "summarize_events", "compare"]
-
-
-@torch.no_grad()
-def line_logprobs(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], *, max_context_tokens: int = 256,
-                  batch_size: int = 8, progress: bool = False) -> list[tuple[float, float]]:
-    """Returns (log p(fixed line), log p(buggy line)) per case, each summed over the line's tokens."""
-    encoded = [encode_case(tokenizer, c, max_context_tokens) for c in cases]
-    # Batches of similar length: contexts of 4 to 115 tokens padded to their batch's longest cost ~2x
-    # the work at 32 a batch. Results come back in input order.
-    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i].context), i))
-    device = model_device(model)
-    out: list[tuple[float, float]] = [(0.0, 0.0)] * len(encoded)
-    for start in tqdm(range(0, len(order), batch_size), desc="scoring lines", disable=not progress):
-        idx = order[start:start + batch_size]
-        batch = collate([encoded[i] for i in idx], tokenizer.pad_token_id, device=device)
-        scores = score_batch(model, batch)
-        for i, pair in zip(idx, zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist())):
-            out[i] = pair
-    return out
 
 
 def _rates(labels: Sequence[str]) -> dict[str, float]:

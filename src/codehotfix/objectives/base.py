@@ -1,6 +1,6 @@
 """What every objective shares: its config, its output, and the registry that names it.
 
-An objective maps ``Scores`` (see ``codehotfix.training.batching``) to a scalar loss plus float
+An objective maps ``Scores`` (see ``codehotfix.scoring``) to a scalar loss plus float
 metrics. It declares its family — learn (raise the fixed line), unlearn (lower the buggy line) or
 retain (stay close to the original model) — and what it needs scored beyond the two lines, so the
 loop computes nothing the configured mix does not use:
@@ -14,12 +14,15 @@ loop computes nothing the configured mix does not use:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from codehotfix.errors import ConfigError
 from codehotfix.registry import Registry
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["LossOutput", "Objective", "ObjectiveConfig", "OBJECTIVES", "masked_mean", "sequence_mean",
            "sequence_sum"]
@@ -60,7 +63,7 @@ class Objective:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{type(self).__name__}: param {name} must be a number > 0, got {value!r}")
 
-    def __call__(self, scores: Any) -> LossOutput:  # pragma: no cover - interface
+    def __call__(self, scores: Scores) -> LossOutput:  # pragma: no cover - interface
         raise NotImplementedError
 
 

@@ -11,9 +11,14 @@ snippet_ce — cross-entropy over the whole fixed snippet: the context tokens, t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["FixedLineCEObjective", "SnippetCEObjective"]
 
@@ -24,7 +29,7 @@ class FixedLineCEObjective(Objective):
 
     family = "learn"
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         ce = -masked_mean(scores.fixed_logp, scores.fixed_mask)
         return LossOutput(ce, {"ce_fixed": float(ce.detach())})
 
@@ -50,7 +55,7 @@ class SnippetCEObjective(Objective):
 
             raise ConfigError(f"snippet_ce: param suffix_tokens must be an integer >= 0, got {self.suffix_tokens!r}")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         parts = [(scores.fixed_logp, scores.fixed_mask)]
         if scores.ctx_token_logp is not None:
             parts.append((scores.ctx_token_logp, scores.ctx_token_mask))

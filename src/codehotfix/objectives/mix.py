@@ -4,12 +4,15 @@ scored (the union of its terms' ``needs_*`` flags, for terms with a weight above
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from codehotfix.errors import ConfigError
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, ObjectiveConfig
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["ObjectiveMix", "build_objectives"]
 
@@ -53,7 +56,7 @@ class ObjectiveMix:
         found = [obj for obj in self._active() if obj.needs_retain]
         return found[0] if found else None
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         total = None
         metrics: dict[str, float] = {}
         for name, weight, obj in self.terms:

@@ -21,10 +21,15 @@ orpo — Hong et al. 2024, "ORPO: Monolithic Preference Optimization without Ref
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, sequence_mean, sequence_sum
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["DPOObjective", "SimPOObjective", "ORPOObjective", "log1mexp"]
 
@@ -51,7 +56,7 @@ class DPOObjective(Objective):
     def check(self) -> None:
         self._positive("beta")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         chosen = sequence_sum(scores.fixed_logp, scores.fixed_mask) - sequence_sum(scores.ref_fixed_logp, scores.fixed_mask)
         rejected = sequence_sum(scores.buggy_logp, scores.buggy_mask) - sequence_sum(scores.ref_buggy_logp, scores.buggy_mask)
         loss = -F.logsigmoid(self.beta * (chosen - rejected)).mean()
@@ -73,7 +78,7 @@ class SimPOObjective(Objective):
 
             raise ConfigError(f"simpo: param gamma must be a number >= 0, got {self.gamma!r}")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         chosen = sequence_mean(scores.fixed_logp, scores.fixed_mask)
         rejected = sequence_mean(scores.buggy_logp, scores.buggy_mask)
         loss = -F.logsigmoid(self.beta * (chosen - rejected) - self.gamma).mean()
@@ -86,7 +91,7 @@ class ORPOObjective(Objective):
 
     family = "unlearn"
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         chosen = sequence_mean(scores.fixed_logp, scores.fixed_mask)
         rejected = sequence_mean(scores.buggy_logp, scores.buggy_mask)
         # A line with every token at probability 1 would have infinite odds; keep log P just below 0.

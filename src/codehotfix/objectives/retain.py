@@ -18,12 +18,16 @@ kl_corpus — the same KL at every position of snippets of ordinary code that ha
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from codehotfix.errors import ConfigError
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean
 from codehotfix.objectives.preference import log1mexp
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["KLContextObjective", "KLCorpusObjective", "topk_kl"]
 
@@ -36,7 +40,7 @@ class KLContextObjective(Objective):
     needs_context = True
     params = {"positions": 32}
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         if scores.ctx_logprobs is None or scores.ref_ctx_logprobs is None:
             zero = scores.fixed_logp.sum() * 0.0
             return LossOutput(zero, {"kl": 0.0})
@@ -94,7 +98,7 @@ class KLCorpusObjective(Objective):
         if self.corpus is not None and not Path(str(self.corpus)).exists():
             raise ConfigError(f"kl_corpus: param corpus: {self.corpus}: no such file or folder")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         if scores.retain_logprobs is None:
             return LossOutput(scores.fixed_logp.sum() * 0.0, {"kl_corpus": 0.0})
         kl = topk_kl(scores.retain_logprobs, scores.ref_retain_logp, scores.ref_retain_index)  # [R, T]

@@ -19,10 +19,15 @@ npo — negative preference optimisation (Zhang et al. 2024, "Negative Preferenc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked_mean, sequence_mean, sequence_sum
+
+if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
+    from codehotfix.scoring import Scores
 
 __all__ = ["UnlikelihoodObjective", "PenalizeObjective", "GradientAscentObjective", "NPOObjective"]
 
@@ -34,7 +39,7 @@ class UnlikelihoodObjective(Objective):
     family = "unlearn"
     params = {"from_divergence": True}
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         mask = scores.buggy_div_mask if self.from_divergence else scores.buggy_mask
         # log(1 - p) computed from log p without cancellation: log1p(-exp(logp)), p clamped below 1.
         p = scores.buggy_logp.exp().clamp(max=1.0 - 1e-6)
@@ -59,7 +64,7 @@ class PenalizeObjective(Objective):
 
             raise ConfigError(f"penalize: param learn_share must be in [0, 1], got {self.learn_share!r}")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         ce_f = -sequence_mean(scores.fixed_logp, scores.fixed_mask)
         ce_b = -sequence_mean(scores.buggy_logp, scores.buggy_mask)
         share = self.learn_share
@@ -73,7 +78,7 @@ class GradientAscentObjective(Objective):
 
     family = "unlearn"
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         ce_b = -masked_mean(scores.buggy_logp, scores.buggy_mask)
         return LossOutput(-ce_b, {"ce_buggy": float(ce_b.detach())})
 
@@ -97,7 +102,7 @@ class NPOObjective(Objective):
     def check(self) -> None:
         self._positive("beta")
 
-    def __call__(self, scores) -> LossOutput:
+    def __call__(self, scores: Scores) -> LossOutput:
         mask = scores.buggy_mask & scores.buggy_div_mask if self.from_divergence else scores.buggy_mask
         log_ratio = sequence_sum(scores.buggy_logp, mask) - sequence_sum(scores.ref_buggy_logp, mask)  # [B]
         loss = (-2.0 / self.beta * F.logsigmoid(-self.beta * log_ratio)).mean()

@@ -34,7 +34,7 @@ from codehotfix.objectives import build_objectives
 from codehotfix.models.adapters import NonFiniteError, is_peft_model, nonfinite_names
 from codehotfix.models.loading import model_device
 from codehotfix.objectives.mix import ObjectiveMix
-from codehotfix.training.batching import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
+from codehotfix.scoring import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
 from codehotfix.training.checkpoint import RunState, discard_checkpoint, fingerprint, load_checkpoint, save_checkpoint
 from codehotfix.training.distributed import (ScoringStep, launched_distributed, make_accelerator,
                                              mean_over_processes, shard_batches, supports_checkpoints)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from codehotfix.training.batching import Batch, reference_context_logprobs, reference_line_logprobs
+from codehotfix.scoring import Batch, reference_context_logprobs, reference_line_logprobs
 
 __all__ = ["CaseReference", "frozen_copy"]
 

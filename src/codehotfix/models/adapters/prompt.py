@@ -5,7 +5,7 @@ prompt_tuning — Lester et al. 2021 (arXiv 2104.08691): learnt input embeddings
     after IA3); initialised randomly.
 
 Unlike LoRA these change what the model sees, not its weights, so scoring must go through the
-PEFT forward (``codehotfix.training.batching`` does, see ``is_prompt_learning``); the inner decoder
+PEFT forward (``codehotfix.scoring`` does, see ``is_prompt_learning``); the inner decoder
 alone is the base model. ``adapter.num_virtual_tokens`` sets the prompt length.
 """
 

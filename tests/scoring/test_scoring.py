@@ -1,9 +1,14 @@
 """Token masks of fixed/buggy lines, and shared-prefix scoring equal to a plain forward pass."""
 
+import importlib
+import sys
+
+import pytest
 import torch
 
+import codehotfix.scoring as scoring
 from codehotfix.data.cases import HotfixCase
-from codehotfix.training.batching import collate, encode_case, score_batch
+from codehotfix.scoring import collate, encode_case, score_batch
 
 
 def _case(prefix, buggy, fixed, cid="c"):
@@ -119,7 +124,7 @@ def test_prompt_learning_scores_equal_a_full_forward_of_the_peft_model(tiny_toke
     from tiny_model import build_tiny_model
 
     from codehotfix.models.adapters import AdapterConfig, build_adapter
-    from codehotfix.training.batching import reference_line_logprobs
+    from codehotfix.scoring import reference_line_logprobs
 
     for method in ("prefix_tuning", "prompt_tuning"):
         base = build_tiny_model(len(tiny_tokenizer))
@@ -137,3 +142,16 @@ def test_prompt_learning_scores_equal_a_full_forward_of_the_peft_model(tiny_toke
         assert torch.allclose(ref_fixed[0, :f], torch.tensor(want[c - 1:]), atol=1e-4)
         assert torch.allclose(plain, ref_fixed, atol=1e-5)
         assert not torch.allclose(adapted, ref_fixed, atol=1e-3), method
+
+
+def test_the_old_training_names_still_work_and_say_where_they_moved(monkeypatch):
+    monkeypatch.delitem(sys.modules, "codehotfix.training.batching", raising=False)
+    with pytest.deprecated_call(match="import from codehotfix.scoring"):
+        old = importlib.import_module("codehotfix.training.batching")
+    assert old.score_batch is scoring.score_batch and old.Scores is scoring.Scores
+    import codehotfix.training as training
+
+    with pytest.deprecated_call(match="import it from codehotfix.scoring"):
+        assert training.collate is scoring.collate
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        training.nothing  # noqa: B018

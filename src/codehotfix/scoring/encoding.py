@@ -1,0 +1,58 @@
+"""Hotfix cases as token ids: the context, the fixed and the buggy line, and where the lines part.
+
+Each case becomes two sequences that share the context: ``context + fixed line`` and ``context +
+buggy line`` (each line ends with its newline token, so the model also learns where the line
+stops). The context is the prefix, truncated from the left to a token budget. Only when an objective
+scores the whole snippet (``snippet_ce``) does the case also carry the first tokens of its suffix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from codehotfix.data.cases import HotfixCase
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["EncodedCase", "encode_case"]
+
+
+@dataclass
+class EncodedCase:
+    """Token ids of one case. ``diverge`` is the index of the first buggy token that differs from
+    the fixed line's tokens (tokens before it are shared by both lines, e.g. indentation).
+    ``suffix`` holds the first suffix tokens, only when a whole-snippet objective asked for them."""
+
+    case_id: str
+    context: list[int]
+    fixed: list[int]
+    buggy: list[int]
+    diverge: int
+    suffix: list[int] = field(default_factory=list)
+
+
+def encode_case(tokenizer: PreTrainedTokenizerBase, case: HotfixCase, max_context_tokens: int,
+                suffix_tokens: int = 0) -> EncodedCase:
+    """Tokenizes ``case``; the context keeps its last ``max_context_tokens`` tokens and the suffix its
+    first ``suffix_tokens`` (0: no suffix).
+
+    Context and lines are tokenized separately and concatenated, exactly as the model sees them at
+    generation time (prompt tokens, then generated tokens).
+    """
+    context = tokenizer(case.prefix, add_special_tokens=False)["input_ids"] if case.prefix else []
+    context = context[-max_context_tokens:] if max_context_tokens > 0 else context
+    if not context:
+        # Nothing would predict the line's first token; start from the model's start/end token.
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        context = [start]
+    fixed = tokenizer(case.fixed + "\n", add_special_tokens=False)["input_ids"]
+    buggy = tokenizer(case.buggy + "\n", add_special_tokens=False)["input_ids"]
+    diverge = 0
+    while diverge < min(len(fixed), len(buggy)) and fixed[diverge] == buggy[diverge]:
+        diverge += 1
+    suffix = []
+    if suffix_tokens > 0 and case.suffix:
+        suffix = tokenizer(case.suffix, add_special_tokens=False)["input_ids"][:suffix_tokens]
+    return EncodedCase(case.id, context, fixed, buggy, min(diverge, len(buggy) - 1), suffix)

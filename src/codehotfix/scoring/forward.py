@@ -1,0 +1,167 @@
+"""Shared-prefix scoring: one forward pass gives the token log-probs of both lines of every case.
+
+``score_batch`` runs the context once, then both lines on top of its key/value cache (the two
+sequences share everything before the line, so this halves the work), and applies the output head
+only where a loss needs it (the line tokens and the last context positions): with a 152k vocabulary,
+[batch, seq, vocab] logits for every position would be most of the memory.
+
+Prompt-learning adapters (prefix/prompt tuning) put virtual tokens in front of the input inside the
+PEFT forward, which the fast path bypasses; for them ``score_batch`` runs each ``context + line`` row
+through the PEFT forward instead (right-padded, so every real token keeps the position it has in an
+unpadded forward) and picks the same log-probs out of the logits.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codehotfix.models.adapters import is_prompt_learning
+from codehotfix.models.compat import cache_kwargs, cache_of
+from codehotfix.models.loading import model_device
+from codehotfix.scoring.batch import Batch, pad_rows
+from codehotfix.scoring.scores import Scores
+
+if TYPE_CHECKING:
+    from transformers.modeling_outputs import BaseModelOutputWithPast
+
+__all__ = ["split_model", "score_batch", "score_shared_prefix", "run_context", "kl_columns"]
+
+
+def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """Returns (decoder, output head) of a causal LM, PEFT-wrapped or not.
+
+    LoRA layers are injected in place, so calling the inner decoder still applies the adapter, and
+    ``disable_adapter()`` on the PEFT model still turns it off.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = getattr(base, base.base_model_prefix)
+    return decoder, base.get_output_embeddings()
+
+
+def run_context(decoder: nn.Module, batch: Batch, use_cache: bool) -> BaseModelOutputWithPast:
+    """The decoder on the batch's left-padded contexts (positions count real tokens only)."""
+    positions = (batch.ctx_mask.cumsum(-1) - 1).clamp(min=0)
+    return decoder(input_ids=batch.ctx_ids, attention_mask=batch.ctx_mask, position_ids=positions,
+                   use_cache=use_cache)
+
+
+def kl_columns(batch: Batch) -> slice:
+    """The context columns a retain loss compares: the K before the last one (see ``collate``)."""
+    width, k = batch.ctx_ids.shape[1], batch.kl_mask.shape[1]
+    return slice(width - 1 - k, width - 1)
+
+
+def _token_logp(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def _scores_from_line_logp(batch: Batch, logp: torch.Tensor) -> Scores:
+    """Splits [2B, L] line log-probs into the fixed/buggy (and suffix) views of ``Scores``."""
+    fixed = logp[0::2]
+    scores = Scores(fixed, batch.fixed_mask, logp[1::2], batch.buggy_mask, batch.buggy_div_mask)
+    if batch.suffix_mask is not None:
+        scores.fixed_logp = fixed.masked_fill(batch.suffix_mask, 0.0)
+        scores.suffix_logp = fixed.masked_fill(~batch.suffix_mask, 0.0)
+        scores.suffix_mask = batch.suffix_mask
+    return scores
+
+
+def score_batch(model: nn.Module, batch: Batch, *, with_context: bool = False,
+                reference: torch.Tensor | None = None, with_snippet: bool = False) -> Scores:
+    """Scores both lines of every case; the context runs once and both lines reuse its cache.
+
+    Args:
+        model: a causal LM, optionally PEFT-wrapped.
+        batch: from ``collate``.
+        with_context: also return log-distributions at the last K context positions (retain losses).
+        reference: the base model's log-distributions at those positions ([B, K, V]; see
+            ``reference_context_logprobs``), passed through to the objectives.
+        with_snippet: also return the context tokens' log-probs (whole-snippet losses).
+    """
+    score = _score_through_forward if is_prompt_learning(model) else score_shared_prefix
+    batch = batch.to(model_device(model))  # a no-op when the caller collated on the model's device
+    scores = score(model, batch, with_context=with_context, with_snippet=with_snippet)
+    if scores.ctx_logprobs is not None:
+        scores.ref_ctx_logprobs = reference
+    return scores
+
+
+def score_shared_prefix(model: nn.Module, batch: Batch, *, with_context: bool = False,
+                        with_snippet: bool = False) -> Scores:
+    """The fast path: the context once, both lines on its key/value cache, the head only where needed.
+
+    Called directly (not through ``score_batch``) it scores with the inner decoder even for a
+    prompt-learning model, which is then the base model.
+    """
+    decoder, head = split_model(model)
+    out = run_context(decoder, batch, use_cache=True)
+    h_ctx, cache = out.last_hidden_state, cache_of(out)
+    cache.batch_repeat_interleave(2)  # row i's context serves rows 2i (fixed) and 2i+1 (buggy)
+    ctx_mask2 = batch.ctx_mask.repeat_interleave(2, dim=0)
+    width = batch.cont_ids.shape[1]
+    positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width, device=batch.device)
+    h_cont = decoder(input_ids=batch.cont_ids, attention_mask=torch.cat([ctx_mask2, batch.cont_mask], -1),
+                     position_ids=positions, **cache_kwargs(cache), use_cache=True).last_hidden_state
+    # Token j of a line is predicted by the hidden state before it: the context's last column for
+    # j = 0, the line's own column j-1 after that.
+    h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
+    mask = batch.cont_mask.bool()
+    token_logp = _token_logp(head(h_pred[mask]), batch.cont_ids[mask])  # only real line tokens: [N]
+    logp = torch.zeros(mask.shape, dtype=token_logp.dtype, device=mask.device).masked_scatter(mask, token_logp)
+    scores = _scores_from_line_logp(batch, logp)
+    if with_snippet:
+        ctx_mask = batch.ctx_mask[:, :-1].bool()  # left padding: a real column is followed by a real one
+        ctx_logp = _token_logp(head(h_ctx[:, :-1][ctx_mask]), batch.ctx_ids[:, 1:][ctx_mask])
+        scores.ctx_token_logp = torch.zeros(ctx_mask.shape, dtype=ctx_logp.dtype,
+                                            device=ctx_mask.device).masked_scatter(ctx_mask, ctx_logp)
+        scores.ctx_token_mask = ctx_mask
+    if with_context and batch.kl_mask.shape[1] and batch.kl_mask.any():
+        scores.ctx_logprobs = F.log_softmax(head(h_ctx[:, kl_columns(batch)]).float(), dim=-1)
+        scores.ctx_mask = batch.kl_mask
+    return scores
+
+
+def _score_through_forward(model: nn.Module, batch: Batch, *, with_context: bool = False,
+                           with_snippet: bool = False) -> Scores:
+    """The prompt-learning path: every ``context + line`` row goes through the PEFT forward on its
+    own (right-padded, no position ids, as in an unpadded forward) and the same log-probs are picked
+    out of its logits. The context runs twice per case, so this path is slower."""
+    n_ctx = batch.ctx_mask.sum(-1).repeat_interleave(2)  # [2B] context length of each row
+    width_c = batch.ctx_ids.shape[1]
+    rows = [batch.ctx_ids[r // 2, width_c - int(n_ctx[r]):].tolist() + batch.cont_ids[r][batch.cont_mask[r].bool()].tolist()
+            for r in range(2 * batch.size)]
+    dev = batch.device
+    ids, attn = pad_rows(rows, 0, device=dev), pad_rows([[1] * len(r) for r in rows], 0, device=dev)  # pad id: masked
+    k = batch.kl_mask.shape[1] if with_context else 0
+    first = 0 if with_snippet else max(0, int(n_ctx.min()) - 1 - k)  # leftmost column any loss reads
+    keep = ids.shape[1] - first
+    with warnings.catch_warnings():
+        # PEFT's prefix tuning still passes `past_key_values`, which transformers 5 renamed to `cache`.
+        warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)
+        logits = model(input_ids=ids, attention_mask=attn, logits_to_keep=keep).logits[:, -keep:]
+    logp_all = torch.log_softmax(logits.float(), -1)  # [2B, keep, V]; column c is input column first + c
+
+    def at(cols: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:  # [R, P] input columns → [R, P, V]
+        lp = logp_all[rows]
+        idx = (cols - first).clamp(0, keep - 1)  # padding positions point anywhere; they are masked
+        return lp.gather(1, idx.unsqueeze(-1).expand(-1, -1, lp.shape[-1]))
+
+    line_cols = n_ctx.unsqueeze(1) - 1 + torch.arange(batch.cont_ids.shape[1], device=dev)  # token j ← column n-1+j
+    logp = at(line_cols).gather(-1, batch.cont_ids.unsqueeze(-1)).squeeze(-1)
+    scores = _scores_from_line_logp(batch, logp.masked_fill(~batch.cont_mask.bool(), 0.0))
+    # Column c of a left-padded context holds raw token c - (C - n): shift maps padded → raw columns.
+    fixed_rows, shift = slice(0, None, 2), width_c - n_ctx[0::2].unsqueeze(1)
+    if with_snippet:
+        ctx_mask = batch.ctx_mask[:, :-1].bool()
+        lp = at(torch.arange(width_c - 1, device=dev) - shift, fixed_rows)
+        ctx_logp = lp.gather(-1, batch.ctx_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        scores.ctx_token_logp, scores.ctx_token_mask = ctx_logp.masked_fill(~ctx_mask, 0.0), ctx_mask
+    if with_context and k and batch.kl_mask.any():
+        scores.ctx_logprobs = at(torch.arange(width_c - 1 - k, width_c - 1, device=dev) - shift, fixed_rows)
+        scores.ctx_mask = batch.kl_mask
+    return scores
