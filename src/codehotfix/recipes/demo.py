@@ -166,10 +166,10 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
 
     hotfix_dir = out / "hotfix"
     if (hotfix_dir / "hotfix.json").exists():
-        from peft import PeftModel
+        from codehotfix.models.adapters.loading import load_hotfix
 
         log(f"[demo] training: reusing {hotfix_dir}")
-        model = PeftModel.from_pretrained(loaded.model, hotfix_dir)
+        model = load_hotfix(loaded.model, hotfix_dir, base_checksum=loaded.checksum)
         manifest = read_json(hotfix_dir / "hotfix.json")
         times["training"] = manifest["wall_seconds"]
     else:
