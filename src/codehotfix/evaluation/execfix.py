@@ -103,6 +103,46 @@ def _rates(records: list[dict], side: str) -> dict[str, Any]:
     }
 
 
+def _plan_programs(tested: Sequence[HotfixCase], sides: dict[str, list[dict]]
+                   ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Every distinct program once (samples repeat lines, and base and hotfixed often agree): the
+    programs (text → index into the sandbox results) and, per case, the indices of its reference
+    lines and of each side's greedy and sampled lines."""
+    programs: dict[str, int] = {}
+
+    def want(case: HotfixCase, line: str | None) -> int | None:
+        if line is None:
+            return None
+        return programs.setdefault(fix_program(case, line), len(programs))
+
+    plan = []
+    for i, case in enumerate(tested):
+        entry: dict[str, Any] = {"fixed": want(case, case.fixed), "buggy": want(case, case.buggy)}
+        for side, recs in sides.items():
+            entry[side] = (want(case, recs[i]["greedy"]), [want(case, s) for s in recs[i]["samples"]])
+        plan.append(entry)
+    return programs, plan
+
+
+def _records(tested: Sequence[HotfixCase], plan: list[dict[str, Any]], sides: dict[str, list[dict]],
+             results: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per case: the reference lines' outcomes and, per side, its lines' labels and outcomes."""
+    passed = [r.passed for r in results]
+    records = []
+    for i, (case, entry) in enumerate(zip(tested, plan)):
+        rec: dict[str, Any] = {"id": case.id, "fixed_passed": passed[entry["fixed"]],
+                               "buggy_passed": passed[entry["buggy"]],
+                               "fixed_message": results[entry["fixed"]].message}
+        for side, recs in sides.items():
+            g, ss = entry[side]
+            rec[side] = {"greedy": recs[i]["greedy"], "greedy_label": recs[i]["greedy_label"],
+                         "greedy_passed": g is not None and passed[g],
+                         "greedy_status": results[g].status.value if g is not None else None,
+                         "sample_labels": recs[i]["sample_labels"], "samples_passed": [passed[s] for s in ss]}
+        records.append(rec)
+    return records
+
+
 def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cfg: Any = None,
                 exec_cfg: ExecFixConfig | None = None, *, progress: bool = True) -> dict[str, Any]:
     """Generates completions for the cases with tests (base and, with an adapter, hotfixed), runs
@@ -137,20 +177,7 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
     if has_adapter(model):
         sides["hotfixed"] = evaluate_cases(model, tokenizer, tested, eval_cfg, progress=progress)["cases"]
 
-    # Every distinct program runs once: samples repeat lines, and base and hotfixed often agree.
-    programs: dict[str, int] = {}  # program text -> index into the sandbox results
-
-    def want(case: HotfixCase, line: str | None) -> int | None:
-        if line is None:
-            return None
-        return programs.setdefault(fix_program(case, line), len(programs))
-
-    plan = []
-    for i, case in enumerate(tested):
-        entry = {"fixed": want(case, case.fixed), "buggy": want(case, case.buggy)}
-        for side, recs in sides.items():
-            entry[side] = (want(case, recs[i]["greedy"]), [want(case, s) for s in recs[i]["samples"]])
-        plan.append(entry)
+    programs, plan = _plan_programs(tested, sides)
     start = time.time()
     results = run_many(list(programs), workers=exec_cfg.workers, timeout_s=exec_cfg.timeout_s,
                        memory_mb=exec_cfg.memory_mb, allow_weak_isolation=exec_cfg.allow_weak_isolation)
@@ -159,20 +186,7 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
     if errors:
         raise CodehotfixError(f"the sandbox failed on {len(errors)} of {len(results)} programs; the run is not "
                               f"valid. First: {errors[0].message}")
-    passed = [r.passed for r in results]
-
-    records = []
-    for i, (case, entry) in enumerate(zip(tested, plan)):
-        rec: dict[str, Any] = {"id": case.id, "fixed_passed": passed[entry["fixed"]],
-                               "buggy_passed": passed[entry["buggy"]],
-                               "fixed_message": results[entry["fixed"]].message}
-        for side, recs in sides.items():
-            g, ss = entry[side]
-            rec[side] = {"greedy": recs[i]["greedy"], "greedy_label": recs[i]["greedy_label"],
-                         "greedy_passed": g is not None and passed[g],
-                         "greedy_status": results[g].status.value if g is not None else None,
-                         "sample_labels": recs[i]["sample_labels"], "samples_passed": [passed[s] for s in ss]}
-        records.append(rec)
+    records = _records(tested, plan, sides, results)
     reference = {"fixed_pass_rate": sum(r["fixed_passed"] for r in records) / len(records),
                  "buggy_pass_rate": sum(r["buggy_passed"] for r in records) / len(records)}
     if reference["fixed_pass_rate"] < 1:
