@@ -77,7 +77,7 @@ def test_evaluate_writes_results_json(tmp_path, tiny_model_dir, cases_file):
     from codehotfix.config import EvalConfig
 
     result = api.evaluate(cases_file, model=str(tiny_model_dir), eval_config=EvalConfig(samples=3, max_new_tokens=8),
-                          json_out=tmp_path / "eval.json", progress=False)
+                          options=api.EvalOptions(json_out=tmp_path / "eval.json", progress=False))
     written = json.loads((tmp_path / "eval.json").read_text())
     assert written["summary"]["cases"] == 4 and written["summary"]["sampled"]["n"] == 12
     rates = written["summary"]["sampled"]
@@ -99,3 +99,13 @@ def test_machine_info_reads_the_cpu_flags_and_the_model_dtype(tmp_path, tiny_mod
     assert info["cpu"] == "Intel Xeon" and info["model_dtype"] == "torch.bfloat16"
     assert info["cpu_flags"] == {"avx512f": True, "avx512_bf16": False, "amx_tile": True, "amx_bf16": True}
     assert machine_info(cpuinfo=tmp_path / "absent")["cpu_flags"]["avx512f"] is False
+
+
+def test_evaluate_keeps_its_former_keywords_with_a_warning(tmp_path, cases_file):
+    from codehotfix.errors import ConfigError
+
+    with pytest.warns(DeprecationWarning, match=r"evaluate\(limit=\): pass options=EvalOptions"):
+        with pytest.raises(ConfigError, match="limit must be >= 1"):
+            api.evaluate(cases_file, limit=0)
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['limt'\\]"):
+        api.evaluate(cases_file, limt=1)

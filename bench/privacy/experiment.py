@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from codehotfix.models.loading import load_model
     from codehotfix.privacy.cases import build_cases
     from codehotfix.privacy.corpus import write_corpus
-    from codehotfix.privacy.leak import LeakRun, TargetedConfig, load_targets, run_leak
+    from codehotfix.api import leak as run_leak
+    from codehotfix.privacy.leak import LeakRun, TargetedConfig, load_targets
     from codehotfix.privacy.memorise import corpus_loss, memorise, save_model
 
     out = Path(args.out)

@@ -1,26 +1,25 @@
-"""The Python API that the CLI calls: ``train``, ``evaluate``, ``run`` (split → eval → train → eval →
-side effects → report, resumable) and ``report``.
+"""The Python API that the CLI calls, and the only orchestrator: ``train``, ``evaluate``, ``run``
+(split → eval → train → eval → side effects → report, resumable), ``report``, one function per
+evaluation task (``humaneval``, ``side_effect`` for locality / perplexity / variants / execfix,
+``run_task`` for any registered task) and ``leak``.
 
-Each function validates its inputs before loading a model, writes its results atomically, and
-returns the same dict it writes as JSON, so a notebook or a test gets exactly what the CLI prints.
+Only this module loads a model with its adapter (``load_hotfixed``), seeds, stamps results with the
+model and library versions, and writes them. Each function validates its inputs before loading a
+model, writes its results atomically, and returns what it writes, so a notebook or a test gets
+exactly what the CLI prints.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import platform
-import random
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from codehotfix.config import EvalConfig, HotfixConfig, load_config
 from codehotfix.data.cases import HotfixCase
@@ -29,65 +28,21 @@ from codehotfix.errors import CodehotfixError, ConfigError, DataError
 from codehotfix.files import atomic_write_text, check_output, read_json, sha256_text, write_json
 from codehotfix.models.adapters import build_adapter, save_trained, trainable_parameters
 from codehotfix.models.loading import LoadedModel, load_model
+from codehotfix.models.provenance import cases_checksum, library_versions, machine_info, seed_everything
 
-__all__ = ["train", "evaluate", "run", "load_hotfixed", "train_on_model", "seed_everything", "cases_checksum",
+if TYPE_CHECKING:
+    from codehotfix.evaluation.tasks import TaskResult
+    from codehotfix.online import BuggyLineGuard, MatchConfig, PromptHotfix
+    from codehotfix.privacy.leak import LeakRun
+    from codehotfix.report import ReportPaths
+    from codehotfix.tracking import TensorBoardTracker
+
+__all__ = ["train", "evaluate", "run", "report", "load_hotfixed", "train_on_model", "run_task", "humaneval",
+           "side_effect", "leak", "EvalOptions", "EvalHotfix", "seed_everything", "cases_checksum",
            "library_versions", "machine_info", "MANIFEST", "RunOptions", "RUN_PHASES"]
 
 MANIFEST = "hotfix.json"
 logger = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def cases_checksum(cases: Sequence[HotfixCase]) -> str:
-    return sha256_text(json.dumps([c.to_dict() for c in cases], sort_keys=True))
-
-
-# CPU features that decide how fast (and through which kernels) bf16 runs on a CPU: without
-# avx512_bf16/amx_bf16 torch emulates bf16 matmuls in fp32, so timings and even greedy ties can differ.
-_CPU_FLAGS = ("avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
-
-
-def machine_info(model: Any = None, cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
-    """What the numbers were computed on: CPU model and its bf16/AMX flags (from ``cpuinfo``; all false
-    where the file is absent, e.g. macOS), torch's thread count and default dtype, and the dtype of
-    ``model``'s weights."""
-    flags: set[str] = set()
-    cpu = platform.processor() or None
-    try:
-        for line in Path(cpuinfo).read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "flags" and not flags:
-                flags = set(value.split())
-            elif key.strip() == "model name" and value.strip():
-                cpu = value.strip()
-    except OSError:
-        pass
-    dtype = None
-    if model is not None:
-        dtype = str(next((p.dtype for p in model.parameters()), getattr(model, "dtype", None)))
-    return {"cpu": cpu, "machine": platform.machine(), "cpu_flags": {f: f in flags for f in _CPU_FLAGS},
-            "torch_threads": torch.get_num_threads(), "torch_default_dtype": str(torch.get_default_dtype()),
-            "model_dtype": dtype,
-            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
-def library_versions() -> dict[str, str]:
-    import peft
-    import transformers
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        own = version("codehotfix")
-    except PackageNotFoundError:
-        own = "unknown"
-    return {"codehotfix": own, "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__}
 
 
 def _as_config(config: HotfixConfig | str | Path | None, overrides: Sequence[str]) -> HotfixConfig:
@@ -105,26 +60,11 @@ def _as_cases(cases: Sequence[HotfixCase] | str | Path, fmt: str) -> list[Hotfix
     return cases
 
 
-def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
-                   progress: bool = True, restart: bool = False, tracker: Any = None) -> tuple[Any, dict[str, Any]]:
-    """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
-    manifest and model card, and returns (peft_model, manifest). In a distributed run (``accelerate
-    launch``) every process trains and only the main process writes. ``restart`` discards an
-    interrupted run's checkpoint in ``out_dir`` instead of resuming it. ``tracker`` (from
-    ``codehotfix.tracking.make_tracker``) also receives the per-step curves."""
-    from codehotfix.deploy.card import base_model_reference, write_card
-    from codehotfix.training.loop import train_adapter
-
-    out_dir = Path(out_dir)
-    base_ref = base_model_reference(loaded.model_id)
-    logger.info("training on %d cases → %s", len(cases), out_dir)
-    seed_everything(cfg.seed)
-    t0 = time.time()
-    model = build_adapter(loaded.model, cfg.adapter)
+def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, model: Any, result: Any,
+              base_ref: str, t0: float) -> dict[str, Any]:
+    """hotfix.json: what was trained on what, with which settings, and how long it took."""
     trainable, total = trainable_parameters(model)
-    result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
-                           progress=progress, restart=restart)
-    manifest = {
+    return {
         "format": "codehotfix-hotfix/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         # A local model is recorded by absolute path: "tiny" means nothing once the hotfix is copied.
@@ -150,6 +90,28 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
         "versions": library_versions(),
         "machine": machine_info(model),
     }
+
+
+def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
+                   progress: bool = True, restart: bool = False,
+                   tracker: TensorBoardTracker | None = None) -> tuple[Any, dict[str, Any]]:
+    """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
+    manifest and model card, and returns (peft_model, manifest). In a distributed run (``accelerate
+    launch``) every process trains and only the main process writes. ``restart`` discards an
+    interrupted run's checkpoint in ``out_dir`` instead of resuming it. ``tracker`` (from
+    ``codehotfix.tracking.make_tracker``) also receives the per-step curves."""
+    from codehotfix.deploy.card import base_model_reference, write_card
+    from codehotfix.training.loop import train_adapter
+
+    out_dir = Path(out_dir)
+    base_ref = base_model_reference(loaded.model_id)
+    logger.info("training on %d cases → %s", len(cases), out_dir)
+    seed_everything(cfg.seed)
+    t0 = time.time()
+    model = build_adapter(loaded.model, cfg.adapter)
+    result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
+                           progress=progress, restart=restart)
+    manifest = _manifest(loaded, cases, cfg, model, result, base_ref, t0)
     if not result.is_main_process:
         return model, manifest
     # PEFT records the path the base was loaded from, as given ("tiny"); name it as the card does.
@@ -164,8 +126,6 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
         tracker.log_history(result.history)
     shutil.rmtree(out_dir / ".checkpoint", ignore_errors=True)
     return model, manifest
-
-
 def train(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model: str | None = None,
           config: HotfixConfig | str | Path | None = None, overrides: Sequence[str] = (), fmt: str = "auto",
           force: bool = False, progress: bool = True, device: str | None = "auto",
@@ -227,96 +187,289 @@ def load_hotfixed(model: str | None = None, adapter: str | Path | None = None, *
     return loaded
 
 
-def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = None,
-             adapter: str | Path | None = None, eval_config: EvalConfig | None = None, fmt: str = "auto",
-             limit: int | None = None, json_out: str | Path | None = None, loaded: LoadedModel | None = None,
-             progress: bool = True, threads: int | None = None, dtype: str = "auto", device: str | None = "auto",
-             online: Any = None, online_template: str = "hint", guard: Any = None, match: Any = None,
-             prompt_transform: Any = None, logits_processor_factory: Any = None) -> dict[str, Any]:
-    """Measures fixed/buggy rates and margins of a model (optionally with a hotfix) on ``cases``.
 
-    A hotfix is any mix of: a trained ``adapter``; an ``online`` prompt hotfix (fix cases — a path or
-    a list — or a ``PromptHotfix``) with its ``online_template``; a decoding ``guard`` (fix cases or
-    a ``BuggyLineGuard``). ``match`` (a ``MatchConfig``) sets the matching rule of both online kinds.
-    ``prompt_transform`` / ``logits_processor_factory`` plug in custom ones (see ``evaluate_cases``).
-    The result records what was evaluated as ``hotfix``: ``{"kind": "trained" | "online" | "guard" |
-    "none" (or e.g. "trained+guard"), "parts": [one dict per part]}``, and per case whether the
-    online hotfix changed its prompt (``prompt_changed``) and whether the guard watched it
-    (``guard_matched``).
 
-    ``device`` places the model ("auto", "cpu", "cuda:N"); ``eval_config.backend`` picks the generation
-    backend ("hf", or "vllm" on a CUDA machine with vLLM installed; see docs/scale-out.md).
+# ---------------------------------------------------------------- evaluate: fixed/buggy rates of cases
 
-    Returns the result dict (also written to ``json_out`` if given).
+LogitsProcessorFactory = Callable[[Sequence[str]], Any]
+
+
+@dataclass
+class EvalOptions:
+    """How ``evaluate`` reads the cases and where it runs (the generation settings are ``EvalConfig``).
+
+    Attributes:
+        fmt: the cases file's format ("auto" guesses).
+        limit: only the first N cases (None: every case).
+        json_out: also write the result here.
+        progress: show progress bars.
+        threads, dtype, device: how the model loads ("auto", "cpu", "cuda:N").
     """
-    from codehotfix.evaluation.backends import build_backend, require_backend
-    from codehotfix.evaluation.rates import evaluate_cases
-    from codehotfix.online import BuggyLineGuard, GuardConfig, MatchConfig, PromptHotfix, PromptHotfixConfig
 
-    # Everything that can be wrong with the inputs fails here, before a model loads.
-    if json_out is not None:
-        check_output(json_out, "file", "json_out")
-    if limit is not None and (isinstance(limit, bool) or limit < 1):
-        # A negative limit would slice from the end (-1 kept 3 of 4 cases) and 0 would keep none.
-        raise ConfigError(f"limit must be >= 1 (or None for every case), got {limit}")
-    case_list = _as_cases(cases, fmt)
-    if limit is not None:
-        case_list = case_list[:limit]
-    cfg = eval_config or EvalConfig()
-    require_backend(cfg.backend)
-    match = match or MatchConfig()
-    prompt_hotfix = online if isinstance(online, PromptHotfix) or online is None else PromptHotfix(
-        _as_cases(online, "auto"), PromptHotfixConfig(template=online_template, match=match))
-    guard_cases = None if guard is None or isinstance(guard, BuggyLineGuard) else _as_cases(guard, "auto")
-    if loaded is None:
-        loaded = load_hotfixed(model, adapter, dtype=dtype, threads=threads, device=device)
-    guard_proc = guard if isinstance(guard, BuggyLineGuard) or guard is None else BuggyLineGuard(
-        loaded.tokenizer, guard_cases, GuardConfig(match=match))
+    fmt: str = "auto"
+    limit: int | None = None
+    json_out: str | Path | None = None
+    progress: bool = True
+    threads: int | None = None
+    dtype: str = "auto"
+    device: str | None = "auto"
 
-    transform = prompt_transform
-    if prompt_hotfix is not None:
-        transform = prompt_hotfix.apply if prompt_transform is None else (
-            lambda p: prompt_transform(prompt_hotfix.apply(p)))
+    def __post_init__(self) -> None:
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
+            # A negative limit would slice from the end (-1 kept 3 of 4 cases) and 0 would keep none.
+            raise ConfigError(f"limit must be >= 1 (or None for every case), got {self.limit}")
 
-    def factory(prompts: Sequence[str]) -> Any:
-        procs = [guard_proc] if guard_proc is not None and guard_proc.matches_any(prompts) else []
-        extra = logits_processor_factory(prompts) if logits_processor_factory is not None else None
-        procs += list(extra) if isinstance(extra, (list, tuple)) else [extra] if extra is not None else []
-        return procs or None
 
-    use_factory = guard_proc is not None or logits_processor_factory is not None
-    backend = build_backend(cfg.backend, loaded, adapter)
-    result = evaluate_cases(loaded.model, loaded.tokenizer, case_list, cfg, progress=progress,
-                            prompt_transform=transform, logits_processor_factory=factory if use_factory else None,
-                            backend=backend)
+@dataclass
+class EvalHotfix:
+    """The hotfixes that need no training, evaluated on top of the model (and its adapter, if any).
+
+    Attributes:
+        online: a prompt hotfix (``codehotfix.online.PromptHotfix``), and the file it came from.
+        guard_cases: fix cases for a decoding guard (built on the loaded tokenizer), or a built
+            ``guard``; ``guard_source`` the file they came from. ``match`` sets the guard's matching.
+        prompt_transform / logits_processor_factory: custom ones (see ``evaluate_cases``).
+    """
+
+    online: PromptHotfix | None = None
+    online_source: str | None = None
+    guard: BuggyLineGuard | None = None
+    guard_cases: list[HotfixCase] | None = None
+    guard_source: str | None = None
+    match: MatchConfig | None = None
+    prompt_transform: Callable[[str], str] | None = None
+    logits_processor_factory: LogitsProcessorFactory | None = None
+
+    @classmethod
+    def from_sources(cls, *, online: PromptHotfix | Sequence[HotfixCase] | str | Path | None = None,
+                     online_template: str = "hint", guard: BuggyLineGuard | Sequence[HotfixCase] | str | Path | None
+                     = None, match: MatchConfig | None = None, prompt_transform: Callable[[str], str] | None = None,
+                     logits_processor_factory: LogitsProcessorFactory | None = None) -> EvalHotfix:
+        """The one place a hotfix given as a file, a case list or a built object is normalised."""
+        from codehotfix.online import BuggyLineGuard, MatchConfig, PromptHotfix, PromptHotfixConfig
+
+        match = match or MatchConfig()
+        hotfix = cls(match=match, prompt_transform=prompt_transform, logits_processor_factory=logits_processor_factory)
+        if isinstance(online, PromptHotfix):
+            hotfix.online = online
+        elif online is not None:
+            hotfix.online = PromptHotfix(_as_cases(online, "auto"), PromptHotfixConfig(template=online_template,
+                                                                                        match=match))
+            hotfix.online_source = str(online) if isinstance(online, (str, Path)) else None
+        if isinstance(guard, BuggyLineGuard):
+            hotfix.guard = guard
+        elif guard is not None:
+            hotfix.guard_cases = _as_cases(guard, "auto")
+            hotfix.guard_source = str(guard) if isinstance(guard, (str, Path)) else None
+        return hotfix
+
+    def transform(self) -> Callable[[str], str] | None:
+        """The prompt rewrite: the online hotfix's, then the custom one."""
+        online, custom = self.online, self.prompt_transform
+        if online is None:
+            return custom
+        return online.apply if custom is None else (lambda p: custom(online.apply(p)))
+
+    def factory(self, guard: BuggyLineGuard | None) -> LogitsProcessorFactory | None:
+        """Per generation batch, the guard (where it matches a prompt) plus the custom processors."""
+        custom = self.logits_processor_factory
+        if guard is None and custom is None:
+            return None
+
+        def factory(prompts: Sequence[str]) -> Any:
+            procs = [guard] if guard is not None and guard.matches_any(prompts) else []
+            extra = custom(prompts) if custom is not None else None
+            procs += list(extra) if isinstance(extra, (list, tuple)) else [extra] if extra is not None else []
+            return procs or None
+
+        return factory
+
+
+_EVAL_OPTION_NAMES = {f.name for f in fields(EvalOptions)}
+_EVAL_HOTFIX_NAMES = {"online", "online_template", "guard", "match", "prompt_transform", "logits_processor_factory"}
+
+
+def _legacy_eval_args(options: EvalOptions | None, hotfix: EvalHotfix | None,
+                      legacy: dict[str, object]) -> tuple[EvalOptions, EvalHotfix | None]:
+    """Maps ``evaluate``'s former keyword arguments onto ``EvalOptions``/``EvalHotfix`` (with a warning)."""
+    unknown = set(legacy) - _EVAL_OPTION_NAMES - _EVAL_HOTFIX_NAMES
+    if unknown:
+        raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(unknown)}")
+    if legacy:
+        warnings.warn(f"evaluate({', '.join(f'{k}=' for k in legacy)}): pass options=EvalOptions(...) and "
+                      "hotfix=EvalHotfix.from_sources(...) instead", DeprecationWarning, stacklevel=3)
+    given = {k: v for k, v in legacy.items() if k in _EVAL_OPTION_NAMES}
+    options = replace(options or EvalOptions(), **given) if given else options or EvalOptions()
+    parts = {k: v for k, v in legacy.items() if k in _EVAL_HOTFIX_NAMES}
+    if parts and any(v is not None for k, v in parts.items() if k != "online_template"):
+        hotfix = EvalHotfix.from_sources(**parts)  # type: ignore[arg-type]
+    return options, hotfix
+
+
+def _hotfix_parts(adapter: str | Path | None, hotfix: EvalHotfix | None, guard: BuggyLineGuard | None,
+                  result: dict[str, Any], cases: Sequence[HotfixCase]) -> dict[str, Any]:
+    """The result's ``hotfix`` record, and per case ``guard_matched``."""
     parts: list[dict[str, Any]] = []
     if adapter:
         parts.append({"kind": "trained", "adapter": str(adapter)})
-    for kind, part, source in (("online", prompt_hotfix, online), ("guard", guard_proc, guard)):
-        if part is None:
-            continue
-        info = {**part.info(), "source": str(source) if isinstance(source, (str, Path)) else None,
-                "cases_checksum": cases_checksum(part.cases)}
-        if kind == "online":
-            info["prompts_changed"] = sum(r["prompt_changed"] for r in result["cases"])
-        else:
-            for rec, case in zip(result["cases"], case_list):
-                rec["guard_matched"] = bool(guard_proc.matching_cases(transform(case.prefix) if transform
-                                                                      else case.prefix))
-            info["prompts_matched"] = sum(r["guard_matched"] for r in result["cases"])
-        parts.append(info)
-    if prompt_transform is not None or logits_processor_factory is not None:
+    if hotfix is not None and hotfix.online is not None:
+        parts.append({**hotfix.online.info(), "source": hotfix.online_source,
+                      "cases_checksum": cases_checksum(hotfix.online.cases),
+                      "prompts_changed": sum(r["prompt_changed"] for r in result["cases"])})
+    if guard is not None:
+        transform = hotfix.transform() if hotfix is not None else None
+        for rec, case in zip(result["cases"], cases):
+            rec["guard_matched"] = bool(guard.matching_cases(transform(case.prefix) if transform else case.prefix))
+        parts.append({**guard.info(), "source": hotfix.guard_source if hotfix else None,
+                      "cases_checksum": cases_checksum(guard.cases),
+                      "prompts_matched": sum(r["guard_matched"] for r in result["cases"])})
+    if hotfix is not None and (hotfix.prompt_transform is not None or hotfix.logits_processor_factory is not None):
         parts.append({"kind": "custom"})
-    hotfix = {"kind": "+".join(p["kind"] for p in parts) or "none", "parts": parts}
+    return {"kind": "+".join(p["kind"] for p in parts) or "none", "parts": parts}
+
+
+def evaluate(cases: Sequence[HotfixCase] | str | Path, *, model: str | None = None,
+             adapter: str | Path | None = None, eval_config: EvalConfig | None = None,
+             loaded: LoadedModel | None = None, options: EvalOptions | None = None,
+             hotfix: EvalHotfix | None = None, **legacy: object) -> dict[str, Any]:
+    """Measures fixed/buggy rates and margins of a model (optionally with a hotfix) on ``cases`` (the
+    ``rates`` task).
+
+    A hotfix is any mix of: a trained ``adapter``; the no-training parts of ``hotfix`` (an online
+    prompt hotfix, a decoding guard, custom transforms; ``EvalHotfix.from_sources`` builds one from
+    files or case lists). The result records what was evaluated as ``hotfix``: ``{"kind": "trained" |
+    "online" | "guard" | "none" (or e.g. "trained+guard"), "parts": [one dict per part]}``, and per
+    case whether the online hotfix changed its prompt (``prompt_changed``) and whether the guard
+    watched it (``guard_matched``). ``eval_config.backend`` picks the generation backend ("hf", or
+    "vllm" on a CUDA machine with vLLM installed; see docs/scale-out.md). The former keyword
+    arguments (``limit=``, ``online=`` …) still work, with a DeprecationWarning.
+
+    Returns the result dict (also written to ``options.json_out`` if given).
+    """
+    from codehotfix.evaluation.backends import build_backend, require_backend
+    from codehotfix.evaluation.tasks import TASKS, RatesTaskConfig
+
+    options, hotfix = _legacy_eval_args(options, hotfix, legacy)
+    # Everything that can be wrong with the inputs fails here, before a model loads.
+    if options.json_out is not None:
+        check_output(options.json_out, "file", "json_out")
+    case_list = _as_cases(cases, options.fmt)[:options.limit]
+    cfg = eval_config or EvalConfig()
+    require_backend(cfg.backend)
+    if loaded is None:
+        loaded = load_hotfixed(model, adapter, dtype=options.dtype, threads=options.threads, device=options.device)
+    guard = hotfix.guard if hotfix is not None else None
+    if hotfix is not None and hotfix.guard_cases is not None:
+        from codehotfix.online import BuggyLineGuard, GuardConfig
+
+        guard = BuggyLineGuard(loaded.tokenizer, hotfix.guard_cases, GuardConfig(match=hotfix.match))
+    result = TASKS.get("rates").run(
+        loaded.model, loaded.tokenizer, RatesTaskConfig.of(cfg), case_list, progress=options.progress,
+        prompt_transform=hotfix.transform() if hotfix else None,
+        logits_processor_factory=hotfix.factory(guard) if hotfix else None,
+        backend=build_backend(cfg.backend, loaded, adapter)).to_json()
     result = {"model": loaded.model_id, "model_checksum": loaded.checksum, "device": loaded.device,
-              "adapter": str(adapter) if adapter else None, "hotfix": hotfix, "versions": library_versions(),
+              "adapter": str(adapter) if adapter else None,
+              "hotfix": _hotfix_parts(adapter, hotfix, guard, result, case_list), "versions": library_versions(),
               "machine": machine_info(loaded.model), **result}
-    if json_out:
-        write_json(json_out, result)
+    if options.json_out:
+        write_json(options.json_out, result)
     return result
 
 
-def report(run_dir: str | Path, out: str | Path | None = None, *, force: bool = False):
+# ---------------------------------------------------------------- the other evaluation tasks
+
+def _stamp(data: dict[str, Any], loaded: LoadedModel, adapter: str | Path | None) -> dict[str, Any]:
+    """A result with the model and adapter it describes and the library versions."""
+    return {**data, "model": loaded.model_id, "model_checksum": loaded.checksum,
+            "adapter": str(adapter) if adapter else None, "versions": library_versions()}
+
+
+def run_task(name: str, cfg: object, *, model: str | None = None, adapter: str | Path | None = None,
+             json_out: str | Path | None = None, loaded: LoadedModel | None = None, threads: int | None = None,
+             device: str | None = "auto", progress: bool = True) -> TaskResult:
+    """Runs the registered evaluation task ``name`` with its config ``cfg``: reads its inputs, seeds
+    with ``cfg.generation.seed``, loads the model with ``adapter`` (unless ``loaded``), measures base
+    (adapter off) and hotfixed, stamps the result (model, adapter, versions) and writes ``json_out``.
+
+    Raises:
+        KeyError: an unknown task (naming the valid ones). ConfigError / DataError: bad settings or
+            inputs, before a model loads.
+    """
+    from codehotfix.evaluation.tasks import TASKS
+
+    task = TASKS.get(name)
+    if not isinstance(cfg, task.config_type):
+        raise ConfigError(f"task {name!r} takes a {task.config_type.__name__}, got {type(cfg).__name__}")
+    if json_out is not None:
+        check_output(json_out, "file", "json_out")
+    inputs = task.inputs(cfg)
+    seed_everything(cfg.generation.seed)
+    loaded = loaded or load_hotfixed(model, adapter, threads=threads, device=device)
+    result = task.run(loaded.model, loaded.tokenizer, cfg, inputs, progress=progress)
+    result.data = _stamp(result.data, loaded, adapter)
+    if json_out is not None:
+        write_json(json_out, result.data)
+    return result
+
+
+def side_effect(name: str, cfg: object, **kwargs: Any) -> TaskResult:
+    """``codehotfix locality | perplexity | variants | execfix``: base and hotfixed measured in one
+    process, the adapter switched off for the base (see ``run_task`` for the arguments)."""
+    if name not in ("locality", "perplexity", "variants", "execfix"):
+        raise ConfigError(f"side_effect: {name!r} is not one of locality, perplexity, variants, execfix")
+    return run_task(name, cfg, **kwargs)
+
+
+def humaneval(cfg: object, *, model: str | None = None, adapter: str | Path | None = None,
+              json_out: str | Path | None = None, loaded: LoadedModel | None = None, threads: int | None = None,
+              device: str | None = "auto", progress: bool = True) -> TaskResult:
+    """HumanEval pass@k of the model with ``adapter`` (or the base); generated code runs only in the
+    sandbox. Generations are cached by (model checksum, adapter checksum, prompt, decoding), so a
+    re-run only generates what is missing. Writes ``{"model", "model_checksum", "adapter", **result}``."""
+    from codehotfix.evaluation.tasks import TASKS, CacheKey, HumanEvalTaskConfig
+    from codehotfix.files import sha256_file
+
+    if not isinstance(cfg, HumanEvalTaskConfig):
+        raise ConfigError(f"humaneval takes a HumanEvalTaskConfig, got {type(cfg).__name__}")
+    if json_out is not None:
+        check_output(json_out, "file", "json_out")
+    loaded = loaded or load_hotfixed(model, adapter, threads=threads, device=device)
+    key = CacheKey(loaded.checksum, sha256_file(Path(adapter) / "adapter_model.safetensors") if adapter else None)
+    result = TASKS.get("humaneval").run(loaded.model, loaded.tokenizer, cfg, key, progress=progress)
+    result.data = {"model": loaded.model_id, "model_checksum": loaded.checksum,
+                   "adapter": str(adapter) if adapter else None, **result.data}
+    if json_out is not None:
+        write_json(json_out, result.data)
+    return result
+
+
+def leak(run: LeakRun, *, model: str | None = None, adapter: str | Path | None = None,
+         json_out: str | Path | None = None, loaded: LoadedModel | None = None, threads: int | None = None,
+         progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
+    """``codehotfix pii leak``: loads the model (and adapter, unless ``loaded`` is given), measures
+    leakage, and writes ``json_out`` plus a redacted summary ``json_out.md``; returns the result.
+
+    Raises:
+        DataError: no targets, or nothing to measure (both settings None).
+    """
+    from codehotfix.privacy.leak import measure, summary_markdown
+
+    if not run.targets:
+        raise DataError("pii leak: no targets")
+    if run.targeted is None and run.untargeted is None:
+        raise DataError("pii leak: nothing to measure (targeted and untargeted both off)")
+    loaded = loaded or load_hotfixed(model, adapter, threads=threads, device=device)
+    result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
+              "adapter": str(adapter) if adapter else None, "versions": library_versions(),
+              **measure(loaded.model, loaded.tokenizer, run, progress=progress)}
+    if json_out:
+        write_json(json_out, result)
+        atomic_write_text(Path(str(json_out) + ".md"), summary_markdown(result))
+    return result
+
+
+def report(run_dir: str | Path, out: str | Path | None = None, *, force: bool = False) -> ReportPaths:
     """Writes report.html/.md/.json for a run folder (see docs/report.md)."""
     from codehotfix.report import build_report
 
@@ -467,10 +620,11 @@ def _phase_eval(st: _RunState, hotfixed: bool) -> dict[str, float]:
     loaded = st.loaded(hotfixed)
     if hotfixed:
         result = evaluate(st.split.test, loaded=loaded, eval_config=st.cfg.eval, adapter=st.hotfix_dir,
-                          progress=st.progress)
+                          options=EvalOptions(progress=st.progress))
     else:
         with st.base_view():
-            result = evaluate(st.split.test, loaded=loaded, eval_config=st.cfg.eval, progress=st.progress)
+            result = evaluate(st.split.test, loaded=loaded, eval_config=st.cfg.eval,
+                              options=EvalOptions(progress=st.progress))
     write_json(st.out / RUN_PHASES[name], result)
     s = result["summary"]
     return {f"{m}/{k}": s[m][k] for m in ("greedy", "sampled") for k in ("fixed_rate", "buggy_rate")}
@@ -485,44 +639,37 @@ def _phase_train(st: _RunState) -> dict[str, float]:
 
 
 def _phase_humaneval(st: _RunState, problems: int, hotfixed: bool) -> dict[str, float]:
-    from codehotfix.evaluation.generation import make_generator
-    from codehotfix.evaluation.humaneval import HumanEvalConfig, run_humaneval
-    from codehotfix.files import sha256_file
+    from codehotfix.evaluation.tasks import HumanEvalTaskConfig
 
-    # The CLI's defaults (greedy, 384 tokens): the numbers match `codehotfix humaneval --limit N`.
-    cfg = HumanEvalConfig(limit=problems, max_new_tokens=384, batch_size=8, seed=st.cfg.seed, allow_exec=True)
+    # The task's defaults (greedy, 384 tokens): the numbers match `codehotfix humaneval --limit N`.
+    cfg = HumanEvalTaskConfig(limit=problems, allow_exec=True)
+    cfg.generation = cfg.generation.with_given(seed=st.cfg.seed)
     loaded = st.loaded(hotfixed)
     adapter = st.hotfix_dir if hotfixed else None
-    adapter_sum = sha256_file(adapter / "adapter_model.safetensors") if adapter else None
-    generate = make_generator(loaded.model, loaded.tokenizer, batch_size=cfg.batch_size)
     if hotfixed:
-        result = run_humaneval(generate, cfg, model_checksum=loaded.checksum, adapter_checksum=adapter_sum)
+        result = humaneval(cfg, loaded=loaded, adapter=adapter, progress=st.progress)
     else:
         with st.base_view():
-            result = run_humaneval(generate, cfg, model_checksum=loaded.checksum, adapter_checksum=None)
+            result = humaneval(cfg, loaded=loaded, progress=st.progress)
     name = "humaneval_hotfix" if hotfixed else "humaneval_base"
-    write_json(st.out / RUN_PHASES[name], {k: v for k, v in st.stamp(result.to_dict(), adapter).items()
-                                           if k != "versions"})
-    return {k: v for k, v in result.pass_at_k.items() if v is not None}
+    data = {k: v for k, v in result.data.items() if k not in ("model", "model_checksum", "adapter")}
+    write_json(st.out / RUN_PHASES[name], {k: v for k, v in st.stamp(data, adapter).items() if k != "versions"})
+    return {k: v for k, v in data["pass_at_k"].items() if v is not None}
 
 
 def _phase_side_effect(st: _RunState, kind: str, limit: int | None) -> dict[str, float]:
+    from codehotfix.evaluation.tasks import TASKS, LocalityTaskConfig, PerplexityTaskConfig
+
     loaded = st.loaded(hotfixed=True)  # locality and perplexity switch the adapter off for the base side
     if kind == "locality":
-        from codehotfix.evaluation.locality import load_prompts, run_locality
-
-        result = run_locality(loaded.model, loaded.tokenizer, load_prompts(None, limit=limit), progress=st.progress)
-        result["prompts_source"] = "builtin:locality"
-        scalars = {"unchanged_fraction": result["unchanged_fraction"], "mean_kl": result["mean_kl"]}
+        cfg: object = LocalityTaskConfig(limit=limit)
     else:
-        from codehotfix.evaluation.perplexity import load_corpus, run_perplexity
-
-        name, texts = load_corpus(None, limit=limit)
-        result = run_perplexity(loaded.model, loaded.tokenizer, texts, corpus=name, seed=st.cfg.seed,
-                                progress=st.progress)
-        scalars = {"base": result["base"], "hotfixed": result["hotfixed"]}
+        cfg = PerplexityTaskConfig(limit=limit)
+        cfg.generation = cfg.generation.with_given(seed=st.cfg.seed)
+    result = TASKS.get(kind).run(loaded.model, loaded.tokenizer, cfg, progress=st.progress).to_json()
     write_json(st.out / RUN_PHASES[kind], st.stamp(result, st.hotfix_dir))
-    return scalars
+    keys = ("unchanged_fraction", "mean_kl") if kind == "locality" else ("base", "hotfixed")
+    return {k: result[k] for k in keys}
 
 
 def _run_phases(st: _RunState, opts: RunOptions) -> list[tuple[str, Any, Any]]:

@@ -74,22 +74,20 @@ def eval_cmd(
                                    "case, e.g. yaml.load( -> yaml.safe_load(; reaches new code)."),
 ) -> None:
     """Measure how often the model writes each case's fixed line, buggy line, or something else."""
-    from codehotfix.api import evaluate
+    from codehotfix.api import EvalHotfix, EvalOptions, evaluate
     from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.tasks import TASKS
     from codehotfix.online import MatchConfig
 
     cfg = EvalConfig(samples=samples, top_p=top_p, temperature=temperature, max_new_tokens=max_new_tokens,
                      batch_size=batch_size, max_context_tokens=max_context_tokens, seed=seed, backend=backend,
                      events=[e.strip() for e in events.split(",") if e.strip()])
+    options = EvalOptions(fmt=fmt, limit=limit, json_out=json_out, threads=threads, device=device)
     match = MatchConfig(mode=match_mode, tail_lines=match_lines, threshold=match_threshold)
-    result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, fmt=fmt, limit=limit,
-                      json_out=json_out, threads=threads, online=online, online_template=online_template,
-                      guard=guard, match=match, device=device)
-    s = result["summary"]
-    print(json.dumps({"cases": s["cases"], "hotfix": result["hotfix"]["kind"], "greedy": s["greedy"],
-                      "sampled": s["sampled"], "margin_mean": s["margin_mean"],
-                      "events": {e: {m: v["rate"] for m, v in b["greedy"].items()}
-                                 for e, b in s.get("events", {}).items()}, "seconds": result["seconds"],
+    hotfix = EvalHotfix.from_sources(online=online, online_template=online_template, guard=guard, match=match)
+    result = evaluate(cases, model=model, adapter=adapter, eval_config=cfg, options=options, hotfix=hotfix)
+    summary = TASKS.get("rates").summary(result)
+    print(json.dumps({"cases": summary.pop("cases"), "hotfix": result["hotfix"]["kind"], **summary,
                       "json": str(json_out)}, indent=2))
 
 

@@ -32,8 +32,9 @@ def humaneval_cmd(
     samples: int = opt.samples(default=opt.DEFAULT_EXCEPTIONS[("humaneval", "--samples")][0], low=1),
     temperature: float = typer.Option(0.0, callback=finite, help="0 means greedy."),
     k: Optional[List[int]] = opt.pass_k(),
-    max_new_tokens: int = typer.Option(384, help="Token budget per completion."),
-    batch_size: int = typer.Option(8, help="Prompts per generation batch."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Token budget per completion (default: the task's, "
+                                                 "384)."),
+    batch_size: Optional[int] = typer.Option(None, help="Prompts per generation batch (default: the task's, 8)."),
     seed: int = opt.seed(),
     threads: Optional[int] = opt.threads(),
     device: str = opt.device(),
@@ -43,22 +44,13 @@ def humaneval_cmd(
     """Measure HumanEval pass@k (generated code runs only in the sandbox, and only with --allow-exec)."""
     samples = opt.prefer(samples, old_n, new_default=opt.DEFAULT_EXCEPTIONS[("humaneval", "--samples")][0])
     k = opt.prefer(k, old_k)
-    from codehotfix.api import load_hotfixed
-    from codehotfix.evaluation.generation import make_generator
-    from codehotfix.evaluation.humaneval import HumanEvalConfig, run_humaneval
-    from codehotfix.files import sha256_file, write_json
+    from codehotfix.api import humaneval
+    from codehotfix.evaluation.tasks import HumanEvalTaskConfig
 
     # Validate (including --allow-exec) before a model loads.
-    cfg = HumanEvalConfig(limit=limit, exclude=tuple(exclude or ()), samples=samples, temperature=temperature,
-                          max_new_tokens=max_new_tokens, k=tuple(k or (1,)), seed=seed, batch_size=batch_size,
-                          allow_exec=allow_exec, allow_weak_isolation=allow_weak_isolation)
-    loaded = load_hotfixed(model, adapter, threads=threads, device=device)
-    adapter_sum = sha256_file(Path(adapter) / "adapter_model.safetensors") if adapter else None
-    result = run_humaneval(make_generator(loaded.model, loaded.tokenizer, batch_size=batch_size), cfg,
-                           model_checksum=loaded.checksum, adapter_checksum=adapter_sum)
-    data = {"model": loaded.model_id, "model_checksum": loaded.checksum,
-            "adapter": str(adapter) if adapter else None, **result.to_dict()}
-    write_json(json_out, data)
-    print(json.dumps({"pass_at_k": result.pass_at_k, "problems": len(result.tasks),
-                      "generation_s": round(result.generation_s, 1), "execution_s": round(result.execution_s, 1),
-                      "cached_prompts": result.cached_prompts, "json": str(json_out)}, indent=2))
+    generation = HumanEvalTaskConfig(allow_exec=True).generation.with_given(
+        samples=samples, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+    cfg = HumanEvalTaskConfig(generation=generation, limit=limit, exclude=tuple(exclude or ()), k=tuple(k or (1,)),
+                              allow_exec=allow_exec, allow_weak_isolation=allow_weak_isolation)
+    result = humaneval(cfg, model=model, adapter=adapter, json_out=json_out, threads=threads, device=device)
+    print(json.dumps({**result.summary(), "json": str(json_out)}, indent=2))

@@ -112,7 +112,8 @@ def leak_cmd(
 ) -> None:
     """Measure PII leakage: targeted (--samples per known occurrence) and untargeted (--untargeted-samples
     top-k samples); a redacted .md summary goes beside --json."""
-    from codehotfix.privacy.leak import LeakRun, TargetedConfig, UntargetedConfig, load_targets, run_leak
+    from codehotfix.api import leak
+    from codehotfix.privacy.leak import LeakRun, TargetedConfig, UntargetedConfig, load_targets
 
     if untargeted and ctx.get_parameter_source("samples").name == "COMMANDLINE":
         # --samples meant the untargeted count before it became the shared --samples/-k: say so once.
@@ -124,7 +125,7 @@ def leak_cmd(
     untargeted_cfg = None if not untargeted else UntargetedConfig(samples=untargeted_samples, top_k=top_k,
                                                              max_new_tokens=max_new_tokens, seed=seed)
     targets = load_targets(secrets=secrets, root=root, cases=cases, context=context)
-    result = run_leak(LeakRun(targets, targeted_cfg, untargeted_cfg), model=model, adapter=adapter,
+    result = leak(LeakRun(targets, targeted_cfg, untargeted_cfg), model=model, adapter=adapter,
                       json_out=json_out, threads=threads, device=device)
     t, u = result.get("targeted"), result.get("untargeted")
     print(json.dumps({

@@ -25,10 +25,10 @@ def report_cmd(
     force: bool = typer.Option(False, "--force", help="Replace report files that belong to another run."),
 ) -> None:
     """Write report.html (plots, verdict, significance), report.md and report.json for RUN_DIR."""
+    from codehotfix.api import report
     from codehotfix.files import read_json
-    from codehotfix.report import build_report
 
-    paths = build_report(run_dir, out, force=force)
+    paths = report(run_dir, out, force=force)
     numbers = read_json(paths.json)
     print(json.dumps({"html": str(paths.html), "markdown": str(paths.markdown), "json": str(paths.json),
                       "verdict": numbers["headlines"],

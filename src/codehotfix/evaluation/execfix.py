@@ -37,7 +37,7 @@ from typing import Any, Sequence
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import CodehotfixError, ConfigError, DataError
 from codehotfix.evaluation import stats
-from codehotfix.evaluation.sandbox import SandboxResult, SandboxStatus, run_many
+from codehotfix.evaluation.sandbox import SandboxStatus, run_many
 
 __all__ = ["ExecFixConfig", "has_tests", "fix_program", "run_execfix"]
 
@@ -103,6 +103,46 @@ def _rates(records: list[dict], side: str) -> dict[str, Any]:
     }
 
 
+def _plan_programs(tested: Sequence[HotfixCase], sides: dict[str, list[dict]]
+                   ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Every distinct program once (samples repeat lines, and base and hotfixed often agree): the
+    programs (text → index into the sandbox results) and, per case, the indices of its reference
+    lines and of each side's greedy and sampled lines."""
+    programs: dict[str, int] = {}
+
+    def want(case: HotfixCase, line: str | None) -> int | None:
+        if line is None:
+            return None
+        return programs.setdefault(fix_program(case, line), len(programs))
+
+    plan = []
+    for i, case in enumerate(tested):
+        entry: dict[str, Any] = {"fixed": want(case, case.fixed), "buggy": want(case, case.buggy)}
+        for side, recs in sides.items():
+            entry[side] = (want(case, recs[i]["greedy"]), [want(case, s) for s in recs[i]["samples"]])
+        plan.append(entry)
+    return programs, plan
+
+
+def _records(tested: Sequence[HotfixCase], plan: list[dict[str, Any]], sides: dict[str, list[dict]],
+             results: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per case: the reference lines' outcomes and, per side, its lines' labels and outcomes."""
+    passed = [r.passed for r in results]
+    records = []
+    for i, (case, entry) in enumerate(zip(tested, plan)):
+        rec: dict[str, Any] = {"id": case.id, "fixed_passed": passed[entry["fixed"]],
+                               "buggy_passed": passed[entry["buggy"]],
+                               "fixed_message": results[entry["fixed"]].message}
+        for side, recs in sides.items():
+            g, ss = entry[side]
+            rec[side] = {"greedy": recs[i]["greedy"], "greedy_label": recs[i]["greedy_label"],
+                         "greedy_passed": g is not None and passed[g],
+                         "greedy_status": results[g].status.value if g is not None else None,
+                         "sample_labels": recs[i]["sample_labels"], "samples_passed": [passed[s] for s in ss]}
+        records.append(rec)
+    return records
+
+
 def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cfg: Any = None,
                 exec_cfg: ExecFixConfig | None = None, *, progress: bool = True) -> dict[str, Any]:
     """Generates completions for the cases with tests (base and, with an adapter, hotfixed), runs
@@ -136,9 +176,10 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
         sides["base"] = evaluate_cases(model, tokenizer, tested, eval_cfg, progress=progress)["cases"]
     if has_adapter(model):
         sides["hotfixed"] = evaluate_cases(model, tokenizer, tested, eval_cfg, progress=progress)["cases"]
+
     programs, plan = _plan_programs(tested, sides)
     start = time.time()
-    results = run_many(programs, workers=exec_cfg.workers, timeout_s=exec_cfg.timeout_s,
+    results = run_many(list(programs), workers=exec_cfg.workers, timeout_s=exec_cfg.timeout_s,
                        memory_mb=exec_cfg.memory_mb, allow_weak_isolation=exec_cfg.allow_weak_isolation)
     execution_s = time.time() - start
     errors = [r for r in results if r.status is SandboxStatus.ERROR]
@@ -152,7 +193,12 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
         bad = [r["id"] for r in records if not r["fixed_passed"]]
         warnings.warn(f"the reference fixed line fails its tests on {len(bad)} case(s) ({', '.join(bad[:5])}); "
                       "their pass rates are not meaningful", stacklevel=2)
-    mcnemar = _mcnemar(records) if "hotfixed" in sides else None
+    mcnemar = None
+    if "hotfixed" in sides:
+        m = stats.mcnemar_exact([r["base"]["greedy_passed"] for r in records],
+                                [r["hotfixed"]["greedy_passed"] for r in records])
+        diff = (m.gained - m.lost) / m.n
+        mcnemar = {**asdict(m), "difference": diff, "summary": stats.describe_change(m.p_value, diff)}
     return {
         "kind": "execfix", "cases": len(tested), "without_tests": len(cases) - len(tested),
         "base": _rates(records, "base"), "hotfixed": _rates(records, "hotfixed") if "hotfixed" in sides else None,
@@ -162,61 +208,3 @@ def run_execfix(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], eval_cf
         "config": {"eval": dict(eval_cfg.__dict__), "exec": asdict(exec_cfg)},
         "seconds": round(time.time() - t0, 2),
     }
-
-
-@dataclass
-class _CasePlan:
-    """Where one case's programs sit in the list of programs to run (None: no such line)."""
-
-    fixed: int | None
-    buggy: int | None
-    sides: dict[str, tuple[int | None, list[int | None]]]  # side -> (greedy, samples)
-
-
-def _plan_programs(tested: Sequence[HotfixCase],
-                   sides: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[_CasePlan]]:
-    """The distinct programs to run, and per case where each of its lines' programs sits in that list.
-
-    Every distinct program runs once: samples repeat lines, and base and hotfixed often agree.
-    """
-    programs: dict[str, int] = {}  # program text -> index into the sandbox results
-
-    def want(case: HotfixCase, line: str | None) -> int | None:
-        if line is None:
-            return None
-        return programs.setdefault(fix_program(case, line), len(programs))
-
-    plan = []
-    for i, case in enumerate(tested):
-        entry = _CasePlan(want(case, case.fixed), want(case, case.buggy), {})
-        for side, recs in sides.items():
-            entry.sides[side] = (want(case, recs[i]["greedy"]), [want(case, s) for s in recs[i]["samples"]])
-        plan.append(entry)
-    return list(programs), plan
-
-
-def _records(tested: Sequence[HotfixCase], plan: Sequence[_CasePlan], sides: dict[str, list[dict[str, Any]]],
-             results: Sequence[SandboxResult]) -> list[dict[str, Any]]:
-    """One record per case: the reference lines' outcomes and each side's greedy and sample outcomes."""
-    passed = [r.passed for r in results]
-    records = []
-    for i, (case, entry) in enumerate(zip(tested, plan)):
-        rec: dict[str, Any] = {"id": case.id, "fixed_passed": passed[entry.fixed],
-                               "buggy_passed": passed[entry.buggy],
-                               "fixed_message": results[entry.fixed].message}
-        for side, recs in sides.items():
-            g, ss = entry.sides[side]
-            rec[side] = {"greedy": recs[i]["greedy"], "greedy_label": recs[i]["greedy_label"],
-                         "greedy_passed": g is not None and passed[g],
-                         "greedy_status": results[g].status.value if g is not None else None,
-                         "sample_labels": recs[i]["sample_labels"], "samples_passed": [passed[s] for s in ss]}
-        records.append(rec)
-    return records
-
-
-def _mcnemar(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """McNemar's exact test on greedy pass/fail, base against hotfixed, with the signed difference."""
-    m = stats.mcnemar_exact([r["base"]["greedy_passed"] for r in records],
-                            [r["hotfixed"]["greedy_passed"] for r in records])
-    diff = (m.gained - m.lost) / m.n
-    return {**asdict(m), "difference": diff, "summary": stats.describe_change(m.p_value, diff)}

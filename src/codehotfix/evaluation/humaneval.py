@@ -73,10 +73,13 @@ class HumanEvalConfig:
     exclude: tuple[str, ...] = ()
     samples: int = 1
     temperature: float = 0.0
-    max_new_tokens: int = 512
+    # The one home of HumanEval's generation defaults (the task, the CLI and `run` read them): 384
+    # tokens hold every canonical solution with room to spare, and `codehotfix humaneval` and `run`
+    # always used 384/8, so their cached generations and numbers stay valid.
+    max_new_tokens: int = 384
     k: tuple[int, ...] = (1,)
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int = 8
     timeout_s: float = 3.0
     memory_mb: int = 1024
     workers: int | None = None

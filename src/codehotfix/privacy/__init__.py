@@ -11,13 +11,12 @@
 from codehotfix.privacy.cases import PLACEHOLDERS, CaseBuildConfig, build_cases, cases_for_text, redact_line
 from codehotfix.privacy.corpus import CorpusConfig, Planted, generate_corpus, read_secrets, write_corpus
 from codehotfix.privacy.detect import DETECTORS, KINDS, DetectConfig, Finding, scan_line, scan_text
-from codehotfix.privacy.leak import (LeakRun, Target, TargetedConfig, UntargetedConfig, compare_leak, load_targets,
-                                     run_leak)
+from codehotfix.privacy.leak import LeakRun, Target, TargetedConfig, UntargetedConfig, compare_leak, load_targets
 from codehotfix.privacy.memorise import MemoriseConfig, corpus_loss, memorise, save_model
 from codehotfix.privacy.scan import ScanResult, scan_paths
 
 __all__ = ["PLACEHOLDERS", "CaseBuildConfig", "build_cases", "cases_for_text", "redact_line", "CorpusConfig",
            "Planted", "generate_corpus", "read_secrets", "write_corpus", "DETECTORS", "KINDS", "DetectConfig",
            "Finding", "scan_line", "scan_text", "ScanResult", "scan_paths", "LeakRun", "Target", "TargetedConfig",
-           "UntargetedConfig", "compare_leak", "load_targets", "run_leak", "MemoriseConfig", "corpus_loss", "memorise",
+           "UntargetedConfig", "compare_leak", "load_targets", "MemoriseConfig", "corpus_loss", "memorise",
            "save_model"]

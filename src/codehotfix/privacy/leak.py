@@ -43,7 +43,7 @@ Complete = Callable[[Sequence[str]], list["Completions"]]
 
 __all__ = ["Target", "TargetedConfig", "UntargetedConfig", "LIGHT_PROMPTS", "targets_from_cases",
            "targets_from_secrets", "targeted_leak", "untargeted_leak", "make_completer", "make_sampler",
-           "compare_leak", "redact", "summary_markdown", "LeakRun", "measure", "load_targets", "run_leak"]
+           "compare_leak", "redact", "summary_markdown", "LeakRun", "measure", "load_targets"]
 
 # Generic openings of the kinds of files PII lives in; none names a project or person.
 LIGHT_PROMPTS = ("", '"""', "import os\n\n", "from setuptools import setup\n\n", "[project]\n", "LOGGING = {\n")
@@ -414,29 +414,3 @@ def load_targets(*, secrets: str | Path | None = None, root: str | Path | None =
         return targets_from_cases(read_cases(cases), context)
     root = Path(root) if root else Path(secrets).parent / "files"
     return targets_from_secrets(read_secrets(secrets), root, context=context)
-
-
-def run_leak(run: LeakRun, *, model: str | None = None, adapter: str | Path | None = None,
-             json_out: str | Path | None = None, loaded: LoadedModel | None = None, threads: int | None = None,
-             progress: bool = True, device: str | None = "auto") -> dict[str, Any]:
-    """Loads the model (and adapter, unless ``loaded`` is given), measures leakage, and writes
-    ``json_out`` plus a redacted summary ``json_out.md``; returns the result dict.
-
-    Raises:
-        DataError: no targets, or nothing to measure (both settings None).
-    """
-    from codehotfix.api import library_versions, load_hotfixed
-    from codehotfix.files import atomic_write_text, write_json
-
-    if not run.targets:
-        raise DataError("pii leak: no targets")
-    if run.targeted is None and run.untargeted is None:
-        raise DataError("pii leak: nothing to measure (targeted and untargeted both off)")
-    loaded = loaded or load_hotfixed(model, adapter, threads=threads, device=device)
-    result = {"model": loaded.model_id, "model_checksum": loaded.checksum,
-              "adapter": str(adapter) if adapter else None, "versions": library_versions(),
-              **measure(loaded.model, loaded.tokenizer, run, progress=progress)}
-    if json_out:
-        write_json(json_out, result)
-        atomic_write_text(Path(str(json_out) + ".md"), summary_markdown(result))
-    return result

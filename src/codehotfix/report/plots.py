@@ -151,8 +151,8 @@ def _humaneval(n: dict[str, Any]) -> Plot | None:
 
 
 def _locality(report: RunReport, n: dict[str, Any]) -> Plot | None:
-    kd = report.kinds.get("locality")
-    kls = [r["kl"] for r in kd.data.get("records", [])] if kd else []
+    data = report.parts.get("locality")
+    kls = [r["kl"] for r in data.get("records", [])] if isinstance(data, dict) else []
     if not kls:
         return None
     fig = _fig(6.5, 3.2)

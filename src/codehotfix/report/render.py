@@ -7,223 +7,20 @@ template with autoescaping (file names and case ids are user data); figures are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import jinja2
 
-from codehotfix.evaluation.compare import format_change
-from codehotfix.report.analysis import PAPER
+from codehotfix.evaluation.tasks import in_report_order
+from codehotfix.evaluation.tasks.sections import PAPER, Section, Table
+from codehotfix.evaluation.tasks.sections import fmt_change as _chg
+from codehotfix.evaluation.tasks.sections import fmt_value as _fmt
 from codehotfix.report.plots import Plot
 
 __all__ = ["Table", "Section", "build_sections", "render_html", "render_markdown"]
 
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    caption: str = ""
-
-
-@dataclass
-class Section:
-    """One part of the report: blocks in reading order — ``("p", sentence)``, ``("table", Table)``,
-    ``("plot", figure name)`` — and ``missing``: absent inputs, as sentences saying how to make them."""
-
-    id: str
-    title: str
-    blocks: list[tuple[str, Any]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def table(self, table: Table) -> None:
-        self.blocks.append(("table", table))
-
-    def plot(self, name: str) -> None:
-        self.blocks.append(("plot", name))
-
-
-def _r(x: float | None, digits: int = 3) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def _chg(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{x:+.{digits}f}%".replace("-", "\u2212")
-
-
-def _ci(ci: Sequence[float] | None, digits: int = 3) -> str:
-    return "n/a" if not ci else f"{ci[0]:.{digits}f}–{ci[1]:.{digits}f}"
-
-
-# Which section each Missing entry of collect.py belongs to.
-_MISSING_SECTION = {"fixed/buggy rates": "rates", "HumanEval (base)": "humaneval", "HumanEval (hotfix)": "humaneval",
-                    "training": "train", "training curves": "train", "locality": "locality",
-                    "perplexity": "perplexity", "variants": "variants", "execfix": "execfix"}
-
-
-def _rates(n: dict[str, Any]) -> Section:
-    s = Section("rates", "Hotfix cases: fixed and buggy rates")
-    r = n["rates"]
-    if not r:
-        return s
-    s.p(f"From {', '.join(r['sources'])}: {r['cases']} cases, each completed greedily and sampled. "
-        "Rate = share of completions whose first line is the fixed (or buggy) line. "
-        f"For reference, the paper reports fixed {PAPER['fixed_change_pct']:+.2f}% and buggy "
-        f"{_chg(PAPER['buggy_change_pct'], 2)} ({PAPER['source']}).")
-    rows = []
-    for mode in ("greedy", "sampled"):
-        c, ci = r["comparison"][mode], r["intervals"][mode]
-        rows.append([mode, str(c["n_before"]), _r(c["fixed_before"]), _r(c["fixed_after"]), _chg(c["fixed_change_pct"]),
-                     _r(c["buggy_before"]), _r(c["buggy_after"]), _chg(c["buggy_change_pct"]),
-                     f"{_ci(ci['fixed_before'])} → {_ci(ci['fixed_after'])}",
-                     f"{_ci(ci['buggy_before'])} → {_ci(ci['buggy_after'])}"])
-    s.table(Table(["mode", "completions", "fixed before", "fixed after", "change", "buggy before",
-                   "buggy after", "change", "fixed 95% CI", "buggy 95% CI"], rows,
-                  f"Intervals: greedy {r['intervals']['greedy']['method']}; sampled "
-                  f"{r['intervals']['sampled']['method']}."))
-    c = r["comparison"]
-    if c["margin_before"] is not None and c["margin_after"] is not None:
-        s.p(f"Mean log-likelihood margin log p(fixed) − log p(buggy): {c['margin_before']:.2f} → "
-            f"{c['margin_after']:.2f} nats.")
-    if r["tests"]:
-        s.table(Table(["outcome", "test", "cases", "result"],
-                      [[k.replace("_", " "), t["test"], str(t["cases"]), t["sentence"]]
-                       for k, t in r["tests"].items()], "Paired tests on the same cases, before vs after."))
-    else:
-        s.p("No paired tests: they need per-case records (base_eval.json and hotfix_eval.json); "
-            "summary.json holds only aggregate rates.")
-    _event_tables(s, r.get("events"))
-    s.plot("rates_overall")
-    if r["groups"]:
-        s.table(Table(
-            ["topic / pattern", "cases", "fixed before", "fixed after", "buggy before", "buggy after",
-             "margin before", "margin after"],
-            [[g, str(v["cases"]), _r(v["sampled_fixed_before"]), _r(v["sampled_fixed_after"]),
-              _r(v["sampled_buggy_before"]), _r(v["sampled_buggy_after"]), _r(v["margin_before"], 1),
-              _r(v["margin_after"], 1)] for g, v in sorted(r["groups"].items())],
-            "Per topic/pattern, sampled rates and mean margin (nats)."))
-        s.plot("rates_by_group")
-    return s
-
-
-_EVENT_HELP = {"line": "prompt = the prefix; the first line written is judged",
-               "split": "prompt = the prefix plus the start the buggy and fixed lines share (cut at a token "
-                        "boundary); the completed line is judged, and which line it continues toward",
-               "window": "prompt = the prefix; up to 5 lines written, judged by whether they contain the fixed "
-                         "or buggy line (and the case's patterns)"}
-
-
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
-
-
-def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
-    """One table per completion event (``evaluation.compare``): every rate with its interval and test."""
-    if not events or not events.get("events"):
-        return
-    s.p(f"Completion events (docs/evaluation.md), paired on {events['cases']} cases: every rate with its 95% "
-        "interval (greedy: Wilson; sampled: bootstrap over cases) and a paired test (greedy: McNemar exact; "
-        "sampled: sign-flip permutation on per-case rates); p is Holm-adjusted within each event's table, and "
-        f"a change is 'not significant' where the adjusted p ≥ {events['alpha']:g}.")
-    for event, table in events["events"].items():
-        rows = [[r["metric"].replace("_", " "), r["mode"], f"{_r(r['before'])} [{_ci(r['before_ci'], 2)}]",
-                 f"{_r(r['after'])} [{_ci(r['after_ci'], 2)}]",
-                 format_change(r).replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
-                 _p(r["p"]), _p(r["p_holm"]), r["verdict"]] for r in table["rows"]]
-        s.table(Table(["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p",
-                       "verdict"], rows, f"Event '{event}': {_EVENT_HELP.get(event, '')}."))
-
-
-def _humaneval(n: dict[str, Any]) -> Section:
-    s = Section("humaneval", "HumanEval (general coding ability)")
-    h = n["humaneval"]
-    if not h:
-        return s
-    rows = []
-    for name in ("base", "hotfixed"):
-        side = h.get(name)
-        if side:
-            for k, v in side["pass_at_k"].items():
-                rows.append([name, side["file"], k, _r(v["value"]), _ci(v["ci95"]), str(side["problems"]),
-                             "/".join(map(str, side["samples_per_problem"]))])
-    s.table(Table(["model", "file", "metric", "value", "95% CI", "problems", "samples/problem"], rows))
-    if h.get("headline"):
-        s.p(h["headline"] + ".")
-    s.plot("humaneval")
-    return s
-
-
-def _locality(n: dict[str, Any]) -> Section:
-    s = Section("locality", "Locality (unrelated prompts)")
-    loc = n["locality"]
-    if loc:
-        s.p(loc["headline"] + ".")
-        s.table(Table(["prompts", "unchanged", "95% CI", "mean KL", "median KL", "95th pct KL", "max KL"],
-                      [[str(loc["prompts"]), _r(loc["unchanged_fraction"]), _ci(loc["unchanged_ci95"]),
-                        f"{loc['mean_kl']:.4g}", *(("n/a" if loc[k] is None else f"{loc[k]:.4g}")
-                                                   for k in ("median_kl", "p95_kl", "max_kl"))]],
-                      "KL(base ‖ hotfixed) of next-token distributions, nats."))
-        s.plot("locality")
-    return s
-
-
-def _perplexity(n: dict[str, Any], limit: int = 25) -> Section:
-    s = Section("perplexity", "Perplexity (held-out code)")
-    p = n["perplexity"]
-    if p:
-        s.p(p["headline"] + ".")
-        if p["note"]:
-            s.p("Note: " + p["note"] + ".")
-        s.table(Table(["corpus", "tokens", "base", "hotfixed", "relative change", "95% CI"],
-                      [[str(p["corpus"]), str(p["tokens"]), _r(p["base"]), _r(p["hotfixed"]),
-                        _chg(100 * p["relative_change"]),
-                        f"{_chg(100 * p['ci95'][0])} to {_chg(100 * p['ci95'][1])}" if p["ci95"] else "n/a"]]))
-        files = sorted(p["files"], key=lambda f: -f["tokens"])[:limit]
-        if files:
-            s.table(Table(["file", "tokens", "base", "hotfixed"],
-                          [[f["id"], str(f["tokens"]), _r(f["base"]), _r(f["hotfixed"])] for f in files],
-                          f"Per file (largest {len(files)} of {len(p['files'])})."))
-        s.plot("perplexity")
-    return s
-
-
-def _variants(n: dict[str, Any]) -> Section:
-    s = Section("variants", "Variants of the hotfix cases (generalisation)")
-    v = n["variants"]
-    if v:
-        rows = [[name, str(k["n"]), str(k["skipped"]) if k["skipped"] is not None else "",
-                 *(f"{_r(k[f'{m}_{lab}_before'])} → {_r(k[f'{m}_{lab}_after'])} ({_chg(k[f'{m}_{lab}_change_pct'])})"
-                   for m in ("greedy", "sampled") for lab in ("fixed", "buggy"))]
-                for name, k in v["kinds"].items()]
-        s.table(Table(["variant", "cases", "skipped", "greedy fixed", "greedy buggy", "sampled fixed",
-                       "sampled buggy"], rows, f"{v['skipped']} variants could not be made."))
-    return s
-
-
-def _execfix(n: dict[str, Any]) -> Section:
-    s = Section("execfix", "Executed fixes (do the completions run?)")
-    e = n["execfix"]
-    if e:
-        if e.get("headline"):
-            s.p(e["headline"] + ".")
-        keys = ["pass_rate", "greedy_pass_rate", "string_fixed_rate"]
-        s.table(Table(["model", *keys], [[side, *(_r(e[side].get(k)) for k in keys)]
-                                         for side in ("base", "hotfixed")], f"{e['cases']} cases."))
-        if e.get("reference"):
-            s.table(Table(list(e["reference"]), [[_fmt(x) for x in e["reference"].values()]],
-                          "Reference: the cases' own fixed and buggy lines."))
-        if e.get("mcnemar"):
-            s.table(Table(list(e["mcnemar"]), [[_fmt(x) for x in e["mcnemar"].values()]], "McNemar (greedy)."))
-    return s
-
-
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+# Which section the Missing entries of the training part belong to (tasks name their own).
+_TRAIN_MISSING = ("training", "training curves")
 
 
 def _train(n: dict[str, Any]) -> Section:
@@ -278,12 +75,14 @@ def _inputs(n: dict[str, Any]) -> Section:
 
 def build_sections(numbers: dict[str, Any]) -> list[Section]:
     """The report's sections in reading order, each with its missing-input sentences attached."""
-    sections = [_rates(numbers), _humaneval(numbers), _locality(numbers), _perplexity(numbers),
-                _variants(numbers), _execfix(numbers), _train(numbers), _time(numbers), *_other(numbers),
-                _inputs(numbers)]
+    tasks = in_report_order()
+    sections = [*(task.section(numbers.get(task.name)) for task in tasks), _train(numbers), _time(numbers),
+                *_other(numbers), _inputs(numbers)]
     by_id = {s.id: s for s in sections}
+    owner = {name: task.name for task in tasks for name in task.missing_names}
+    owner.update({name: "train" for name in _TRAIN_MISSING})
     for m in numbers["missing"]:
-        section = by_id[_MISSING_SECTION[m["section"]]]
+        section = by_id[owner[m["section"]]]
         section.missing.append(f"Missing {m['section']}: {', '.join(m['files'])} not found in the run folder. "
                                f"Produce it with: {m['command']}")
     return sections
