@@ -305,7 +305,7 @@ class _AdapterRun:
         self.done = _resume(self.ckpt, self.fp, restart, self.is_main, model, self.optimizer, self.rng, self.retain)
         with warnings.catch_warnings():
             # Replaying the schedule to the resumed step is not the misuse torch warns about.
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")  # a regex: no "()"
             for _ in range(self.done.step):
                 self.schedule.step()
         self.tokens, self.t0 = 0, 0.0  # tokens and start time of this segment; ``done`` holds earlier ones
