@@ -87,7 +87,8 @@ def test_pass_counter_sees_case_and_kl_corpus_batches(tiny_model, tiny_tokenizer
 
 def test_tiny_end_to_end_three_seeds(tmp_path):
     out = tmp_path / "hotfix_cost.json"
-    payload = hotfix_cost.main(["--tiny", "--out", str(out), "--seeds", "0,1,2", "--max-epochs", "2"])
+    # One thread: on a shared 2-core machine OpenMP threads spinning against other work slow it 10×.
+    payload = hotfix_cost.main(["--tiny", "--threads", "1", "--out", str(out), "--seeds", "0,1,2", "--max-epochs", "2"])
     assert out.is_file() and out.with_suffix(".md").is_file()
     assert payload["seeds"] == [0, 1, 2] and len(payload["systems"]) == 9
     for seed in (0, 1, 2):
@@ -99,6 +100,8 @@ def test_tiny_end_to_end_three_seeds(tmp_path):
         assert row["status"] in ("reached", "censored", "plateaued") and 1 <= row["epochs_run"] <= 2
         assert row["train_tokens_real"] > 0 and row["ref_tokens_real"] > 0 and row["epoch_s"] is not None
         assert row["model_flops_to_effect"] > 0
+    reached = {r["system"] for r in payload["systems"] if r["status"] == "reached"}
+    assert "codehotfix" in reached  # the tiny target is met within 2 epochs; the time ratios are then defined
     paper = next(r for r in payload["systems"] if r["system"] == "paper_recipe")
     assert paper["train_tokens_padded"] % 512 == 0  # every snippet padded to 512
     summary = {s["system"]: s for s in payload["summary"]}
