@@ -32,9 +32,10 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -50,7 +51,8 @@ from codehotfix.files import write_json  # noqa: E402
 __all__ = [
     "REPO_ROOT", "RESULTS_DIR", "measure_matmul_flops", "PeakRSS", "Timer", "release_memory",
     "rss_bytes", "result_path", "check_writable", "write_results", "environment", "print_table",
-    "markdown_table", "forward_params", "lora_params", "FlopCount", "training_flops", "flops_summary", "EffectTarget",
+    "markdown_table", "forward_params", "lora_params", "FlopCount", "training_flops", "flops_summary", "PassCounter",
+    "spread", "format_spread", "EffectTarget",
     "parse_targets", "EffectProbe", "EpochTracker", "EffectStopCallback", "build_tiny_model",
     "CORPUS",
 ]
@@ -346,6 +348,92 @@ def flops_summary(count: FlopCount, n: int, n_lora: int, seconds: float, matmul_
             "executed_flops_share": rate_exec / matmul_flops if rate_exec else None}
 
 
+def _decoder(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformer body of a causal LM (PEFT-wrapped or not): every pass of every system goes through it."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base, base.base_model_prefix)
+
+
+class PassCounter:
+    """Counts the tokens of every forward pass through a model's transformer body, the same way for
+    every system: a pass with gradients enabled is a trainable pass, one without is a reference
+    pass (an adapter-off or second-copy forward); real tokens are the attention mask's ones for the
+    new positions, padded tokens the full ``[batch, seq]`` shape.
+
+    A forward pre-hook on the body sees every batch a system runs (case batches, the kl_corpus
+    retain batches, reference passes, DPO's chosen/rejected rows), so the FLOP count cannot leave
+    one out. ``paused()`` excludes the effect probe's own passes.
+
+    Usage::
+
+        counter = PassCounter()
+        counter.attach(model)            # and the paper recipe's second copy
+        train(); counter.tokens          # FlopCount
+    """
+
+    def __init__(self) -> None:
+        self.tokens = FlopCount()
+        self._paused = 0
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def attach(self, model: torch.nn.Module) -> "PassCounter":
+        self._handles.append(_decoder(model).register_forward_pre_hook(self._count, with_kwargs=True))
+        return self
+
+    def detach(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._paused += 1
+        try:
+            yield
+        finally:
+            self._paused -= 1
+
+    def _count(self, module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+        if self._paused:
+            return
+        x = kwargs.get("input_ids", args[0] if args else None)
+        if x is None:
+            x = kwargs.get("inputs_embeds")
+        if x is None:
+            return
+        rows, width = x.shape[0], x.shape[1]
+        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
+        # With a key/value cache the mask covers past + new columns: the new ones are the last `width`.
+        real = int(mask[:, -width:].sum()) if isinstance(mask, torch.Tensor) and mask.dim() == 2 else rows * width
+        if torch.is_grad_enabled():
+            self.tokens.add_train(real, rows * width)
+        else:
+            self.tokens.add_ref(real, rows * width)
+
+
+# --------------------------------------------------------------------------- spread over repeats
+
+def spread(values: Sequence[float]) -> dict[str, float | int | None]:
+    """Median, min and max of ``values`` (seeds or repeats) and how many there were; None where empty.
+
+    With 3–5 values a bootstrap interval says little more than the range, so the range is reported.
+    """
+    vals = sorted(float(v) for v in values)
+    if not vals:
+        return {"n": 0, "median": None, "min": None, "max": None}
+    mid = len(vals) // 2
+    median = vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+    return {"n": len(vals), "median": median, "min": vals[0], "max": vals[-1]}
+
+
+def format_spread(s: dict[str, float | int | None], unit: str = "×", digits: int = 2) -> str:
+    """'1.67× (1.50–1.80×, n=3)' from ``spread``; '—' when empty."""
+    if not s["n"]:
+        return "—"
+    med, lo, hi = (f"{s[k]:.{digits}f}" for k in ("median", "min", "max"))
+    return f"{med}{unit} ({lo}–{hi}{unit}, n={s['n']})" if s["n"] > 1 else f"{med}{unit} (n=1)"
+
+
 # --------------------------------------------------------------------------- the stated effect
 
 _METRICS = {
@@ -461,10 +549,12 @@ class EpochTracker:
     ``start()`` when the system begins (after its base model is loaded); ``epoch_end(model, epoch)``
     after each epoch measures the effect. The probe's time is excluded from the training time, so
     ``time_to_effect_s`` is setup + training up to the end of the first epoch that meets every
-    target.
+    target; the probe's forward passes are left out of ``counter`` too. Each epoch's record holds
+    its effect, the cumulative training seconds, that epoch's own seconds and the token counts so far.
     """
 
     probe: EffectProbe
+    counter: PassCounter | None = None
     epochs: list[dict[str, Any]] = field(default_factory=list)
     time_to_effect_s: float | None = None
     epochs_to_effect: int | None = None
@@ -478,14 +568,22 @@ class EpochTracker:
         """Seconds since ``start()`` minus the probe's own time."""
         return time.perf_counter() - self._t0 - self.probe_s
 
-    def epoch_end(self, model: Any, epoch: int) -> bool:
-        """Records epoch ``epoch`` (1-based); returns True once the target is reached."""
+    def epoch_end(self, model: Any, epoch: int, epoch_s: float | None = None) -> bool:
+        """Records epoch ``epoch`` (1-based) and ``epoch_s``, the seconds of that epoch's own batches
+        and steps as its system measured them; returns True once the target is reached."""
         train_s = self.elapsed()
         t = time.perf_counter()
-        effect = self.probe.measure(model)
+        if self.counter is not None:
+            with self.counter.paused():
+                effect = self.probe.measure(model)
+        else:
+            effect = self.probe.measure(model)
         self.probe_s += time.perf_counter() - t
         reached = self.probe.reached(effect)
-        self.epochs.append({"epoch": epoch, "train_s": round(train_s, 3), **effect, "reached": reached})
+        tokens = self.counter.tokens.to_dict() if self.counter is not None else {}
+        self.epochs.append({"epoch": epoch, "train_s": round(train_s, 3),
+                            "epoch_s": round(epoch_s, 3) if epoch_s is not None else None,
+                            **effect, "reached": reached, "tokens": tokens})
         if reached and self.time_to_effect_s is None:
             self.time_to_effect_s, self.epochs_to_effect = train_s, epoch
         return reached
@@ -493,13 +591,19 @@ class EpochTracker:
 
 def EffectStopCallback(tracker: EpochTracker) -> Any:  # noqa: N802 - a factory that reads like a class
     """A ``transformers.TrainerCallback`` that measures the effect after every epoch and stops
-    training once the target is reached (used by both baselines)."""
+    training once the target is reached (used by both baselines). The epoch's own seconds run from
+    ``on_epoch_begin`` to ``on_epoch_end``, as codehotfix's ``EpochEnd.seconds`` do."""
     from transformers import TrainerCallback
 
     class _EffectStop(TrainerCallback):
+        started = 0.0
+
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
         def on_epoch_end(self, args, state, control, model=None, **kwargs):
             epoch = int(round(state.epoch or 0))
-            if tracker.epoch_end(model, epoch):
+            if tracker.epoch_end(model, epoch, time.perf_counter() - self.started):
                 control.should_training_stop = True
             return control
 

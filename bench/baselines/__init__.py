@@ -3,7 +3,7 @@
 codehotfix package."""
 
 from bench.baselines.paper_recipe import PaperRecipeConfig, SnippetCollator, build_paper_trainer, snippet_examples
-from bench.baselines.trl_dpo import CountingCollator, DPOBaselineConfig, build_dpo_trainer, dpo_dataset
+from bench.baselines.trl_dpo import DPOBaselineConfig, build_dpo_trainer, dpo_dataset
 
 __all__ = ["PaperRecipeConfig", "SnippetCollator", "build_paper_trainer", "snippet_examples",
-           "DPOBaselineConfig", "CountingCollator", "build_dpo_trainer", "dpo_dataset"]
+           "DPOBaselineConfig", "build_dpo_trainer", "dpo_dataset"]

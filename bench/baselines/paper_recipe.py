@@ -19,7 +19,7 @@ comparison is between recipes, not schedules, and stopping after any epoch equal
 Usage::
 
     trainer = build_paper_trainer(model, ref_model, tokenizer, cases, PaperRecipeConfig())
-    trainer.train(); trainer.tokens   # FlopCount of real and padded tokens
+    trainer.train()
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
-from bench.common import FlopCount
 from codehotfix.api import seed_everything
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import ConfigError
@@ -137,7 +136,7 @@ class PaperRecipeTrainer(Trainer):
     """``Trainer`` with the paper's loss; ``ref_model`` is the second full copy of the base model.
 
     The loss is a per-micro-batch mean, so ``Trainer`` divides it by the accumulation steps.
-    ``tokens`` counts the real and padded tokens of the trainable and reference passes.
+    (Tokens and FLOPs are counted from outside, the same way for every system: ``bench.common.PassCounter``.)
     """
 
     loss_is_scaled_for_ga = False
@@ -146,7 +145,6 @@ class PaperRecipeTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.ref_model, self.recipe = ref_model, recipe
         self.ref_model.eval().requires_grad_(False)
-        self.tokens = FlopCount()
         self.last_terms: dict[str, float] = {}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -167,10 +165,6 @@ class PaperRecipeTrainer(Trainer):
             kl = (kl_tok * f_mask).sum() / f_mask.sum().clamp(min=1)
             loss = loss + self.recipe.kl_weight * kl
             terms["kl"] = float(kl.detach())
-            if model.training:
-                self.tokens.add_ref(f_mask.sum(), f_ids.numel())
-        if model.training:
-            self.tokens.add_train(mask.sum(), ids.numel())
         self.last_terms = terms
         return (loss, {}) if return_outputs else loss
 

@@ -15,21 +15,20 @@ constant) because TRL's 1e-6 default is meant for full fine-tuning; ``beta`` sta
 Usage::
 
     trainer = build_dpo_trainer(model, tokenizer, cases, DPOBaselineConfig())
-    trainer.train(); trainer.data_collator.tokens   # FlopCount (the reference pass reruns the same rows)
+    trainer.train()   # tokens: bench.common.PassCounter (the reference pass reruns the same rows)
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
-from bench.common import FlopCount
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import ConfigError
 from codehotfix.models.adapters import AdapterConfig
 
-__all__ = ["DPOBaselineConfig", "dpo_dataset", "CountingCollator", "build_dpo_trainer"]
+__all__ = ["DPOBaselineConfig", "dpo_dataset", "build_dpo_trainer"]
 
 
 @dataclass
@@ -89,25 +88,6 @@ def dpo_dataset(cases: Sequence[HotfixCase], tokenizer: Any, max_context_tokens:
     return Dataset.from_list(rows)
 
 
-@dataclass
-class CountingCollator:
-    """Wraps TRL's ``DataCollatorForPreference`` and counts the real and padded tokens of every
-    batch it builds. DPO runs each batch through the policy (trainable) and again through the
-    reference (adapter disabled), so both counts get the same rows."""
-
-    inner: Any
-    tokens: FlopCount = field(default_factory=FlopCount)
-    counting: bool = True
-
-    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = self.inner(examples)
-        if self.counting:
-            real, padded = batch["attention_mask"].sum(), batch["input_ids"].numel()
-            self.tokens.add_train(real, padded)
-            self.tokens.add_ref(real, padded)
-        return batch
-
-
 def build_dpo_trainer(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: DPOBaselineConfig, *,
                       adapter: AdapterConfig | None = None, callbacks: Sequence[Any] = (),
                       output_dir: str | None = None, progress: bool = False) -> Any:
@@ -143,7 +123,7 @@ def build_dpo_trainer(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], c
         logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
         seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, disable_tqdm=not progress,
     )
-    collator = CountingCollator(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id))
+    collator = DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id)
     trainer = DPOTrainer(model=model, args=args, train_dataset=dpo_dataset(cases, tokenizer, cfg.max_context_tokens),
                          processing_class=tokenizer, peft_config=peft_config, data_collator=collator,
                          callbacks=list(callbacks))

@@ -23,7 +23,7 @@ from bench.baselines import (  # noqa: E402
     dpo_dataset,
     snippet_examples,
 )
-from bench.common import FlopCount, parse_targets, training_flops  # noqa: E402
+from bench.common import FlopCount, PassCounter, parse_targets, training_flops  # noqa: E402
 from codehotfix.errors import ConfigError  # noqa: E402
 
 
@@ -60,14 +60,18 @@ def test_paper_recipe_lowers_its_loss(tiny_model, tiny_tokenizer, tiny_cases, tm
 
     before = loss()
     assert trainer.last_terms["kl"] == pytest.approx(0.0, abs=1e-5)  # LoRA starts as the identity
+    counter = PassCounter().attach(tiny_model).attach(ref)
     trainer.train()
+    counter.detach()
     after = loss()
     assert after < before
     assert trainer.state.global_step == 3
-    # 3 steps × 2 micro-batches × 2 cases × 2 snippets, every one 128 tokens wide
-    assert trainer.tokens.train_padded == 3 * 2 * 2 * 2 * 128
-    assert trainer.tokens.ref_padded == 3 * 2 * 2 * 128
-    assert 0 < trainer.tokens.train_real < trainer.tokens.train_padded
+    # 3 steps × 2 micro-batches × 2 cases × 2 snippets, every one 128 tokens wide; the second copy
+    # runs the fixed snippets without gradients
+    tokens = counter.tokens
+    assert tokens.train_padded == 3 * 2 * 2 * 2 * 128
+    assert tokens.ref_padded == 3 * 2 * 2 * 128
+    assert 0 < tokens.train_real < tokens.train_padded and 0 < tokens.ref_real < tokens.ref_padded
 
 
 def test_dpo_dataset_columns(tiny_tokenizer, tiny_cases):
@@ -84,15 +88,14 @@ def test_trl_dpo_lowers_its_loss(tiny_model, tiny_tokenizer, tiny_cases, tmp_pat
     cfg = DPOBaselineConfig(lr=1e-2, batch_size=4, max_steps=3)
     trainer = build_dpo_trainer(tiny_model, tiny_tokenizer, tiny_cases, cfg, output_dir=str(tmp_path))
     data = dpo_dataset(tiny_cases, tiny_tokenizer, 256)
-    trainer.data_collator.counting = False
     before = trainer.evaluate(data)["eval_loss"]
     assert before == pytest.approx(0.6931, abs=1e-3)  # policy == reference: -log sigmoid(0)
-    trainer.data_collator.counting = True
+    counter = PassCounter().attach(trainer.model)
     trainer.train()
-    trainer.data_collator.counting = False
+    counter.detach()
     assert trainer.evaluate(data)["eval_loss"] < before
-    tokens = trainer.data_collator.tokens
-    assert tokens.train_real == tokens.ref_real > 0
+    tokens = counter.tokens  # the reference (adapter off, no gradients) reruns the policy's rows
+    assert tokens.train_real == tokens.ref_real > 0 and tokens.train_padded == tokens.ref_padded
     assert trainer.state.global_step == 3
 
 

@@ -32,3 +32,10 @@ def test_memorise_lowers_the_corpus_loss_and_merges(tiny_model, tiny_tokenizer, 
 def test_config_is_validated():
     with pytest.raises(ConfigError, match="lr"):
         MemoriseConfig(lr=0)
+
+
+def test_stop_loss_ends_memorising_after_the_first_epoch_below_it(tiny_model, tiny_tokenizer):
+    cfg = MemoriseConfig(epochs=8, lr=3e-2, r=4, alpha=8, batch_size=2, stop_loss=100.0, target_modules=TINY_TARGETS)
+    _, history = memorise(tiny_model, tiny_tokenizer, TEXTS, cfg, progress=False)
+    assert [e["epoch"] for e in history] == [1] and history[0]["loss"] < 100.0
+    assert set(history[0]) == {"epoch", "loss", "seconds"}

@@ -154,3 +154,74 @@ def test_nan_loss_term_is_named_and_nothing_is_checkpointed(tmp_path, tiny_model
         train_adapter(build_adapter(tiny_model, cfg.adapter), tiny_tokenizer, tiny_cases, cfg,
                       checkpoint_dir=ckpt, progress=False)
     assert json.loads((ckpt / "state.json").read_text())["epoch"] == 2  # the last finite epoch, not step 3
+
+
+def test_hooks_see_every_step_and_epoch_and_a_stop_equals_a_shorter_run(tiny_tokenizer, tiny_cases):
+    """on_step_end gets step/epoch/metrics/model/batch after every step; an on_epoch_end hook that
+    returns True ends the run after that epoch, with the same weights as a run of that many epochs."""
+    from codehotfix.api import seed_everything
+    from codehotfix.training.loop import TrainerCallback
+    from tiny_model import build_tiny_model
+
+    steps, epochs = [], []
+
+    def on_step(event):
+        steps.append((event.step, event.epoch, event.batch.size, {"loss", "grad_norm", "lr"} <= set(event.metrics)))
+        assert event.model is model and event.model.training
+
+    def on_epoch(event):
+        epochs.append((event.epoch, event.step, event.metrics["loss"], event.seconds >= 0))
+        return event.epoch == 2
+
+    def trained(epochs_cfg):
+        cfg = load_config(overrides=FAST[:1] + [f"training.epochs={epochs_cfg}", "training.batch_size=2"])
+        seed_everything(cfg.seed)
+        net = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
+        return net, train_adapter(net, tiny_tokenizer, tiny_cases, cfg, progress=False)
+
+    cfg = load_config(overrides=FAST[:1] + ["training.epochs=5", "training.batch_size=2"])
+    seed_everything(cfg.seed)
+    model = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
+    result = train_adapter(model, tiny_tokenizer, tiny_cases, cfg, progress=False,
+                           callbacks=[TrainerCallback(on_step, on_epoch)])
+    assert [(s, e) for s, e, _, _ in steps] == [(1, 1), (2, 1), (3, 2), (4, 2)]  # 4 cases, batches of 2
+    assert all(size == 2 and logged for _, _, size, logged in steps)
+    assert [(e, s) for e, s, _, _ in epochs] == [(1, 2), (2, 4)] and all(ok for *_, ok in epochs)
+    assert result.steps == 4 and result.epochs == 2 and len(result.history) == 4
+    assert epochs[-1][2] == result.final_metrics["loss"]
+    short, _ = trained(2)
+    want = {k: v for k, v in short.named_parameters() if v.requires_grad}
+    assert all(torch.equal(v, want[k]) for k, v in model.named_parameters() if v.requires_grad)
+
+
+def test_trainer_runs_any_model_loss_and_batches():
+    """The Trainer is not tied to hotfix cases: a least-squares fit through it converges, clipping
+    off logs grad_norm 0, no schedule logs the optimiser's lr, and a failing check stops the run."""
+    from codehotfix.objectives.base import LossOutput
+    from codehotfix.training.loop import Trainer
+
+    torch.manual_seed(0)
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1, bias=False)
+
+    def loss_of(net, rows):
+        loss = ((net(x[rows]).squeeze(-1) - y[rows]) ** 2).mean()
+        return LossOutput(loss, {"loss": loss.item()})
+
+    seen = []
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), loss_of, params=list(model.parameters()),
+                      check=lambda m, step, epoch: seen.append((step, epoch)) or m)
+    trainer.fit(lambda epoch: [list(range(i, i + 8)) for i in range(0, 32, 8)], epochs=30)
+    assert trainer.metrics["loss"] < 1e-4 and trainer.metrics["grad_norm"] == 0.0 and trainer.metrics["lr"] == 0.1
+    assert seen[:5] == [(1, 1), (2, 1), (3, 1), (4, 1), (5, 2)] and trainer.step == 120 and not model.training
+
+    def fail_at_third(metrics, step, epoch):
+        if step == 3:
+            raise RuntimeError(f"stop at {step}")
+        return metrics
+
+    broken = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), loss_of, params=list(model.parameters()),
+                     check=fail_at_third)
+    with pytest.raises(RuntimeError, match="stop at 3"):
+        broken.fit(lambda epoch: [[0, 1], [2, 3]], epochs=3)

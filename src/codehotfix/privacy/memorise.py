@@ -17,16 +17,17 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from codehotfix.errors import CodehotfixError, ConfigError, DataError
 from codehotfix.files import atomic_folder
+from codehotfix.objectives.base import LossOutput
+from codehotfix.training.loop import EpochEnd, StepEnd, Trainer, TrainerCallback
 
 __all__ = ["MemoriseConfig", "chunk_texts", "corpus_loss", "memorise", "save_model"]
 
@@ -109,10 +110,36 @@ def corpus_loss(model: Any, tokenizer: Any, texts: Sequence[str], *, max_tokens:
     return total / max(count, 1)
 
 
+class _EpochLosses:
+    """The per-epoch history (token-weighted mean loss, seconds) and the ``stop_loss`` rule, as
+    ``Trainer`` hooks."""
+
+    def __init__(self, cfg: MemoriseConfig) -> None:
+        self.cfg = cfg
+        self.history: list[dict[str, float]] = []
+        self.total, self.count = 0.0, 0
+
+    def check(self, metrics: dict[str, float], step: int, epoch: int) -> dict[str, float]:
+        if not math.isfinite(metrics["loss"]):
+            raise CodehotfixError(f"memorise: loss is {metrics['loss']} at epoch {epoch}; lower lr ({self.cfg.lr})")
+        return metrics
+
+    def step_end(self, step: StepEnd[list[list[int]]]) -> None:
+        n = int(step.metrics["tokens"])
+        self.total, self.count = self.total + step.metrics["loss"] * n, self.count + n
+
+    def epoch_end(self, end: EpochEnd) -> bool:
+        loss = round(self.total / max(self.count, 1), 5)
+        self.history.append({"epoch": end.epoch, "loss": loss, "seconds": round(end.seconds, 2)})
+        self.total, self.count = 0.0, 0
+        return bool(self.cfg.stop_loss and loss < self.cfg.stop_loss)
+
+
 def memorise(model: Any, tokenizer: Any, texts: Sequence[str], cfg: MemoriseConfig | None = None, *,
              progress: bool = True) -> tuple[Any, list[dict[str, float]]]:
-    """Fine-tunes ``model`` on ``texts`` (LoRA, causal-LM loss), merges the adapter and returns
-    (merged model in eval mode, per-epoch history ``{"epoch", "loss", "seconds"}``).
+    """Fine-tunes ``model`` on ``texts`` (LoRA, causal-LM loss) through the training loop's
+    ``Trainer``, merges the adapter and returns (merged model in eval mode, per-epoch history
+    ``{"epoch", "loss", "seconds"}``).
 
     Raises:
         DataError: no texts. CodehotfixError: the loss became NaN (lower ``lr``).
@@ -130,34 +157,27 @@ def memorise(model: Any, tokenizer: Any, texts: Sequence[str], cfg: MemoriseConf
     params = [p for p in peft_model.parameters() if p.requires_grad]
     for p in params:  # adapter weights in fp32 even on a bf16 model: AdamW steps at lr 2e-3 need the precision
         p.data = p.data.float()
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    steps = -(-len(chunks) // cfg.batch_size)
-    history: list[dict[str, float]] = []
-    peft_model.train()
-    bar = tqdm(total=steps * cfg.epochs, desc="memorising", unit="step", disable=not progress, dynamic_ncols=True)
-    for epoch in range(1, cfg.epochs + 1):
-        t0, order = time.time(), list(range(len(chunks)))
-        rng.shuffle(order)
-        total, count = 0.0, 0
+
+    def loss_of(net: Any, rows: list[list[int]]) -> LossOutput:
+        loss, n = _batch_loss(net, rows, pad)
+        return LossOutput(loss, {"loss": loss.item(), "tokens": float(n)})
+
+    def batches(epoch: int) -> Iterator[list[list[int]]]:
+        order = list(range(len(chunks)))
+        rng.shuffle(order)  # one shuffle per epoch, when the epoch starts
         for s in range(0, len(order), cfg.batch_size):
-            loss, n = _batch_loss(peft_model, [chunks[i] for i in order[s:s + cfg.batch_size]], pad)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise CodehotfixError(f"memorise: loss is {value} at epoch {epoch}; lower lr ({cfg.lr})")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            total, count = total + value * n, count + n
-            bar.set_postfix(epoch=f"{epoch}/{cfg.epochs}", loss=f"{value:.3f}")
-            bar.update(1)
-        history.append({"epoch": epoch, "loss": round(total / max(count, 1), 5), "seconds": round(time.time() - t0, 2)})
-        if cfg.stop_loss and history[-1]["loss"] < cfg.stop_loss:
-            break
-    bar.close()
+            yield [chunks[i] for i in order[s:s + cfg.batch_size]]
+
+    losses = _EpochLosses(cfg)
+    steps = -(-len(chunks) // cfg.batch_size)
+    bar = tqdm(total=steps * cfg.epochs, desc="memorising", unit="step", disable=not progress, dynamic_ncols=True)
+    trainer = Trainer(peft_model, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0), loss_of, params=params,
+                      max_grad_norm=1.0, check=losses.check, bar=bar,
+                      callbacks=[TrainerCallback(losses.step_end, losses.epoch_end)])
+    trainer.fit(batches, cfg.epochs)
     merged = peft_model.merge_and_unload()  # peft casts the fp32 update to the base weights' dtype
     merged.eval()
-    return merged, history
+    return merged, losses.history
 
 
 def save_model(model: Any, tokenizer: Any, out: str | Path, *, meta: dict[str, Any] | None = None,

@@ -1,7 +1,13 @@
 """The hotfix training loop, top to bottom: encode → batch → score → weighted loss → step.
 
-One loop for every objective mix and method (PEFT adapters and full fine-tuning); objectives vary
-through config, not code. The loop computes only what the configured objectives need: context
+One loop for every training in codehotfix: ``Trainer`` runs it (setup → for each epoch, for each
+batch: ``train_step``, then the ``on_step_end`` hooks; after each epoch the ``on_epoch_end`` hooks,
+any of which may end the run), and ``train_adapter`` sets it up for a hotfix. Callers watch or stop a
+run through ``TrainerCallback`` hooks instead of patching the loop (``privacy.memorise`` trains
+through the same ``Trainer``; ``bench/hotfix_cost.py`` measures the effect after every epoch).
+
+For a hotfix, objectives vary through config, not code, for every method (PEFT adapters and full
+fine-tuning). The loop computes only what the configured objectives need: context
 distributions (kl_context), suffix and context tokens (snippet_ce), the original model's line
 log-probs (npo, dpo) and a retain-corpus batch per step (kl_corpus); the original model's outputs are
 computed once per case or snippet and cached. After each epoch the trained parameters, optimiser and
@@ -23,7 +29,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 from tqdm.auto import tqdm
@@ -33,6 +39,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.objectives import build_objectives
 from codehotfix.models.adapters import NonFiniteError, is_peft_model, nonfinite_names
 from codehotfix.models.loading import model_device
+from codehotfix.objectives.base import LossOutput
 from codehotfix.objectives.mix import ObjectiveMix
 from codehotfix.scoring import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
 from codehotfix.training.checkpoint import RunState, discard_checkpoint, fingerprint, load_checkpoint, save_checkpoint
@@ -41,7 +48,10 @@ from codehotfix.training.distributed import (ScoringStep, launched_distributed, 
 from codehotfix.training.reference import CaseReference, frozen_copy
 from codehotfix.training.retain import RetainReference, RetainSampler, load_retain_corpus, retain_logprobs
 
-__all__ = ["TrainResult", "train_adapter", "make_batches"]
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+__all__ = ["TrainResult", "train_adapter", "make_batches", "Trainer", "TrainerCallback", "StepEnd", "EpochEnd"]
 
 _NONFINITE = "nonfinite_weights"  # a flag averaged with the metrics, never logged
 
@@ -83,6 +93,137 @@ def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Rand
     return batches
 
 
+# --------------------------------------------------------------------------- the loop and its hooks
+
+BatchT = TypeVar("BatchT")
+
+
+@dataclass
+class StepEnd(Generic[BatchT]):
+    """What an ``on_step_end`` hook gets after each optimiser step.
+
+    ``step`` counts optimiser steps over the whole run (1-based, resumed segments included),
+    ``epoch`` is 1-based, ``metrics`` are the step's logged floats (loss terms, grad_norm, lr) and
+    ``batch`` is what the step trained on.
+    """
+
+    step: int
+    epoch: int
+    metrics: dict[str, float]
+    model: torch.nn.Module
+    batch: BatchT
+
+
+@dataclass
+class EpochEnd:
+    """What an ``on_epoch_end`` hook gets after each epoch: the epoch (1-based), the steps so far,
+    the last step's metrics, the model, and the seconds this epoch's batches and steps took (the
+    hooks' own time left out)."""
+
+    epoch: int
+    step: int
+    metrics: dict[str, float]
+    model: torch.nn.Module
+    seconds: float
+
+
+@dataclass
+class TrainerCallback(Generic[BatchT]):
+    """Hooks into ``Trainer``; either may be left out. An ``on_epoch_end`` hook that returns True
+    ends the run after that epoch (every hook of that epoch still runs). Hooks run in the order the
+    callbacks were given, in every process of a distributed run; the run stops if any process asks.
+    """
+
+    on_step_end: Callable[[StepEnd[BatchT]], None] | None = None
+    on_epoch_end: Callable[[EpochEnd], bool | None] | None = None
+
+
+class Trainer(Generic[BatchT]):
+    """The one optimisation loop: for each epoch, for each batch, ``train_step`` (forward → zero
+    grads → backward → clip → optimiser step → schedule step), then the ``on_step_end`` hooks; after
+    each epoch the ``on_epoch_end`` hooks. It draws no random numbers itself, so what a run does is
+    fixed by how its caller seeds and orders the batches.
+
+    Args:
+        model: the model being trained (its trainable parameters are in ``params``).
+        optimizer: over ``params``.
+        loss_of: ``loss_of(model, batch) -> LossOutput`` (loss with grad, float metrics).
+        params: the trainable parameters (what gradient clipping sees).
+        schedule: stepped once per optimiser step; None keeps the learning rate constant.
+        max_grad_norm: clip the gradient norm to this; 0 does not clip.
+        accelerator: an ``accelerate.Accelerator`` to run the step through (the whole ``loss_of``
+            inside one wrapped forward, see ``ScoringStep``), or None for plain PyTorch.
+        check: ``check(metrics, step, epoch) -> metrics`` after every step: returns the metrics to
+            log (e.g. averaged over processes) or raises to end a run that went wrong.
+        callbacks: hooks, in order.
+        bar: a progress bar to advance once per step (postfix: epoch and loss), or None.
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 loss_of: Callable[[torch.nn.Module, BatchT], LossOutput], *, params: Sequence[torch.Tensor],
+                 schedule: torch.optim.lr_scheduler.LRScheduler | None = None, max_grad_norm: float = 0.0,
+                 accelerator: Accelerator | None = None,
+                 check: Callable[[dict[str, float], int, int], dict[str, float]] | None = None,
+                 callbacks: Sequence[TrainerCallback[BatchT]] = (), bar: tqdm | None = None) -> None:
+        self.model, self.params, self.schedule = model, list(params), schedule
+        self.max_grad_norm, self.accelerator, self.check = max_grad_norm, accelerator, check
+        self.callbacks, self.bar = list(callbacks), bar
+        self.forward, self.backward, self.clip, self.optimizer = _step_functions(model, loss_of, optimizer,
+                                                                                 accelerator)
+        self.step, self.epoch, self.epochs = 0, 0, 0
+        self.metrics: dict[str, float] = {}
+        self.stopped_early = False
+
+    def train_step(self, batch: BatchT) -> dict[str, float]:
+        """One optimiser step on ``batch``; returns its metrics (after ``check``)."""
+        out = self.forward(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.backward(out.loss)
+        grad_norm = 0.0
+        if self.max_grad_norm:
+            norm = self.clip(self.params, self.max_grad_norm)  # None under DeepSpeed, which clips itself
+            grad_norm = float(norm) if norm is not None else 0.0
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        self.step += 1
+        lr = self.schedule.get_last_lr()[0] if self.schedule is not None else self.optimizer.param_groups[0]["lr"]
+        metrics = {**out.metrics, "grad_norm": grad_norm, "lr": lr}
+        return self.check(metrics, self.step, self.epoch) if self.check is not None else metrics
+
+    def fit(self, batches: Callable[[int], Iterable[BatchT]], epochs: int, *, start_epoch: int = 0,
+            start_step: int = 0) -> None:
+        """Trains epochs ``start_epoch + 1`` … ``epochs``; ``batches(epoch)`` gives each epoch's
+        batches (called when the epoch starts). Leaves the model in eval mode."""
+        self.step, self.epochs = start_step, epochs
+        self.model.train()
+        for epoch in range(start_epoch + 1, epochs + 1):
+            if self.run_epoch(epoch, batches(epoch)):
+                self.stopped_early = epoch < epochs
+                break
+        if self.bar is not None:
+            self.bar.close()
+        self.model.eval()
+
+    def run_epoch(self, epoch: int, batches: Iterable[BatchT]) -> bool:
+        """Trains one epoch and runs the hooks; returns True when a hook asked to stop."""
+        self.epoch, t0 = epoch, time.perf_counter()
+        for batch in batches:
+            self.metrics = self.train_step(batch)
+            if self.bar is not None:
+                self.bar.set_postfix(epoch=f"{epoch}/{self.epochs}", loss=f"{self.metrics['loss']:.3f}")
+                self.bar.update(1)
+            for callback in self.callbacks:
+                if callback.on_step_end is not None:
+                    callback.on_step_end(StepEnd(self.step, epoch, self.metrics, self.model, batch))
+        done = EpochEnd(epoch, self.step, self.metrics, self.model, time.perf_counter() - t0)
+        stops = [bool(c.on_epoch_end(done)) for c in self.callbacks if c.on_epoch_end is not None]
+        stop = any(stops)
+        if self.accelerator is not None:  # one process stopping alone would hang the others
+            stop = mean_over_processes(self.accelerator, {"stop": float(stop)})["stop"] > 0
+        return stop
+
+
 def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseReference,
            retain: RetainSampler | None, retain_ref: RetainReference | None) -> Scores:
     """Scores a batch with everything the objectives need (and nothing more)."""
@@ -102,7 +243,7 @@ def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseRe
 def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
                   checkpoint_dir: str | Path | None = None, progress: bool = True,
                   ref_model: Any | None = None, accelerator: Any | None = None,
-                  restart: bool = False) -> TrainResult:
+                  restart: bool = False, callbacks: Sequence[TrainerCallback[Batch]] = ()) -> TrainResult:
     """Trains the parameters of ``model`` that require grad on ``cases`` and returns what happened.
 
     Args:
@@ -119,80 +260,102 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
         accelerator: an ``accelerate.Accelerator`` to train through; None builds one when
             ``training.distributed`` is true or the process runs under ``accelerate launch``.
         restart: discard a checkpoint in ``checkpoint_dir`` unread and train from the start.
+        callbacks: hooks called after each step and epoch (after the epoch's checkpoint); an
+            ``on_epoch_end`` hook returning True ends the run there (``TrainResult.epochs`` says
+            how many ran).
 
     Raises:
         CheckpointError: ``checkpoint_dir`` holds a checkpoint that cannot be resumed (old pickle
             format, corrupt or truncated, another config or cases); ``restart=True`` discards it.
         NonFiniteError: a loss term or a trainable weight became NaN or infinite (names the step).
     """
-    tc = cfg.training
-    if accelerator is None and (tc.distributed or launched_distributed()):
-        accelerator = make_accelerator()
-    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator is not None else (0, 1)
-    is_main = accelerator is None or accelerator.is_main_process
-    if accelerator is not None:
-        model.to(accelerator.device)
-    device = model_device(model)
-    rng = random.Random(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    objectives, reference, retain, retain_ref = _components(model, tokenizer, cfg, rank, ref_model)
-    kl_positions = objectives.kl_positions()
-    encoded = [encode_case(tokenizer, c, tc.max_context_tokens, objectives.suffix_tokens()) for c in cases]
-    trainable = {k: p for k, p in model.named_parameters() if p.requires_grad}
-    params = list(trainable.values())
-    optimizer, schedule = _optimizer(params, tc)
-    steps_per_epoch = math.ceil(math.ceil(len(encoded) / tc.batch_size) / world)  # every world-th batch
+    run = _AdapterRun(model, tokenizer, cases, cfg, checkpoint_dir=checkpoint_dir, ref_model=ref_model,
+                      accelerator=accelerator, restart=restart)
+    return run.train(progress=progress, callbacks=callbacks)
 
-    fp, ckpt = fingerprint(cfg, cases), _checkpoint_folder(checkpoint_dir, accelerator)
-    done = _resume(ckpt, fp, restart, is_main, model, optimizer, rng, retain)
-    resumed_from = done.epoch
-    with warnings.catch_warnings():
-        # Replaying the schedule to the resumed step is not the misuse torch warns about.
-        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
-        for _ in range(done.step):
-            schedule.step()
 
-    def loss_of(net: Any, batch: Batch) -> Any:
-        return objectives(_score(net, batch, objectives, reference, retain, retain_ref))
+class _AdapterRun:
+    """``train_adapter`` in three parts: setup here (seeds, objectives and what they compare with,
+    encoded cases, optimiser, a resumed checkpoint), ``train`` (the ``Trainer`` loop with this
+    run's own hooks: history, token count, per-epoch checkpoint) and the ``TrainResult``."""
 
-    forward, backward, clip, optimizer = _step_functions(model, loss_of, optimizer, accelerator)
-    model.train()
-    t0, tokens, metrics = time.time(), 0, {}  # tokens and time of this segment; ``done`` holds earlier ones
-    bar = tqdm(total=steps_per_epoch * tc.epochs, initial=done.step, desc="hotfix training", unit="step",
-               disable=not (progress and is_main), dynamic_ncols=True)
-    for epoch in range(done.epoch, tc.epochs):
-        for items in shard_batches(make_batches(encoded, tc.batch_size, rng), rank, world):
-            batch = collate(items, tokenizer.pad_token_id, kl_positions, device=device)
-            out = forward(batch)
-            optimizer.zero_grad(set_to_none=True)
-            backward(out.loss)
-            if tc.max_grad_norm:
-                norm = clip(params, tc.max_grad_norm)  # None under DeepSpeed, which clips itself
-                metrics["grad_norm"] = float(norm) if norm is not None else 0.0
-            optimizer.step()
-            schedule.step()
-            done.step += 1
-            tokens += batch.num_tokens()
-            metrics = {**out.metrics, "grad_norm": metrics.get("grad_norm", 0.0), "lr": schedule.get_last_lr()[0]}
-            metrics = _stop_if_not_finite(metrics, trainable, accelerator, done.step, epoch + 1, tc.lr)
-            done.history.append({"step": done.step, "epoch": epoch + 1, **{k: round(v, 6) for k, v in metrics.items()}})
-            bar.set_postfix(epoch=f"{epoch + 1}/{tc.epochs}", loss=f"{metrics['loss']:.3f}")
-            bar.update(1)
-        done.epoch = epoch + 1
-        if ckpt:
-            so_far = replace(done, tokens=done.tokens + _sum_over_processes(accelerator, tokens),
-                             seconds=round(done.seconds + time.time() - t0, 2))
-            if is_main:
-                save_checkpoint(ckpt, fp, so_far, model, optimizer, rng, retain.rng if retain else None)
+    def __init__(self, model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
+                 checkpoint_dir: str | Path | None, ref_model: Any | None, accelerator: Any | None,
+                 restart: bool) -> None:
+        tc = self.tc = cfg.training
+        if accelerator is None and (tc.distributed or launched_distributed()):
+            accelerator = make_accelerator()
+        self.rank, self.world = (accelerator.process_index, accelerator.num_processes) \
+            if accelerator is not None else (0, 1)
+        self.is_main = accelerator is None or accelerator.is_main_process
         if accelerator is not None:
-            accelerator.wait_for_everyone()
-    bar.close()
-    model.eval()
-    return TrainResult(steps=done.step, epochs=tc.epochs, seconds=round(done.seconds + time.time() - t0, 2),
-                       tokens=done.tokens + _sum_over_processes(accelerator, tokens), final_metrics=metrics,
-                       history=done.history, resumed_from_epoch=resumed_from, processes=world,
-                       accelerate=accelerator is not None, is_main_process=is_main,
-                       adapter_state=_gathered_state(accelerator, forward))
+            model.to(accelerator.device)
+        self.model, self.tokenizer, self.accelerator = model, tokenizer, accelerator
+        self.device = model_device(model)
+        self.rng = random.Random(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.objectives, self.reference, self.retain, self.retain_ref = _components(model, tokenizer, cfg, self.rank,
+                                                                                    ref_model)
+        self.kl_positions = self.objectives.kl_positions()
+        self.encoded = [encode_case(tokenizer, c, tc.max_context_tokens, self.objectives.suffix_tokens())
+                        for c in cases]
+        self.trainable = {k: p for k, p in model.named_parameters() if p.requires_grad}
+        self.optimizer, self.schedule = _optimizer(list(self.trainable.values()), tc)
+        self.fp, self.ckpt = fingerprint(cfg, cases), _checkpoint_folder(checkpoint_dir, accelerator)
+        self.done = _resume(self.ckpt, self.fp, restart, self.is_main, model, self.optimizer, self.rng, self.retain)
+        with warnings.catch_warnings():
+            # Replaying the schedule to the resumed step is not the misuse torch warns about.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")  # a regex: no "()"
+            for _ in range(self.done.step):
+                self.schedule.step()
+        self.tokens, self.t0 = 0, 0.0  # tokens and start time of this segment; ``done`` holds earlier ones
+
+    def loss_of(self, net: Any, batch: Batch) -> LossOutput:
+        return self.objectives(_score(net, batch, self.objectives, self.reference, self.retain, self.retain_ref))
+
+    def batches(self, epoch: int) -> Iterator[Batch]:
+        """This process's batches of ``epoch``, drawn from the run's seeded RNG when the epoch starts."""
+        for items in shard_batches(make_batches(self.encoded, self.tc.batch_size, self.rng), self.rank, self.world):
+            yield collate(items, self.tokenizer.pad_token_id, self.kl_positions, device=self.device)
+
+    def train(self, *, progress: bool, callbacks: Sequence[TrainerCallback[Batch]]) -> TrainResult:
+        tc, done, accelerator = self.tc, self.done, self.accelerator
+        resumed_from = done.epoch
+        steps_per_epoch = math.ceil(math.ceil(len(self.encoded) / tc.batch_size) / self.world)  # every world-th batch
+        trainer = Trainer(self.model, self.optimizer, self.loss_of, params=list(self.trainable.values()),
+                          schedule=self.schedule, max_grad_norm=tc.max_grad_norm, accelerator=accelerator,
+                          check=lambda m, step, epoch: _stop_if_not_finite(m, self.trainable, accelerator, step,
+                                                                           epoch, tc.lr),
+                          callbacks=[TrainerCallback(self._record_step, self._end_epoch), *callbacks])
+        self.t0 = time.time()
+        trainer.bar = tqdm(total=steps_per_epoch * tc.epochs, initial=done.step, desc="hotfix training",
+                           unit="step", disable=not (progress and self.is_main), dynamic_ncols=True)
+        trainer.fit(self.batches, tc.epochs, start_epoch=done.epoch, start_step=done.step)
+        return TrainResult(steps=done.step, epochs=done.epoch if trainer.stopped_early else tc.epochs,
+                           seconds=round(done.seconds + time.time() - self.t0, 2),
+                           tokens=done.tokens + _sum_over_processes(accelerator, self.tokens),
+                           final_metrics=trainer.metrics, history=done.history, resumed_from_epoch=resumed_from,
+                           processes=self.world, accelerate=accelerator is not None, is_main_process=self.is_main,
+                           adapter_state=_gathered_state(accelerator, trainer.forward))
+
+    def _record_step(self, step: StepEnd[Batch]) -> None:
+        self.done.step = step.step
+        self.tokens += step.batch.num_tokens()
+        self.done.history.append({"step": step.step, "epoch": step.epoch,
+                                  **{k: round(v, 6) for k, v in step.metrics.items()}})
+
+    def _end_epoch(self, end: EpochEnd) -> None:
+        """Checkpoints the finished epoch (main process only), then waits for the other processes."""
+        done = self.done
+        done.epoch = end.epoch
+        if self.ckpt:
+            so_far = replace(done, tokens=done.tokens + _sum_over_processes(self.accelerator, self.tokens),
+                             seconds=round(done.seconds + time.time() - self.t0, 2))
+            if self.is_main:
+                save_checkpoint(self.ckpt, self.fp, so_far, self.model, self.optimizer, self.rng,
+                                self.retain.rng if self.retain else None)
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
 
 
 def _optimizer(params: list[torch.Tensor], tc: Any) -> tuple[torch.optim.Optimizer, Any]:
