@@ -12,10 +12,10 @@ See docs/sequence.md.
 """
 
 from codehotfix.sequence.config import STRATEGY_NAMES, SequenceConfig
-from codehotfix.sequence.groups import HotfixGroup, groups_from_cases, groups_from_pack
+from codehotfix.sequence.groups import HotfixGroup, collect_groups, groups_from_cases, groups_from_pack
 from codehotfix.sequence.retention import build_retention, retention_markdown, retention_table
 from codehotfix.sequence.runner import run_sequence
 from codehotfix.sequence.strategies import STRATEGIES
 
-__all__ = ["SequenceConfig", "STRATEGY_NAMES", "STRATEGIES", "HotfixGroup", "groups_from_cases", "groups_from_pack",
+__all__ = ["SequenceConfig", "STRATEGY_NAMES", "STRATEGIES", "HotfixGroup", "collect_groups", "groups_from_cases", "groups_from_pack",
            "run_sequence", "build_retention", "retention_markdown", "retention_table"]

@@ -21,7 +21,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.data.packs import load_pack, split_pack
 from codehotfix.errors import DataError
 
-__all__ = ["HotfixGroup", "groups_from_pack", "groups_from_cases", "group_key"]
+__all__ = ["HotfixGroup", "groups_from_pack", "groups_from_cases", "collect_groups", "group_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +112,31 @@ def groups_from_pack(pack: str = "default", *, topics: Sequence[str] | None = No
     """The sequence's hotfixes from a built-in pack: one per topic, in the pack's order (or ``topics``')."""
     return groups_from_cases(load_pack(pack), by="group", test_fraction=test_fraction, seed=seed, names=topics,
                              limit=limit)
+
+
+def collect_groups(pack: str | None, case_sets: Sequence[Sequence[HotfixCase]], *, by: str = "group",
+                   names: Sequence[str] | None = None, limit: int | None = None, test_fraction: float = 0.4,
+                   seed: int = 0) -> list[HotfixGroup]:
+    """The pack's topics (unless ``pack`` is None), then each case set's groups, as one sequence: how
+    N grows past a pack's topics (e.g. the 41 topics plus mined repositories).
+
+    Raises:
+        DataError: two sources share a group name (rename one), or ``names`` lists an unknown group.
+    """
+    groups = groups_from_pack(pack, test_fraction=test_fraction, seed=seed) if pack else []
+    for cases in case_sets:
+        groups += groups_from_cases(cases, by=by, test_fraction=test_fraction, seed=seed)
+    seen: set[str] = set()
+    for g in groups:
+        if g.name in seen:
+            raise DataError(f"group {g.name!r} comes from two sources; give the cases other group names")
+        seen.add(g.name)
+    if names:
+        by_name = {g.name: g for g in groups}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise DataError(f"no group {', '.join(missing)}; groups: {', '.join(list(by_name)[:20])}")
+        groups = [by_name[n] for n in names]
+    if not groups:
+        raise DataError("no hotfix groups: give --pack or --cases")
+    return groups[:limit] if limit is not None else groups

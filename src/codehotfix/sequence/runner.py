@@ -100,7 +100,6 @@ class _Run:
         return self.out / "adapters" / kind / _folder_name(step, self.groups[step - 1].name)
 
     def single(self, step: int) -> Path:
-        logger.info("sequence: hotfix %d (%s) alone", step, self.groups[step - 1].name)
         return train_fresh(self.loaded, self.groups[step - 1].train, self.cfg, self._folder("single", step),
                            progress=self.progress)
 
