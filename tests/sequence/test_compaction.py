@@ -1,6 +1,8 @@
 """Registry compaction on the tiny model: enabled hotfixes merged into one verified adapter, the
 switch as one history record, and the rollback of one constituent rebuilding without it."""
 
+import json
+
 import pytest
 
 from codehotfix.deploy.activation import activate, adapter_key, attach, read_adapter
@@ -76,3 +78,14 @@ def test_the_side_effect_gate_fails_a_candidate_that_changes_more_prompts(tiny_l
     # Significant only when the candidate leaves >= 6 fewer prompts unchanged (McNemar exact, 6 of 6: p=0.031).
     assert vs_base["passed"] == (vs_base["lost"] < 6)
     tiny_loaded.model = model.unload()
+
+
+def test_the_cli_dry_run_verifies_without_storing_or_switching(store, tiny_model_dir, capsys):
+    from codehotfix.cli import main
+
+    main(["hotfix", "compact", "--registry", str(store.root), "--model", str(tiny_model_dir), "--locality", "2",
+          "--dry-run", "--threads", "1"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["switched"] is False and result["constituents"] == {"a": "v1", "b": "v1"}
+    assert set(result["canary"]) == {"a", "b"} and result["side_effects"]["prompts"] == 2
+    assert store.enabled() == {"a": "v1", "b": "v1"} and store.versions("compacted") == []

@@ -34,9 +34,10 @@ from typing import Any, Sequence
 from codehotfix.data.cases import HotfixCase
 from codehotfix.deploy.activation import activate, adapter_key, adapters_disabled, attach, detach, read_adapter
 from codehotfix.deploy.canary import CanaryConfig, margins, run_canary
-from codehotfix.deploy.store import HotfixStore, StoreError, check_name
+from codehotfix.deploy.store import HotfixEntry, HotfixStore, StoreError, check_name
 from codehotfix.errors import ConfigError
 from codehotfix.evaluation import stats
+from codehotfix.evaluation.locality import CodePrompt
 from codehotfix.files import write_json
 from codehotfix.models.loading import LoadedModel
 
@@ -82,7 +83,7 @@ def constituents_of(store: HotfixStore, enabled: dict[str, str], name: str) -> d
     return out
 
 
-def _unchanged(loaded: LoadedModel, prompts: Sequence[Any]) -> tuple[list[bool], float]:
+def _unchanged(loaded: LoadedModel, prompts: Sequence[CodePrompt]) -> tuple[list[bool], float]:
     from codehotfix.evaluation.locality import run_locality
 
     result = run_locality(loaded.model, loaded.tokenizer, prompts, progress=False)
@@ -245,7 +246,7 @@ def _switch(store: HotfixStore, before: dict[str, str], after: dict[str, str], p
         store.set_enabled(after, action="compact", note=note + (f"; dropped {drop}" if drop else ""))
 
 
-def _store_merged(loaded: LoadedModel, store: HotfixStore, cfg: CompactionConfig, parts: dict[str, str]) -> Any:
+def _store_merged(loaded: LoadedModel, store: HotfixStore, cfg: CompactionConfig, parts: dict[str, str]) -> HotfixEntry:
     """The active merged adapter as a new version of ``cfg.name``, with every constituent's canaries."""
     key = next(k for k in loaded.model.peft_config if k.startswith("merged@"))
     union = [c for cases in _canaries(store, parts).values() for c in cases]

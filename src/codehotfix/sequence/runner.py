@@ -33,6 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import torch
 from tqdm.auto import tqdm
 
 from codehotfix.api import cases_checksum, library_versions
@@ -61,7 +62,7 @@ def _folder_name(step: int, name: str) -> str:
 
 
 @contextmanager
-def applied(loaded: LoadedModel, folders: Sequence[Path], mode: str) -> Iterator[Any]:
+def applied(loaded: LoadedModel, folders: Sequence[Path], mode: str) -> Iterator[torch.nn.Module]:
     """``folders``' adapters on the bare base, combined by ``mode`` (``deploy.activation.activate``);
     taken off again on exit, so ``loaded.model`` is the bare base before and after."""
     model = bare_base(loaded.model)

@@ -18,7 +18,9 @@ import logging
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
+
+import torch
 
 from codehotfix.api import MANIFEST, cases_checksum, seed_everything, train_on_model
 from codehotfix.config import HotfixConfig
@@ -37,7 +39,7 @@ def is_trained(folder: Path) -> bool:
     return (folder / MANIFEST).is_file()
 
 
-def bare_base(model: Any) -> Any:
+def bare_base(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` without any adapter: PEFT's ``unload`` takes the LoRA layers out without merging them,
     so the base weights are untouched."""
     return model.unload() if is_peft_model(model) else model
