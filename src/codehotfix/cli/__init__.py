@@ -105,8 +105,10 @@ from codehotfix.cli import hotfixes  # noqa: E402,F401
 from codehotfix.cli import pii  # noqa: E402,F401
 from codehotfix.cli import report  # noqa: E402,F401
 from codehotfix.cli import run  # noqa: E402,F401
+from codehotfix.cli import sequence  # noqa: E402,F401
 from codehotfix.cli import serve  # noqa: E402,F401
 from codehotfix.cli import study  # noqa: E402,F401
+from codehotfix.cli import watch  # noqa: E402,F401
 
 
 def _fail(message: str) -> NoReturn:

@@ -1,4 +1,4 @@
-"""``codehotfix hotfix add|list|show|enable|disable|rollback|export-vllm``: the hotfix registry.
+"""``codehotfix hotfix add|list|show|enable|disable|rollback|export-vllm|compact``: the hotfix registry.
 
 Thin wrappers over ``codehotfix.deploy`` (HotfixStore, export_vllm) and, for ``enable --model``,
 ``codehotfix.serve.engine.HotfixEngine`` (which runs the canary before the registry changes). A running
@@ -149,3 +149,26 @@ def export_vllm_cmd(
                          max_lora_rank=max_lora_rank, force=force)
     _print({"out": str(out), "warnings": report["warnings"], "max_lora_rank": report["max_lora_rank"],
             "command": report["command"]})
+
+
+@hotfix_app.command("compact")
+def compact_cmd(
+    registry: Path = opt.registry(),
+    model: Optional[str] = opt.model(),
+    drop: Optional[str] = typer.Option(None, "--drop", help="Rebuild without this constituent (its rollback)."),
+    combination: str = typer.Option("cat", "--combination", help="cat (exact sum, rank Σr) or svd (lower rank)."),
+    locality: int = typer.Option(16, "--locality", help="Locality prompts of the side-effect gate (0: no gate)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build and verify only; store and switch nothing."),
+    dtype: str = typer.Option("auto", help="Model dtype."),
+    threads: Optional[int] = opt.threads(),
+    device: str = opt.device(),
+) -> None:
+    """Merge the enabled hotfixes into one adapter; switch to it once every constituent's canary and the
+    side-effect gate pass (docs/sequence.md). A running server applies it on POST /admin/sync."""
+    from codehotfix.deploy.compaction import CompactionConfig, compact
+    from codehotfix.models.loading import load_model
+
+    store = _store(registry)
+    loaded = load_model(model, dtype=dtype, threads=threads, device=device)
+    _print(compact(loaded, store, CompactionConfig(combination=combination, locality_prompts=locality),
+                   drop=drop, dry_run=dry_run))

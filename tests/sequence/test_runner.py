@@ -1,0 +1,93 @@
+"""``run_sequence`` end to end on the tiny model: every step file and the matrix, adapters shared
+between strategies, merged_cat equal to stacked, a bare base afterwards, and resuming without
+loading the model."""
+
+import json
+
+import pytest
+
+from codehotfix.config import load_config
+from codehotfix.data.cases import HotfixCase
+from codehotfix.errors import CodehotfixError, ConfigError
+from codehotfix.files import read_json
+from codehotfix.sequence import SequenceConfig, groups_from_cases, run_sequence
+from codehotfix.sequence import runner as runner_mod
+
+# One epoch, greedy only, short completions: the mechanics, in seconds.
+FAST = ["training.epochs=1", "training.batch_size=4", "eval.samples=0", "eval.max_new_tokens=6"]
+_LINES = [("yaml.load(f)", "yaml.safe_load(f)"), ("logger.warn('x')", "logger.warning('x')"),
+          ("if v == None:", "if v is None:")]
+
+
+@pytest.fixture()
+def groups():
+    cases = [HotfixCase(id=f"g{g}/{i}", prefix=f"def f{i}(v):\n", buggy=f"    {b}", fixed=f"    {f}", group=f"g{g}")
+             for g, (b, f) in enumerate(_LINES) for i in range(3)]
+    return groups_from_cases(cases, test_fraction=0.34, seed=0)
+
+
+def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny_model_dir, groups, monkeypatch):
+    cfg = load_config(None, FAST)
+    # Steps 2 and 3 measured (step 1 only trained): 8 measurements instead of 12, the same code paths.
+    opts = SequenceConfig(strategies=("stacked", "merged_cat", "continual", "retrained"), replay=1, measure_every=2)
+    out = tmp_path / "seq"
+    table = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False, threads=1)
+    assert table["steps"] == {"ran": 8, "reused": 0}
+    for strategy in opts.strategies:
+        t = table["strategies"][strategy]
+        assert t["steps"] == [2, 3] and not (out / strategy / "step-001.json").exists()
+        assert [[v is None for v in row] for row in t["matrix"]] == [[False, False, True], [False, False, False]]
+        step3 = read_json(out / strategy / "step-003.json")
+        assert sorted(r["id"] for r in step3["eval"]["cases"]) == sorted(c.id for g in groups for c in g.test)
+        assert all("split" in r["events"] for r in step3["eval"]["cases"])
+        assert step3["comparison"]["rows"] and step3["overall"]["n"] == len(groups)
+    # Adapters are shared where strategies coincide; continual and retrained train what they should.
+    assert read_json(out / "continual" / "step-002.json")["adapters"] == ["adapters/continual/002-g1"]
+    assert not (out / "adapters" / "continual" / "001-g0").exists()  # step 1 of continual is single/001
+    assert read_json(out / "stacked" / "step-003.json")["adapters"] == [
+        "adapters/single/001-g0", "adapters/single/002-g1", "adapters/single/003-g2"]
+    cont = read_json(out / "adapters" / "continual" / "003-g2" / "hotfix.json")
+    assert cont["continued_from"].endswith("continual/002-g1")
+    assert read_json(out / "adapters" / "continual" / "002-g1" / "hotfix.json")["continued_from"].endswith("single/001-g0")
+    assert cont["cases"] == len(groups[2].train) + 2  # one replayed case from each earlier hotfix
+    retrained = read_json(out / "adapters" / "retrained" / "003-g2" / "hotfix.json")
+    assert sorted(retrained["case_ids"]) == sorted(c.id for g in groups for c in g.train)
+    # cat is the exact sum of the adapters: the same margins as stacking them, up to float rounding.
+    stacked = {r["id"]: r["margin"] for r in read_json(out / "stacked" / "step-003.json")["eval"]["cases"]}
+    merged = {r["id"]: r["margin"] for r in read_json(out / "merged_cat" / "step-003.json")["eval"]["cases"]}
+    assert stacked.keys() == merged.keys() and all(abs(stacked[k] - merged[k]) < 1e-3 for k in stacked)
+    assert "## retrained" in (out / "retention.md").read_text()
+
+    def no_loading(*a, **k):
+        raise AssertionError("a finished sequence must not load the model again")
+
+    monkeypatch.setattr(runner_mod, "load_model", no_loading)
+    again = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False)
+    assert again["steps"] == {"ran": 0, "reused": 8}
+    assert json.loads((out / "retention.json").read_text())["strategies"]["stacked"]["matrix"] == \
+        table["strategies"]["stacked"]["matrix"]
+    with pytest.raises(CodehotfixError, match="--restart"):
+        run_sequence(groups, out, cfg=load_config(None, FAST + ["training.lr=0.01"]), opts=opts,
+                     model=str(tiny_model_dir), progress=False)
+
+
+def test_applied_leaves_the_bare_base_behind(tiny_loaded, trained_hotfixes):
+    import torch
+
+    before = {k: v.clone() for k, v in tiny_loaded.model.state_dict().items()}
+    with runner_mod.applied(tiny_loaded, [trained_hotfixes["a"], trained_hotfixes["b"]], "merge_svd") as model:
+        assert len(model.peft_config) == 3  # two hotfixes and their merge
+    assert not hasattr(tiny_loaded.model, "peft_config")
+    after = tiny_loaded.model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_only_lora_sequences_and_measured_steps(groups, tmp_path):
+    with pytest.raises(ConfigError, match="lora"):
+        run_sequence(groups, tmp_path, cfg=load_config(None, ["adapter.method=ia3"]))
+    with pytest.raises(ConfigError, match="allow-exec"):
+        SequenceConfig(humaneval=2)
+    with pytest.raises(ConfigError, match="bogus"):
+        SequenceConfig(strategies=("stacked", "bogus"))
+    opts = SequenceConfig(measure_every=5)
+    assert [k for k in range(1, 13) if opts.measured(k, 12)] == [5, 10, 12]
