@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("training", "evaluation", "online"),
     ("privacy", "deploy", "report"),
     ("api",),
-    ("study", "recipes", "serve"),
+    ("study", "recipes", "serve", "sequence"),
     ("cli",),
     ("__init__",),
 ]

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from codehotfix.data.cases import HotfixCase
-from codehotfix.deploy.activation import activate, adapter_key, adapters_disabled, attach, detach, read_adapter
+from codehotfix.deploy.activation import activate, adapter_key, attach, detach, read_adapter
+from codehotfix.scoring import adapters_disabled
 from codehotfix.deploy.canary import CanaryConfig, margins, run_canary
 from codehotfix.deploy.store import HotfixEntry, HotfixStore, StoreError, check_name
 from codehotfix.errors import ConfigError

@@ -42,7 +42,8 @@ from typing import Any, Callable, Sequence
 from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.miners import MinerConfig, mine_repos
-from codehotfix.deploy.activation import activate, adapter_key, adapters_disabled, attach, detach, read_adapter
+from codehotfix.deploy.activation import activate, adapter_key, attach, detach, read_adapter
+from codehotfix.scoring import adapters_disabled
 from codehotfix.deploy.canary import CanaryConfig, margins, run_canary
 from codehotfix.deploy.compaction import side_effect_gate
 from codehotfix.deploy.store import HotfixEntry, HotfixStore, check_name
