@@ -114,9 +114,27 @@ def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[H
     return {"select": opts.select, **select_topics(train, records, opts.selection)}
 
 
+def _train_or_reuse(loaded: Any, train: Sequence[HotfixCase], cfg: HotfixConfig, hotfix_dir: Path,
+                    log: Callable[[str], None]) -> tuple[Any, dict[str, Any], float]:
+    """Step 3: (the hotfixed model, its manifest, training seconds), reusing a finished hotfix."""
+    from codehotfix.api import train_on_model
+
+    if (hotfix_dir / "hotfix.json").exists():
+        from codehotfix.models.adapters.loading import load_hotfix
+
+        log(f"[demo] training: reusing {hotfix_dir}")
+        manifest = read_json(hotfix_dir / "hotfix.json")
+        return load_hotfix(loaded.model, hotfix_dir, base_checksum=loaded.checksum), manifest, \
+            manifest["wall_seconds"]
+    log(f"[demo] training on {len(train)} cases …")
+    t0 = time.time()
+    model, manifest = train_on_model(loaded, train, cfg, hotfix_dir)
+    return model, manifest, round(time.time() - t0, 2)
+
+
 def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dict[str, Any]:
     """Runs the demo and returns the summary dict (also written to ``summary.json``)."""
-    from codehotfix.api import evaluate, train_on_model
+    from codehotfix.api import evaluate
     from codehotfix.evaluation.compare import compare as compare_events
     from codehotfix.evaluation.rates import compare
     from codehotfix.models.loading import load_model
@@ -165,19 +183,7 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
                  lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval), log)
 
     hotfix_dir = out / "hotfix"
-    if (hotfix_dir / "hotfix.json").exists():
-        from codehotfix.models.adapters.loading import load_hotfix
-
-        log(f"[demo] training: reusing {hotfix_dir}")
-        model = load_hotfix(loaded.model, hotfix_dir, base_checksum=loaded.checksum)
-        manifest = read_json(hotfix_dir / "hotfix.json")
-        times["training"] = manifest["wall_seconds"]
-    else:
-        log(f"[demo] training on {len(train)} cases …")
-        t0 = time.time()
-        model, manifest = train_on_model(loaded, train, cfg, hotfix_dir)
-        times["training"] = round(time.time() - t0, 2)
-    loaded.model = model
+    loaded.model, manifest, times["training"] = _train_or_reuse(loaded, train, cfg, hotfix_dir, log)
 
     after = _step(out / "hotfix_eval.json", "hotfix eval", times,
                   lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval, adapter=hotfix_dir), log)
