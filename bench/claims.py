@@ -555,6 +555,11 @@ SPEED = [
             ("value", D + "/summary.json", "seconds.base eval", "test_cases", "seconds.training"),
             ("value", D + "/hotfix_manifest.json", "steps", "config.training.batch_size", "cases"),
             ("value", D + "/summary.json", "seconds.hotfix eval", "seconds.total"))),
+    _claim("margin-batching", "docs/speed.md", "on the selection's\n  {n} training contexts: input order {n} s, by "
+           "length {n} s.", "bench/results/margin_batching.json", "value", "contexts", "seconds.input order",
+           "seconds.by length"),
+    _claim("margin-batching-agree", "docs/speed.md", "Margins agreed within {n} nats", "bench/results/margin_batching.json",
+           "value", "max_margin_difference_nats"),
     _claim("profile-step1", "docs/speed.md", "Other jobs\noverlapped step 1 ({n} s)", PS, "value",
            "per_step.0.total"),
     _step_row("base model on the contexts (kl_context reference; first epoch only, then cached)",
