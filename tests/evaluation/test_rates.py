@@ -107,7 +107,8 @@ def test_events_are_recorded_and_summarised(tiny_model, tiny_tokenizer, tiny_cas
 
 def test_line_event_is_cut_from_the_window_generation(tiny_tokenizer):
     from codehotfix.evaluation.generation import Completions
-    from codehotfix.evaluation.rates import _cut_first_line, _first_lines
+    from codehotfix.evaluation.backends import cut_first_line as _cut_first_line
+    from codehotfix.evaluation.rates import _first_lines
 
     assert _cut_first_line("\n\n    x = 1\n    y = 2\n") == "\n\n    x = 1\n"
     assert _cut_first_line("  x = 1") == "  x = 1"  # never finished: all of it

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
+from codehotfix.evaluation.backends import cut_first_line
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
                                           metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
@@ -164,18 +165,6 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy()}
 
 
-def _cut_first_line(text: str) -> str:
-    """``text`` up to and including the newline that ends its first non-blank line; all of it if that
-    line never ends (for backends that return text only)."""
-    seen = False
-    for i, ch in enumerate(text):
-        if ch == "\n" and seen:
-            return text[:i + 1]
-        if not ch.isspace():
-            seen = True
-    return text
-
-
 def _first_lines(window: Completions, tokenizer: Any, max_new_tokens: int) -> Completions:
     """Line-event completions cut from window-event ones.
 
@@ -188,7 +177,7 @@ def _first_lines(window: Completions, tokenizer: Any, max_new_tokens: int) -> Co
     """
     def cut(text: str, ids: list[int] | None) -> str:
         if ids is None:
-            return _cut_first_line(text)
+            return cut_first_line(text)
         return tokenizer.decode(first_line_ids(tokenizer, ids, max_new_tokens), skip_special_tokens=True)
 
     sample_ids = window.sample_ids or [None] * len(window.samples)
