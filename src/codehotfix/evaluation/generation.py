@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad",
-           "decode_steps", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
+           "decode_steps", "decode_prefilled", "prefill", "Prefilled", "complete_batch", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
 
 StepFn = Callable[[torch.Tensor, Union[torch.Tensor, None], torch.Tensor], tuple[torch.Tensor, list[int]]]
 """One decoding step (see ``decode_steps``): (active rows, their ids or None, logits) → (tokens, rows going on)."""
@@ -181,8 +181,8 @@ def _as_processor(logits_processor: LogitsProcessorArg) -> LogitsProcessor | Non
     return logits_processor
 
 
-def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]], *, n: int,
-                 do_sample: bool, top_p: float, temperature: float, max_new_tokens: int, seed: int,
+def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]] | Prefilled, *,
+                 n: int, do_sample: bool, top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
                  logits_processor: LogitsProcessorArg = None, max_lines: int | None = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
@@ -193,6 +193,7 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
     actually needed rather than (rows × longest row).
 
     Args:
+        prompt_ids: the prompts' token ids, or their ``Prefilled`` state (consumed) to decode from.
         logits_processor: None, a ``transformers`` logits processor, or a list of them. Each step it
             gets ``input_ids`` [active rows, seq] (each row's left-padded prompt followed by its
             generated tokens, prompt-major, only the rows still running, in order) and the raw
@@ -205,15 +206,20 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
 
     pad_id, eos = special_token_ids(tokenizer)
     device = model_device(model)
-    rows = _LineRows(tokenizer, eos, rows=len(prompt_ids) * n, do_sample=do_sample, top_p=top_p,
+    prompts = prompt_ids.rows if isinstance(prompt_ids, Prefilled) else len(prompt_ids)
+    rows = _LineRows(tokenizer, eos, rows=prompts * n, do_sample=do_sample, top_p=top_p,
                      temperature=temperature, seed=seed, device=device,
                      first_line_only=first_line_only, stop=stop, max_lines=max_lines,
                      process=_as_processor(logits_processor))
     # DoRA recomputes every adapted layer's weight norm at each forward; the weights do not change
     # within a call, so PEFT's cache keeps them for its duration (cleared by the next uncached call).
     with DoraCaching():
-        decode_steps(model, prompt_ids, rows.step, pad_id=pad_id, max_new_tokens=max_new_tokens, repeat=n,
-                     keep_ids=rows.process is not None)
+        if isinstance(prompt_ids, Prefilled):
+            decode_prefilled(prompt_ids, rows.step, max_new_tokens=max_new_tokens, repeat=n,
+                             keep_ids=rows.process is not None)
+        else:
+            decode_steps(model, prompt_ids, rows.step, pad_id=pad_id, max_new_tokens=max_new_tokens, repeat=n,
+                         keep_ids=rows.process is not None)
     return rows.new_tokens
 
 
@@ -276,6 +282,36 @@ class _LineRows:
         return True
 
 
+@dataclass
+class Prefilled:
+    """Prompts after their prefill, ready to decode (``decode_prefilled``).
+
+    ``model`` is the module to decode with; ``cache`` the key/value cache of the R rows; ``logits``
+    [R, vocab] float32 next-token scores; ``mask`` [R, W] the attention mask so far (zeros mark
+    padding, which may sit anywhere, not only on the left); ``next_pos`` [R] each row's next position;
+    ``ids`` [R, W] the tokens behind ``mask`` (what logits processors see).
+    """
+
+    model: nn.Module
+    cache: object
+    logits: torch.Tensor
+    mask: torch.Tensor
+    next_pos: torch.Tensor
+    ids: torch.Tensor
+
+    @property
+    def rows(self) -> int:
+        return self.logits.shape[0]
+
+
+@torch.no_grad()
+def prefill(model: nn.Module, prompt_ids: Sequence[Sequence[int]], pad_id: int) -> Prefilled:
+    """Left-pads ``prompt_ids`` and runs them once (see ``_prefill``)."""
+    ids, mask = left_pad([list(r) for r in prompt_ids], pad_id, model_device(model))
+    module, out, mask, next_pos = _prefill(model, ids, mask)
+    return Prefilled(module, cache_of(out), out.logits[:, -1].float(), mask, next_pos, ids)
+
+
 @torch.no_grad()
 def decode_steps(model: nn.Module, prompt_ids: Sequence[Sequence[int]], step: StepFn, *, pad_id: int,
                  max_new_tokens: int, repeat: int = 1, keep_ids: bool = False) -> None:
@@ -295,14 +331,23 @@ def decode_steps(model: nn.Module, prompt_ids: Sequence[Sequence[int]], step: St
         repeat: rows per prompt (prompt-major): the prompt's cache is prefilled once and copied.
         keep_ids: track the ids for ``step`` (logits processors need them; costs a copy per step).
     """
-    device = model_device(model)
-    ids, mask = left_pad([list(r) for r in prompt_ids], pad_id, device)
-    model, out, mask, next_pos = _prefill(model, ids, mask)
-    cache, logits = cache_of(out), out.logits[:, -1].float()
+    decode_prefilled(prefill(model, prompt_ids, pad_id), step, max_new_tokens=max_new_tokens, repeat=repeat,
+                     keep_ids=keep_ids)
+
+
+@torch.no_grad()
+def decode_prefilled(state: Prefilled, step: StepFn, *, max_new_tokens: int, repeat: int = 1,
+                     keep_ids: bool = False) -> None:
+    """``decode_steps`` from prompts already prefilled (``state``, consumed: its cache grows and shrinks).
+
+    The evaluation prefills each context once and decodes several continuations from copies of it
+    (``evaluation.onepass``); everything else goes through ``decode_steps``."""
+    model, cache, logits, mask, next_pos = state.model, state.cache, state.logits, state.mask, state.next_pos
+    device = logits.device
     if repeat > 1:
         cache.batch_repeat_interleave(repeat)
         logits, mask, next_pos = (t.repeat_interleave(repeat, 0) for t in (logits, mask, next_pos))
-    seqs = ids.repeat_interleave(repeat, 0) if keep_ids else None
+    seqs = state.ids.repeat_interleave(repeat, 0) if keep_ids else None
     active = torch.arange(logits.shape[0], device=device)
     for _ in range(max_new_tokens):
         chosen, keep = step(active, seqs, logits)
@@ -352,24 +397,40 @@ def generate_completions(model: nn.Module, tokenizer: PreTrainedTokenizerBase, p
         idx = order[start:start + batch_size]
         batch_ids = [encoded[i] for i in idx]
         procs = logits_processor_factory([prompts[i] for i in idx]) if logits_processor_factory else None
-        if greedy:
-            outs = sample_lines(model, tokenizer, batch_ids, n=1, do_sample=False, seed=seed + b,
-                                logits_processor=procs, **common)
-            for i, toks in zip(idx, outs):
-                results[i].greedy = tokenizer.decode(toks, skip_special_tokens=True)
-                results[i].greedy_ids = toks
-                results[i].new_tokens += len(toks)
-        if samples:
-            outs = sample_lines(model, tokenizer, batch_ids, n=samples, do_sample=True, seed=seed + b,
-                                logits_processor=procs, **common)
-            for j, i in enumerate(idx):
-                mine = outs[j * samples:(j + 1) * samples]
-                results[i].samples = [tokenizer.decode(t, skip_special_tokens=True) for t in mine]
-                results[i].sample_ids = mine
-                results[i].new_tokens += sum(len(t) for t in mine)
+        done = complete_batch(model, tokenizer, lambda: batch_ids, greedy=greedy, samples=samples, seed=seed + b,
+                              logits_processor=procs, **common)
+        for i, comp in zip(idx, done):
+            results[i] = comp
         bar.update(len(idx))
     bar.close()
     return results
+
+
+def complete_batch(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+                   source: Callable[[], list[list[int]] | Prefilled], *, greedy: bool, samples: int, seed: int,
+                   logits_processor: LogitsProcessorArg = None, **common: object) -> list[Completions]:
+    """One batch's ``Completions``: the greedy row and ``samples`` sampled rows of every prompt.
+
+    ``source()`` gives the prompts to decode from, as token ids or a fresh ``Prefilled`` state (it is
+    called once per decoding pass, since a pass consumes its state). ``common``: ``sample_lines``'s
+    top_p, temperature, max_new_tokens, first_line_only and max_lines.
+    """
+    results: list[Completions] | None = None
+    if greedy:
+        outs = sample_lines(model, tokenizer, source(), n=1, do_sample=False, seed=seed,
+                            logits_processor=logits_processor, **common)
+        results = [Completions(greedy=tokenizer.decode(t, skip_special_tokens=True), greedy_ids=t, new_tokens=len(t))
+                   for t in outs]
+    if samples:
+        outs = sample_lines(model, tokenizer, source(), n=samples, do_sample=True, seed=seed,
+                            logits_processor=logits_processor, **common)
+        results = results or [Completions() for _ in range(len(outs) // samples)]
+        for j, comp in enumerate(results):
+            mine = outs[j * samples:(j + 1) * samples]
+            comp.samples = [tokenizer.decode(t, skip_special_tokens=True) for t in mine]
+            comp.sample_ids = mine
+            comp.new_tokens += sum(len(t) for t in mine)
+    return results or []
 
 
 def make_generator(model: nn.Module, tokenizer: PreTrainedTokenizerBase, *, batch_size: int = 8,

@@ -30,7 +30,9 @@ from codehotfix.evaluation.backends import cut_first_line
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
                                           metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
+from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.validity import ValidityCheck
+from codehotfix.models.adapters import is_prompt_learning
 from codehotfix.models.adapters.merge import merged_for_inference
 from codehotfix.scoring import line_logprobs
 
@@ -126,20 +128,33 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             desc=desc, logits_processor_factory=logits_processor_factory, max_lines=limits.get("max_lines"))
 
     wanted = parse_events(cfg.events)
+    # One pass over each context serves the margins and every event (onepass.py) unless something
+    # needs the prompts re-encoded on their own: another backend, logits processors, virtual tokens.
+    one_pass = backend is None and logits_processor_factory is None and not is_prompt_learning(model)
     with merged_for_inference(model):  # a LoRA hotfix decodes as fast as the base (bit-exact restore)
-        window = None
-        if "window" in wanted:
+        window, split = None, None
+        if one_pass:
+            cuts = ([split_point(tokenizer, s.prefix, c.buggy, c.fixed)[0] for c, s in zip(cases, scored)]
+                    if "split" in wanted else None)
+            res = evaluate_one_pass(model, tokenizer, scored, cfg, window="window" in wanted, split_cuts=cuts,
+                                    window_lines=WINDOW_LINES, window_max_tokens=window_tokens(cfg.max_new_tokens),
+                                    progress=progress)
+            window = res.completions if "window" in wanted else None
+            first = res.completions if window is None else None
+            split, margins = res.split, res.margins
+        elif "window" in wanted:
             # The line and window events share their prompt: one generation serves both (see _first_lines).
             window = complete([s.prefix for s in scored], "eval: line + window events", max_lines=WINDOW_LINES,
                               max_new_tokens=window_tokens(cfg.max_new_tokens))
-            completions = [_first_lines(w, tokenizer, cfg.max_new_tokens) for w in window]
         else:
-            completions = complete([c.prefix for c in scored], "eval: generating")
+            first = complete([c.prefix for c in scored], "eval: generating")
+        completions = first if window is None else [_first_lines(w, tokenizer, cfg.max_new_tokens) for w in window]
         events = _run_events(tokenizer, cases, scored, completions, wanted, complete, cfg.max_new_tokens,
-                             window=window)
+                             window=window, split=split)
         t_gen = time.time() - t0
-        margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
-                                batch_size=cfg.batch_size)
+        if not one_pass:
+            margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
+                                    batch_size=cfg.batch_size)
     records = []
     for case, prompted, comp, (lp_fixed, lp_buggy), judged in zip(cases, scored, completions, margins, events):
         labels = [classify(s, case) for s in comp.samples]
@@ -194,13 +209,15 @@ def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
                 line_completions: Sequence[Completions], events: Sequence[str],
                 complete: Callable[..., list[Completions]], max_new_tokens: int,
-                window: Sequence[Completions] | None = None) -> list[dict[str, Any]]:
+                window: Sequence[Completions] | None = None,
+                split: Sequence[Completions] | None = None) -> list[dict[str, Any]]:
     """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
 
     ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
     lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
     ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens (``window``: those completions,
-    already generated). Cases are judged with their original lines.
+    already generated; ``split``: the split completions, already generated). Cases are judged with
+    their original lines.
     """
     checks = [ValidityCheck.for_case(c) for c in cases]
     out = [{"validity_check": chk.method,
@@ -208,8 +225,8 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
            for case, chk, comp in zip(cases, checks, line_completions)]
     if "split" in events:
         cuts = [split_point(tokenizer, s.prefix, c.buggy, c.fixed) for c, s in zip(cases, scored)]
-        comps = complete([s.prefix + c.fixed[:cut] for c, s, (cut, _) in zip(cases, scored, cuts)],
-                         "eval: split event")
+        comps = split if split is not None else complete(
+            [s.prefix + c.fixed[:cut] for c, s, (cut, _) in zip(cases, scored, cuts)], "eval: split event")
         for rec, case, chk, (cut, aligned), comp in zip(out, cases, checks, cuts, comps):
             rec["events"]["split"] = {"cut": cut, "token_aligned": aligned, "prompt_tail": case.fixed[:cut],
                                       **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}

@@ -29,7 +29,7 @@ from codehotfix.scoring.scores import Scores
 if TYPE_CHECKING:
     from transformers.modeling_outputs import BaseModelOutputWithPast
 
-__all__ = ["split_model", "score_batch", "score_shared_prefix", "run_context", "kl_columns"]
+__all__ = ["split_model", "score_batch", "score_shared_prefix", "score_on_context", "run_context", "kl_columns"]
 
 
 def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -100,7 +100,15 @@ def score_shared_prefix(model: nn.Module, batch: Batch, *, with_context: bool = 
     """
     decoder, head = split_model(model)
     out = run_context(decoder, batch, use_cache=True)
-    h_ctx, cache = out.last_hidden_state, cache_of(out)
+    return score_on_context(decoder, head, batch, out.last_hidden_state, cache_of(out), with_context=with_context,
+                            with_snippet=with_snippet)
+
+
+def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: torch.Tensor, cache: object, *,
+                     with_context: bool = False, with_snippet: bool = False) -> Scores:
+    """``score_shared_prefix`` after ``run_context``: both lines on the contexts' key/value ``cache``
+    (consumed: it grows by the lines) and hidden states ``h_ctx``. The evaluation calls it on a copy
+    of a cache its generations also start from, so one context pass serves both."""
     cache.batch_repeat_interleave(2)  # row i's context serves rows 2i (fixed) and 2i+1 (buggy)
     ctx_mask2 = batch.ctx_mask.repeat_interleave(2, dim=0)
     width = batch.cont_ids.shape[1]

@@ -1,0 +1,85 @@
+"""One context pass per case (evaluation/onepass.py) gives what separate passes give: the same
+greedy line, window and split completions, the same margins, and the same evaluation records."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from codehotfix.config import EvalConfig
+from codehotfix.data.cases import HotfixCase
+from codehotfix.evaluation.backends import HFBackend
+from codehotfix.evaluation.events import split_point
+from codehotfix.evaluation.generation import generate_completions
+from codehotfix.evaluation.onepass import evaluate_one_pass
+from codehotfix.evaluation.rates import evaluate_cases
+from codehotfix.scoring import line_logprobs
+
+
+@pytest.fixture()
+def cases(tiny_cases):
+    # An empty prefix: its split prompt (the line's start alone) cannot extend the context's start
+    # token, so it takes the separate route; mixed with the shared ones in one batch.
+    return tiny_cases + [HotfixCase(id="empty/0", prefix="", buggy="x = compute(a, b)", fixed="x = compute(b, a)",
+                                    group="empty")]
+
+
+def _separate(model, tok, cases, cfg, cuts, window):
+    kw = dict(samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p, temperature=cfg.temperature,
+              batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=False)
+    first = generate_completions(model, tok, [c.prefix for c in cases], max_new_tokens=2 * cfg.max_new_tokens
+                                 if window else cfg.max_new_tokens, max_lines=5 if window else None, **kw)
+    split = generate_completions(model, tok, [c.prefix + c.fixed[:k] for c, k in zip(cases, cuts)],
+                                 max_new_tokens=cfg.max_new_tokens, **kw)
+    return first, split, line_logprobs(model, tok, cases, max_context_tokens=cfg.max_context_tokens,
+                                       batch_size=cfg.batch_size)
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_one_pass_equals_separate_passes(tiny_model, tiny_tokenizer, cases, window):
+    torch.set_num_threads(1)
+    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=3)
+    cuts = [split_point(tiny_tokenizer, c.prefix, c.buggy, c.fixed)[0] for c in cases]
+    got = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=window, split_cuts=cuts,
+                            window_max_tokens=2 * cfg.max_new_tokens, progress=False)
+    first, split, margins = _separate(tiny_model, tiny_tokenizer, cases, cfg, cuts, window)
+    assert [c.greedy_ids for c in got.completions] == [c.greedy_ids for c in first]
+    assert [c.greedy for c in got.split] == [c.greedy for c in split]
+    assert got.margins == margins  # the same batches as line_logprobs: the same numbers
+    # Both routes ran: split prompts that extend their context's tokens fed only the line's start,
+    # the others (the empty prefix; an indented line whose newline the tokenizer glues to its
+    # indentation) were completed on their own, and all agree with separate passes.
+    assert 0 < got.split_shared < len(cases)
+    assert any(k > 0 for k in cuts)
+
+
+def test_one_pass_samples_are_seeded_and_counted(tiny_model, tiny_tokenizer, cases):
+    torch.set_num_threads(1)
+    cfg = EvalConfig(samples=3, max_new_tokens=8, batch_size=2, seed=5)
+    cuts = [split_point(tiny_tokenizer, c.prefix, c.buggy, c.fixed)[0] for c in cases]
+    a = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=False, split_cuts=cuts, progress=False)
+    b = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=False, split_cuts=cuts, progress=False)
+    c = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, dataclasses.replace(cfg, seed=6), window=False,
+                          split_cuts=cuts, progress=False)
+    assert [x.samples for x in a.completions + a.split] == [x.samples for x in b.completions + b.split]
+    assert [x.samples for x in a.completions] != [x.samples for x in c.completions]
+    assert all(len(x.samples) == 3 for x in a.completions + a.split)
+    # The context's samples start from the same batches and seeds as generate_completions.
+    kw = dict(samples=3, greedy=True, max_new_tokens=8, batch_size=2, seed=5, progress=False)
+    ref = generate_completions(tiny_model, tiny_tokenizer, [x.prefix for x in cases], **kw)
+    assert [x.samples for x in a.completions] == [x.samples for x in ref]
+
+
+def test_evaluate_cases_records_do_not_depend_on_the_path(tiny_model, tiny_tokenizer, cases):
+    """``evaluate_cases`` takes the one pass by default; an explicit backend takes separate passes."""
+    torch.set_num_threads(1)
+
+    class Loaded:
+        model, tokenizer = tiny_model, tiny_tokenizer
+
+    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=4, events=["line", "split", "window"])
+    fast = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False)
+    slow = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False, backend=HFBackend(Loaded()))
+    keep = ("greedy", "greedy_label", "events", "validity_check", "new_tokens")
+    assert [{k: r[k] for k in keep} for r in fast["cases"]] == [{k: r[k] for k in keep} for r in slow["cases"]]
+    assert [r["margin"] for r in fast["cases"]] == pytest.approx([r["margin"] for r in slow["cases"]], abs=1e-3)
