@@ -106,3 +106,24 @@ def test_cli_run_prints_the_summary_and_resumes(tmp_path, tiny_model_dir, cases_
         main(args[:-1] + ["eval.max_new_tokens=7"])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.count("\n") == 0 and "--restart" in err
+
+
+def test_cli_run_passes_allow_weak_isolation_to_the_sandbox_call(tmp_path, tiny_model_dir, cases_file, monkeypatch):
+    import codehotfix.evaluation.humaneval as he
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # HumanEval's generation cache
+    seen = []
+    real = he.run_many
+
+    def recording(programs, **kwargs):
+        seen.append(kwargs.get("allow_weak_isolation"))
+        return real(programs, **kwargs)
+
+    monkeypatch.setattr(he, "run_many", recording)
+    args = ["run", str(cases_file), "--model", str(tiny_model_dir), "--humaneval", "1", "--allow-exec",
+            "--no-report", *FAST]
+    main(args[:1] + ["--out", str(tmp_path / "weak"), "--allow-weak-isolation"] + args[1:])
+    assert seen == [True, True]  # base and hotfixed HumanEval phases
+    seen.clear()
+    main(args[:1] + ["--out", str(tmp_path / "full")] + args[1:])
+    assert seen == [False, False]

@@ -497,6 +497,8 @@ class RunOptions:
         split_mode: ``grouped`` (held-out groups unseen in training), ``within`` or ``random``.
         humaneval: HumanEval problems to run base and hotfixed (0: skip); needs ``allow_exec``.
         allow_exec: permit running generated code (HumanEval) in the sandbox.
+        allow_weak_isolation: run that code even where the sandbox's full isolation is unavailable
+            (not root, no namespaces); otherwise the sandbox refuses there and the HumanEval phase fails.
         locality: measure unrelated-prompt locality (built-in prompts).
         perplexity: measure held-out-code perplexity (built-in corpus).
         side_effect_limit: only the first N locality prompts / perplexity texts (None: all).
@@ -509,6 +511,7 @@ class RunOptions:
     split_mode: str = "grouped"
     humaneval: int = 0
     allow_exec: bool = False
+    allow_weak_isolation: bool = False
     locality: bool = False
     perplexity: bool = False
     side_effect_limit: int | None = None
@@ -638,11 +641,11 @@ def _phase_train(st: _RunState) -> dict[str, float]:
     return {}
 
 
-def _phase_humaneval(st: _RunState, problems: int, hotfixed: bool) -> dict[str, float]:
+def _phase_humaneval(st: _RunState, problems: int, hotfixed: bool, weak_isolation: bool) -> dict[str, float]:
     from codehotfix.evaluation.tasks import HumanEvalTaskConfig
 
     # The task's defaults (greedy, 384 tokens): the numbers match `codehotfix humaneval --limit N`.
-    cfg = HumanEvalTaskConfig(limit=problems, allow_exec=True)
+    cfg = HumanEvalTaskConfig(limit=problems, allow_exec=True, allow_weak_isolation=weak_isolation)
     cfg.generation = cfg.generation.with_given(seed=st.cfg.seed)
     loaded = st.loaded(hotfixed)
     adapter = st.hotfix_dir if hotfixed else None
@@ -674,13 +677,16 @@ def _phase_side_effect(st: _RunState, kind: str, limit: int | None) -> dict[str,
 
 def _run_phases(st: _RunState, opts: RunOptions) -> list[tuple[str, Any, Any]]:
     """(phase, settings that change its output beyond the run's fingerprint, function) in run order."""
-    lim = opts.side_effect_limit
+    lim, weak = opts.side_effect_limit, opts.allow_weak_isolation
+    # weak isolation stays out of the phases' fingerprints: it decides whether the sandbox runs the
+    # code at all, not what a finished phase measured (a refused phase fails and records nothing), so
+    # adding the flag to a refused run resumes it.
     phases = [("split", None, lambda: _phase_split(st)), ("base_eval", None, lambda: _phase_eval(st, False))]
     if opts.humaneval:
-        phases.append(("humaneval_base", opts.humaneval, lambda: _phase_humaneval(st, opts.humaneval, False)))
+        phases.append(("humaneval_base", opts.humaneval, lambda: _phase_humaneval(st, opts.humaneval, False, weak)))
     phases += [("train", None, lambda: _phase_train(st)), ("hotfix_eval", None, lambda: _phase_eval(st, True))]
     if opts.humaneval:
-        phases.append(("humaneval_hotfix", opts.humaneval, lambda: _phase_humaneval(st, opts.humaneval, True)))
+        phases.append(("humaneval_hotfix", opts.humaneval, lambda: _phase_humaneval(st, opts.humaneval, True, weak)))
     if opts.locality:
         phases.append(("locality", lim, lambda: _phase_side_effect(st, "locality", lim)))
     if opts.perplexity:

@@ -140,3 +140,52 @@ def test_cli_add_list_show_enable_rollback(tmp_path, zero_hotfix, capsys):
     with pytest.raises(SystemExit) as e:
         main(["hotfix", "disable", "fix", "--registry", reg])
     assert e.value.code == 2 and "not enabled" in capsys.readouterr().err
+
+
+def _compact_without_a_model(store, zero_hotfix, tmp_path, parts):
+    """What ``compaction.compact`` leaves behind (an entry whose hotfix.json names its constituents,
+    switched to in one ``compact`` record), with the zero adapter standing in for the merged one:
+    the registry's side needs no model."""
+    merged = tmp_path / "merged"
+    shutil.copytree(zero_hotfix, merged)
+    (merged / "hotfix.json").write_text(json.dumps({"format": "codehotfix-hotfix/1", "compacted_from": parts}))
+    entry = store.add(merged, name="compacted", canaries=zero_hotfix / "cases.jsonl")
+    store.set_enabled({entry.name: entry.version}, action="compact")
+    return entry
+
+
+def test_rollback_of_a_compacted_constituent_is_refused_naming_compact_drop(store, zero_hotfix, tmp_path, capsys):
+    for name in ("a", "b"):
+        store.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+        store.enable(name)
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    seq = store.state()["seq"]
+    # Undone by name, a would come back beside the adapter that already holds it: served twice.
+    with pytest.raises(StoreError, match=r"'a'.*compacted v1.*codehotfix hotfix compact --drop a"):
+        store.plan_rollback("a")
+    with pytest.raises(StoreError, match="compact --drop a"):
+        store.rollback("a")
+    assert store.enabled() == {"compacted": "v1"} and store.state()["seq"] == seq  # nothing recorded
+    with pytest.raises(SystemExit) as e:
+        main(["hotfix", "rollback", "b", "--registry", str(store.root)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "compact --drop b" in err and "Traceback" not in err
+    # Undoing the compaction as a whole still works: back to the two separate hotfixes.
+    assert store.rollback()["undoes"] == seq and store.enabled() == {"a": "v1", "b": "v1"}
+    store.rollback("a")  # no compacted adapter holds it now: an ordinary rollback by name
+    assert store.enabled() == {"b": "v1"}
+
+
+def test_rollback_by_name_beside_a_compaction_still_works_when_nothing_is_served_twice(store, zero_hotfix, tmp_path):
+    for name in ("a", "b", "c"):
+        store.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+    store.add(zero_hotfix, name="a", canaries=zero_hotfix / "cases.jsonl")  # a v2
+    store.enable("a", "v1")
+    store.enable("b")
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    store.enable("c")
+    store.rollback("c")  # c is no constituent
+    assert store.enabled() == {"compacted": "v1"}
+    store.enable("a", "v2")  # a newer a, served on its own beside the compaction
+    store.rollback("a")  # takes a v2 off again and enables nothing: no refusal
+    assert store.enabled() == {"compacted": "v1"}

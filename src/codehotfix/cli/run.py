@@ -32,6 +32,7 @@ def run_cmd(
     humaneval: int = typer.Option(0, "--humaneval", help="HumanEval problems, base and hotfixed (0: skip; "
                                   "needs --allow-exec)."),
     allow_exec: bool = opt.allow_exec(),
+    allow_weak_isolation: bool = opt.allow_weak_isolation(),
     locality: bool = typer.Option(False, "--locality", help="Measure locality on unrelated prompts."),
     perplexity: bool = typer.Option(False, "--perplexity", help="Measure perplexity of held-out code."),
     side_effect_limit: Optional[int] = typer.Option(None, "--side-effect-limit", callback=at_least(1),
@@ -47,8 +48,8 @@ def run_cmd(
     from codehotfix.api import RunOptions, run
 
     opts = RunOptions(test_fraction=test_fraction, split_by=split_by, split_mode=split_mode, humaneval=humaneval,
-                      allow_exec=allow_exec, locality=locality, perplexity=perplexity,
-                      side_effect_limit=side_effect_limit, report=report, report_to=report_to)
+                      allow_exec=allow_exec, allow_weak_isolation=allow_weak_isolation, locality=locality,
+                      perplexity=perplexity, side_effect_limit=side_effect_limit, report=report, report_to=report_to)
     result = run(cases, out, model=model, config=config, overrides=overrides or [], fmt=fmt, options=opts,
                  restart=restart, device=device, threads=threads)
     print(json.dumps(result, indent=2))

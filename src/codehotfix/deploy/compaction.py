@@ -35,7 +35,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.deploy.activation import activate, adapter_key, attach, detach, read_adapter
 from codehotfix.scoring import adapters_disabled
 from codehotfix.deploy.canary import CanaryConfig, margins, run_canary
-from codehotfix.deploy.store import HotfixEntry, HotfixStore, StoreError, check_name
+from codehotfix.deploy.store import COMPACTED_FROM, HotfixEntry, HotfixStore, StoreError, check_name
 from codehotfix.errors import ConfigError
 from codehotfix.evaluation import stats
 from codehotfix.evaluation.locality import CodePrompt
@@ -43,8 +43,6 @@ from codehotfix.files import write_json
 from codehotfix.models.loading import LoadedModel
 
 __all__ = ["CompactionConfig", "compact", "constituents_of", "side_effect_gate", "COMPACTED_FROM"]
-
-COMPACTED_FROM = "compacted_from"
 
 
 @dataclass

@@ -44,7 +44,7 @@ from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.files import atomic_folder, read_json, sha256_file, write_json
 
 __all__ = ["HotfixStore", "HotfixEntry", "StoreError", "UnknownHotfix", "ADAPTER_FILES", "STATE_FILE", "HISTORY_FILE",
-           "DEFAULT_CANARIES", "NAME_RULE", "check_name", "confined_path"]
+           "DEFAULT_CANARIES", "NAME_RULE", "COMPACTED_FROM", "check_name", "confined_path"]
 
 STATE_FILE = "registry.json"
 # Enough for `hotfix list`/`show` to show recent changes without reading the log.
@@ -55,6 +55,10 @@ CANARY_FILE = "canaries.jsonl"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 _OPTIONAL_FILES = ("hotfix.json", "train_log.jsonl", "README.md")
 DEFAULT_CANARIES = 5
+# hotfix.json key of a compacted entry: its constituents (name -> version). Written by
+# deploy/compaction.py; defined here because the registry's rollback must see it, and the store may
+# not import compaction (which imports it, and torch).
+COMPACTED_FROM = "compacted_from"
 # Names become PEFT adapter names and folder names: no dots (torch module keys), no path separators.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 NAME_RULE = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
@@ -449,7 +453,23 @@ class HotfixStore:
             after.pop(n, None)
             if n in last["before"]:
                 after[n] = last["before"][n]
+        if name is not None and name in after and name not in self.enabled():
+            self._refuse_constituent(name, after)
         return after, last["seq"]
+
+    def _refuse_constituent(self, name: str, after: dict[str, str]) -> None:
+        """Refuses a by-name rollback that would enable ``name`` beside an enabled compacted entry that
+        already holds it (the compaction took it out of the enabled set): it would be served twice.
+
+        Raises:
+            StoreError: naming the compacted entry and the command that rolls one constituent back.
+        """
+        for n, v in after.items():
+            if n != name and name in (self.entry(n, v).manifest.get(COMPACTED_FROM) or {}):
+                raise StoreError(f"hotfix {name!r} is not enabled itself: it is compacted into {n} {v}, which "
+                                 f"stays enabled, so rolling it back by name would serve it twice; run "
+                                 f"`codehotfix hotfix compact --drop {name}` (rebuilds {n} without it), or "
+                                 "`codehotfix hotfix rollback` without a name to undo the latest change as a whole")
 
     def rollback(self, name: str | None = None, *, note: str | None = None) -> dict[str, Any]:
         """Restores the state before the latest change (of ``name``, if given); returns the record."""
