@@ -1,6 +1,7 @@
 """Where the time of one default training step and one evaluation batch goes (issue 17, item 1).
 
     python -m bench.profile_step [--model default] [--steps 3] [--out bench/results/profile_step.json]
+    python -m bench.profile_step --set 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' --no-eval --out …
 
 Builds the default recipe's pieces (LoRA r8 on every block, fixed_ce + unlikelihood + kl_context +
 kl_corpus) on the default model and times, for ``--steps`` batches of 8 default-pack training cases,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -131,19 +133,24 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--adapter", type=Path, default=None, help="a trained hotfix for the merge comparison")
     ap.add_argument("--out", type=Path, default=Path("bench/results/profile_step.json"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' (repeatable)")
+    ap.add_argument("--no-eval", action="store_true", help="profile the training step only")
     args = ap.parse_args()
-    cfg = load_config(None, [])
+    cfg = load_config(None, args.set)
     torch.manual_seed(0)
     loaded = load_model(args.model, dtype=cfg.training.dtype, threads=cfg.training.threads)
     train, test = split_pack(load_pack("default"), test_fraction=0.4, seed=0)
     random.Random(0).shuffle(train)
     result = profile_training(loaded, train, cfg, args.steps)
     model = result.pop("model")
-    result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
+    result["overrides"] = args.set
+    if not args.no_eval:
+        result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
     from codehotfix.api import machine_info
     result["machine"] = machine_info(loaded.model)
-    result["command"] = "python -m bench.profile_step " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if v is not None)
+    import shlex
+    result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     lines = ["| phase | mean seconds per step | share |", "|---|---|---|"]
@@ -151,7 +158,11 @@ def main() -> None:
         if k != "total":
             lines.append(f"| {k} | {v:.2f} | {100 * v / result['mean']['total']:.0f}% |")
     lines.append(f"| total | {result['mean']['total']:.2f} | |")
-    ev = result["eval"]
+    ev = result.get("eval")
+    if ev is None:
+        args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     lines += ["", f"Greedy generation, {ev['prompts']} held-out prompts, base model:", "",
               "| event | batch 8 (s) | batch 32 (s) | same text |", "|---|---|---|---|"]
     for event, r in ev["batch_size"].items():

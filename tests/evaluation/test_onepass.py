@@ -5,12 +5,14 @@ import dataclasses
 
 import pytest
 import torch
+from tiny_model import build_tiny_model
 
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.backends import HFBackend
 from codehotfix.evaluation.events import split_point
 from codehotfix.evaluation.generation import generate_completions
+from codehotfix.evaluation import onepass, rates
 from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.rates import evaluate_cases
 from codehotfix.scoring import line_logprobs
@@ -70,16 +72,30 @@ def test_one_pass_samples_are_seeded_and_counted(tiny_model, tiny_tokenizer, cas
     assert [x.samples for x in a.completions] == [x.samples for x in ref]
 
 
-def test_evaluate_cases_records_do_not_depend_on_the_path(tiny_model, tiny_tokenizer, cases):
-    """``evaluate_cases`` takes the one pass by default; an explicit backend takes separate passes."""
+def test_evaluate_cases_records_do_not_depend_on_the_path(tiny_model, tiny_tokenizer, cases, monkeypatch):
+    """``evaluate_cases`` takes the one pass by default, also through the "hf" backend object the API
+    builds; ``one_pass=False`` takes separate passes; a backend over another model cannot take it."""
     torch.set_num_threads(1)
 
     class Loaded:
         model, tokenizer = tiny_model, tiny_tokenizer
 
     cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=4, events=["line", "split", "window"])
-    fast = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False)
-    slow = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False, backend=HFBackend(Loaded()))
+    calls = []
+    real = onepass.evaluate_one_pass
+    monkeypatch.setattr(onepass, "evaluate_one_pass", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(rates, "evaluate_one_pass", onepass.evaluate_one_pass)
+    fast = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False, backend=HFBackend(Loaded()))
+    assert calls == [1]
+    slow = evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False, one_pass=False)
+    assert calls == [1]
     keep = ("greedy", "greedy_label", "events", "validity_check", "new_tokens")
     assert [{k: r[k] for k in keep} for r in fast["cases"]] == [{k: r[k] for k in keep} for r in slow["cases"]]
     assert [r["margin"] for r in fast["cases"]] == pytest.approx([r["margin"] for r in slow["cases"]], abs=1e-3)
+
+    class Other:
+        model, tokenizer = build_tiny_model(tiny_tokenizer.vocab_size, seed=1), tiny_tokenizer
+
+    with pytest.raises(ValueError, match="one_pass"):
+        evaluate_cases(tiny_model, tiny_tokenizer, cases, cfg, progress=False, backend=HFBackend(Other()),
+                       one_pass=True)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
-from codehotfix.evaluation.backends import cut_first_line
+from codehotfix.evaluation.backends import HFBackend, cut_first_line
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
                                           metric_values, parse_events, split_point, window_tokens)
 from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
@@ -93,7 +93,7 @@ def summarize_events(records: Sequence[dict]) -> dict[str, Any]:
 def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: EvalConfig | None = None,
                    *, progress: bool = True, prompt_transform: Callable[[str], str] | None = None,
                    logits_processor_factory: Callable[[Sequence[str]], Any] | None = None,
-                   backend: Any = None) -> dict[str, Any]:
+                   backend: Any = None, one_pass: bool | None = None) -> dict[str, Any]:
     """Generates, classifies and scores every case.
 
     Args:
@@ -104,6 +104,9 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             ``generation.generate_completions``). Margins are the model's own likelihoods, unaffected.
         backend: a generation backend (``codehotfix.evaluation.backends``) to generate with; None
             generates with ``model`` here (the "hf" backend). Margins are always scored with ``model``.
+        one_pass: score and complete each context from one pass over it (``onepass.py``; same
+            records, less time). None: wherever it applies (the "hf" backend on this model, no logits
+            processors, no prompt-learning adapter); False: separate passes (the benchmark's baseline).
 
     Returns:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
@@ -130,7 +133,12 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
     wanted = parse_events(cfg.events)
     # One pass over each context serves the margins and every event (onepass.py) unless something
     # needs the prompts re-encoded on their own: another backend, logits processors, virtual tokens.
-    one_pass = backend is None and logits_processor_factory is None and not is_prompt_learning(model)
+    applies = ((backend is None or (isinstance(backend, HFBackend) and backend.model is model))
+               and logits_processor_factory is None and not is_prompt_learning(model))
+    if one_pass and not applies:
+        raise ValueError("evaluate_cases: one_pass needs the hf backend on this model, no logits processors "
+                         "and no prompt-learning adapter")
+    one_pass = applies if one_pass is None else one_pass
     with merged_for_inference(model):  # a LoRA hotfix decodes as fast as the base (bit-exact restore)
         window, split = None, None
         if one_pass:
