@@ -452,6 +452,79 @@ def paired_rate(folder: Path, sel: str, metric: str, field: str) -> float | tupl
     return st.wilcoxon_paired(rates(before), rates(after)).p_value
 
 
+PHASES = ("load model", "split + select topics", "base eval", "training", "hotfix eval")
+
+
+def demo_phases(src: Path) -> tuple[float, ...]:
+    """A demo run's phase seconds from its ``summary.json`` and their sum (the demo's time, even for
+    a run that resumed and whose ``total`` counts only the last start)."""
+    sec = load(src)["seconds"]
+    phases = [float(sec[p]) for p in PHASES]
+    return (*phases, sum(phases))
+
+
+def demo_phase_sum(src: Path) -> float:
+    """The sum of a demo run's phases in seconds."""
+    return demo_phases(src)[-1]
+
+
+def demo_minutes(src: Path) -> float:
+    """The sum of a demo run's phases in minutes."""
+    return demo_phases(src)[-1] / 60
+
+
+def demo_phase_ratio(src: Path, other: str, phase: str) -> float:
+    """``phase`` seconds (or "sum") of the demo run ``other`` over those of ``src`` (summary.json)."""
+    pick = lambda f: demo_phases(f)[-1] if phase == "sum" else float(load(f)["seconds"][phase])  # noqa: E731
+    return pick(ROOT_OF[0] / other) / pick(src)
+
+
+def demo_phase_change(src: Path, other: str, phase: str) -> float:
+    """|other / src − 1| in percent for one phase's seconds: how much a run moved against another."""
+    return abs(demo_phase_ratio(src, other, phase) - 1) * 100
+
+
+def demo_matching(src: Path, other: str, file: str, event: str) -> float:
+    """How many cases of two demo runs (folders ``src`` and ``other``) hold equal ``event`` records in
+    ``file`` (base_eval.json.gz or hotfix_eval.json.gz): the judged completions, without the token
+    count (a line cut from a window generation counts the window's tokens)."""
+    def records(folder: Path) -> dict[str, dict]:
+        return {c["id"]: {k: v for k, v in c["events"][event].items() if k != "new_tokens"}
+                for c in load(folder / file)["cases"]}
+
+    a, b = records(src), records(ROOT_OF[0] / other)
+    if set(a) != set(b):
+        raise ValueError(f"{src} and {other} hold different case ids")
+    return float(sum(a[i] == b[i] for i in a))
+
+
+def eval_tokens(src: Path, event: str) -> float:
+    """Greedy tokens an evaluation generated (``new_tokens`` summed over cases): ``event`` "line" for
+    the line (or line + window) completions, "split" for the split completions."""
+    cases = load(src)["cases"]
+    if event == "line":
+        return float(sum(c["new_tokens"] for c in cases))
+    return float(sum(c["events"][event]["new_tokens"] for c in cases))
+
+
+def console_seconds(src: Path, label: str, occurrence: int = 0) -> float:
+    """Seconds a progress bar ``label`` showed when it reached 100% in a committed console log (its
+    ``occurrence``-th finished bar: 0 the first, -1 the last)."""
+    import re
+
+    text = src.read_text(encoding="utf-8").replace("\r", "\n")
+    pat = re.compile(re.escape(label) + r": 100%\|[^|]*\|[^\[]*\[(?:(\d+):)?(\d+):(\d+)<")
+    hits = []
+    for line in text.splitlines():
+        m = pat.search(line)
+        if m:
+            h, mi, se = (int(g) if g else 0 for g in m.groups())
+            hits.append(3600 * h + 60 * mi + se)
+    # tqdm prints the finished bar twice (the last update and the close); count each bar once.
+    bars = [t for i, t in enumerate(hits) if i == 0 or hits[i - 1] != t]
+    return float(bars[occurrence])
+
+
 # ---------------------------------------------------------------- combining
 
 @lru_cache(maxsize=None)
@@ -487,7 +560,9 @@ COMPUTE: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
                             perplexity, has, edit_rules, count, study, study_change, study_all, study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
-                            demo_greedy_pick, demo_holm)
+                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
+                            eval_tokens, console_seconds, demo_matching, demo_phase_change,
+                            demo_phase_sum)
 }
 
 

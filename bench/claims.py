@@ -66,6 +66,7 @@ def _claim(name: str, doc: str, quote: str, spec: tuple | str, *args) -> Claim:
 
 
 D = "docs/results/demo"  # the demo run of 2026-12-02: per-case base_eval/hotfix_eval, split, summary, manifest
+DS = "docs/results/demo-speed"  # the demo before/after one pass per context, one machine: {before,after}/
 SPLIT_FAMILY = ("label=fixed", "label=buggy", "label=other", "toward=fixed", "toward=buggy", "valid", "label=fixed&valid")
 WINDOW_FAMILY = ("label=fixed", "label=buggy", "label=other", "contains_fixed", "contains_buggy")
 
@@ -106,9 +107,14 @@ README = [
             ("mcnemar", D + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"))),
     _claim("demo-he-problems", "README.md", "(the first {n} problems, greedy, batch {n}, this hotfix",
            D + "/humaneval_base.json.gz", "value", "config.limit", "config.batch_size"),
-    _claim("demo-phases", "README.md", "| {n} | {n} | {n} | {n} | {n} | {n} |\n\nThat is {n} minutes",
-           D + "/summary.json", "value", "seconds.load model", "seconds.split + select topics", "seconds.base eval",
-           "seconds.training", "seconds.hotfix eval", "seconds.total", "seconds.total*0.016666667"),
+    _claim("demo-phases-before", "README.md", "| before | {n} | {n} | {n} | {n} | {n} | {n} |", DS + "/before/summary.json",
+           "demo_phases"),
+    _claim("demo-phases-after", "README.md", "| after | {n} | {n} | {n} | {n} | {n} | {n} |", DS + "/after/summary.json",
+           "demo_phases"),
+    _claim("demo-minutes", "README.md", "That is {n} → {n} minutes against a goal of 5",
+           ("multi", ("demo_minutes", DS + "/before/summary.json"), ("demo_minutes", DS + "/after/summary.json"))),
+    _claim("demo-earlier-total", "README.md", "where the total was {n} s)", D + "/summary.json", "value",
+           "seconds.total"),
 
     _claim("demo-steps-params", "README.md", "(60 cases, {n} steps, {n} M trainable LoRA", R,
            "value", "train.steps", "run.trainable_parameters*1e-6"),
@@ -555,6 +561,79 @@ SPEED = [
             ("value", D + "/summary.json", "seconds.base eval", "test_cases", "seconds.training"),
             ("value", D + "/hotfix_manifest.json", "steps", "config.training.batch_size", "cases"),
             ("value", D + "/summary.json", "seconds.hotfix eval", "seconds.total"))),
+    _claim("speed-onepass-phases", "docs/speed.md",
+           "| load model (warm cache) | {n} | {n} | |\n| select targets | {n} | {n} | same code |\n| base eval | {n} | {n} | "
+           "{n} |\n| training | {n} | {n} | same code |\n| hotfix eval | {n} | {n} | {n} |\n| sum of phases | {n} | {n} | {n} |",
+           ("multi", ("value", DS + "/before/summary.json", "seconds.load model"),
+            ("value", DS + "/after/summary.json", "seconds.load model"),
+            ("value", DS + "/before/summary.json", "seconds.split + select topics"),
+            ("value", DS + "/after/summary.json", "seconds.split + select topics"),
+            ("value", DS + "/before/summary.json", "seconds.base eval"),
+            ("value", DS + "/after/summary.json", "seconds.base eval"),
+            ("demo_phase_ratio", DS + "/before/summary.json", DS + "/after/summary.json", "base eval"),
+            ("value", DS + "/before/summary.json", "seconds.training"),
+            ("value", DS + "/after/summary.json", "seconds.training"),
+            ("value", DS + "/before/summary.json", "seconds.hotfix eval"),
+            ("value", DS + "/after/summary.json", "seconds.hotfix eval"),
+            ("demo_phase_ratio", DS + "/before/summary.json", DS + "/after/summary.json", "hotfix eval"),
+            ("demo_phase_sum", DS + "/before/summary.json"),
+            ("demo_phase_sum", DS + "/after/summary.json"),
+            ("demo_phase_ratio", DS + "/before/summary.json", DS + "/after/summary.json", "sum"))),
+    _claim("speed-onepass-minutes", "docs/speed.md", "That is {n} → {n} minutes. The phases whose code did not change "
+           "moved by {n}% (selection) and {n}%\n(training)",
+           ("multi", ("demo_minutes", DS + "/before/summary.json"), ("demo_minutes", DS + "/after/summary.json"),
+            ("demo_phase_change", DS + "/before/summary.json", DS + "/after/summary.json", "split + select topics"),
+            ("demo_phase_change", DS + "/before/summary.json", DS + "/after/summary.json", "training"))),
+    _claim("speed-onepass-select-reused", "docs/speed.md", "recorded the selection's {n} s from it",
+           DS + "/after/split.json", "value", "_seconds"),
+    _claim("speed-onepass-same-split", "docs/speed.md", "Both runs chose the same {n} targets and held out the\nsame {n} "
+           "contexts", ("multi", ("value", DS + "/before/split.json", "selection.targets.__len__", "test.__len__"))),
+    _claim("speed-onepass-matching", "docs/speed.md", "(base eval: line {n}, split {n}; hotfix eval: line {n}, split {n})",
+           ("multi", *[("demo_matching", DS + "/before", DS + "/after", f"{f}.json.gz", e)
+                       for f in ("base_eval", "hotfix_eval") for e in ("line", "split")])),
+    _claim("speed-onepass-matching-earlier", "docs/speed.md", "from the faster machine (split {n} and {n})",
+           ("multi", *[("demo_matching", D, DS + "/after", f"{f}.json.gz", "split")
+                       for f in ("base_eval", "hotfix_eval")])),
+    _claim("speed-onepass-effect", "docs/speed.md", "toward\nthe fix {n} → {n}, {n} gained and {n} lost",
+           ("multi", ("demo_greedy_pick", DS + "/after", "split", "toward=fixed", 1, 4, 7, 8))),
+    _claim("speed-onepass-he", "docs/speed.md", "Its 40-problem result ({n} → {n}, p = {n}, not significant)",
+           ("multi", ("value", D + "/report.json", f"{HE_B}.value"), ("value", D + "/report.json", f"{HE_H}.value"),
+            ("mcnemar", D + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"))),
+    _claim("speed-onepass-parts", "docs/speed.md", "gives the parts of its {n} s:\n\n- the line + window generation, {n} "
+           "s;\n- the split generation, {n} s;",
+           ("multi", ("value", DS + "/before/summary.json", "seconds.base eval"),
+            ("console_seconds", DS + "/before/console.log", "eval: line + window events", 0),
+            ("console_seconds", DS + "/before/console.log", "eval: split event", 0))),
+    _claim("speed-onepass-after-base", "docs/speed.md", "After ({n} s), one pass gives all three.",
+           DS + "/after/summary.json", "value", "seconds.base eval"),
+    _claim("speed-onepass-hotfix-gap", "docs/speed.md", "({n} s against {n} s). Most of the gap is\nwhat the hotfix "
+           "writes: longer completions, {n} tokens against {n} for the line completions and\n{n} against {n} for the "
+           "split ones",
+           ("multi", ("value", DS + "/after/summary.json", "seconds.hotfix eval", "seconds.base eval"),
+            ("eval_tokens", DS + "/after/hotfix_eval.json.gz", "line"), ("eval_tokens", DS + "/after/base_eval.json.gz", "line"),
+            ("eval_tokens", DS + "/after/hotfix_eval.json.gz", "split"),
+            ("eval_tokens", DS + "/after/base_eval.json.gz", "split"))),
+    _claim("speed-onepass-training-share", "docs/speed.md", "Training is now {n} of the {n} s",
+           ("multi", ("value", DS + "/after/summary.json", "seconds.training"),
+            ("demo_phase_sum", DS + "/after/summary.json"))),
+    _claim("speed-onepass-steps", "docs/speed.md", "backward passes: {n} steps here, against {n}–{n} s a step",
+           ("multi", ("value", DS + "/after/hotfix_manifest.json", "steps"),
+            ("value", "bench/results/profile_step.json", "per_step.1.total", "per_step.2.total"))),
+    _claim("speed-onepass-per-token", "docs/speed.md", "the merged hotfix cost {n}% more than the base",
+           "bench/results/profile_step.json", "rel_change", "eval.merge.base.seconds_per_1k_tokens",
+           "eval.merge.hotfix merged.seconds_per_1k_tokens"),
+    _claim("speed-onepass-bench", "docs/speed.md", "{n} repeats in alternating order: {n} and\n{n} s against {n} and "
+           "{n} s, a speed-up of {n}× ({n}–{n}×), with identical records\n({n} of {n}) and margins",
+           ("multi", ("value", "bench/results/onepass_eval.json", "seconds.separate.__len__", "seconds.separate.0", "seconds.separate.1",
+                      "seconds.one pass.0", "seconds.one pass.1", "speedup.median", "speedup.min", "speedup.max",
+                      "identical_records", "cases"))),
+    _claim("speed-top8-step", "docs/speed.md", "a step took {n} s against {n} s: the backward pass fell from {n} to {n} "
+           "s", ("multi", ("value", "bench/results/profile_step_top8.json", "mean.total"),
+                 ("value", "bench/results/profile_step_all_layers.json", "mean.total", "mean.backward"),
+                 ("value", "bench/results/profile_step_top8.json", "mean.backward"))),
+    _claim("speed-top8-refs", "docs/speed.md", "The two base-model references ({n} and {n} s a step)",
+           "bench/results/profile_step_all_layers.json", "value", "mean.reference context (epoch 1 only)",
+           "mean.corpus reference (cached per snippet)"),
     _claim("margin-batching", "docs/speed.md", "on the selection's\n  {n} training contexts: input order {n} s, by "
            "length {n} s.", "bench/results/margin_batching.json", "value", "contexts", "seconds.input order",
            "seconds.by length"),

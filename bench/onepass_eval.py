@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         loaded = load_model(spec, dtype="float32" if args.tiny else "auto", threads=args.threads)
         cfg = EvalConfig(samples=0, events=args.events.split(","), max_new_tokens=8 if args.tiny else 64)
         result = compare_paths(loaded, cases, cfg, args.repeats)
-    result.update(benchmark="onepass_eval", tiny=args.tiny, model="tiny-random-qwen2" if args.tiny else
+    result.update(benchmark="onepass_eval", tiny=args.tiny, repeats=args.repeats, model="tiny-random-qwen2" if args.tiny else
                   (args.model or "default"), dtype=str(loaded.model.dtype).replace("torch.", ""),
                   command="python -m bench.onepass_eval " + " ".join(argv if argv is not None else sys.argv[1:]))
     s = result["seconds"]
