@@ -147,7 +147,7 @@ def _compact_without_a_model(store, zero_hotfix, tmp_path, parts):
     switched to in one ``compact`` record), with the zero adapter standing in for the merged one:
     the registry's side needs no model."""
     merged = tmp_path / "merged"
-    shutil.copytree(zero_hotfix, merged)
+    shutil.copytree(zero_hotfix, merged, dirs_exist_ok=True)  # called again, it stores the next version
     (merged / "hotfix.json").write_text(json.dumps({"format": "codehotfix-hotfix/1", "compacted_from": parts}))
     entry = store.add(merged, name="compacted", canaries=zero_hotfix / "cases.jsonl")
     store.set_enabled({entry.name: entry.version}, action="compact")
@@ -188,4 +188,77 @@ def test_rollback_by_name_beside_a_compaction_still_works_when_nothing_is_served
     assert store.enabled() == {"compacted": "v1"}
     store.enable("a", "v2")  # a newer a, served on its own beside the compaction
     store.rollback("a")  # takes a v2 off again and enables nothing: no refusal
+    assert store.enabled() == {"compacted": "v1"}
+
+
+def _add_and_enable(store, zero_hotfix, *names):
+    for name in names:
+        store.add(zero_hotfix, name=name, canaries=zero_hotfix / "cases.jsonl")
+        store.enable(name)
+
+
+def test_rollback_of_a_compacted_entry_by_name_brings_back_its_constituents(store, zero_hotfix, tmp_path, capsys):
+    _add_and_enable(store, zero_hotfix, "a", "b")
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    seq = store.state()["seq"]
+    planned, undoes = store.plan_rollback("compacted")  # what the server's admin rollback switches to
+    main(["hotfix", "rollback", "compacted", "--registry", str(store.root)])
+    out = json.loads(capsys.readouterr().out)
+    assert out["enabled"] == planned == {"a": "v1", "b": "v1"}  # not {}: the constituents are served again
+    assert out["history"]["undoes"] == undoes == seq and out["history"]["name"] == "compacted"
+    store.rollback()  # the compaction is undone, so the latest change in effect is enabling b
+    assert store.enabled() == {"a": "v1"}
+
+
+def test_rollback_of_a_compacted_entry_keeps_changes_made_after_the_compaction(store, zero_hotfix, tmp_path):
+    _add_and_enable(store, zero_hotfix, "a", "b")
+    compaction = _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    _add_and_enable(store, zero_hotfix, "c")  # served beside the compaction
+    record = store.rollback(compaction.name)
+    assert store.enabled() == {"a": "v1", "b": "v1", "c": "v1"}
+    assert store.history()[record["undoes"] - 1]["action"] == "compact"
+    store.rollback()  # enabling c is now the latest change in effect; the compaction is not undone twice
+    assert store.enabled() == {"a": "v1", "b": "v1"}
+
+
+def test_rollback_of_a_recompacted_entry_walks_back_one_compaction_at_a_time(store, zero_hotfix, tmp_path):
+    _add_and_enable(store, zero_hotfix, "a", "b")
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    _add_and_enable(store, zero_hotfix, "c")
+    second = _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1", "c": "v1"})
+    assert second.version == "v2" and store.enabled() == {"compacted": "v2"}
+    store.rollback("compacted")
+    assert store.enabled() == {"compacted": "v1", "c": "v1"}  # a and b stay inside compacted v1, once
+    store.rollback("compacted")
+    assert store.enabled() == {"a": "v1", "b": "v1", "c": "v1"}
+
+
+def test_rollback_of_a_compacted_entry_refuses_when_a_constituent_changed_since(store, zero_hotfix, tmp_path):
+    _add_and_enable(store, zero_hotfix, "a", "b")
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    store.add(zero_hotfix, name="a", canaries=zero_hotfix / "cases.jsonl")
+    store.enable("a", "v2")  # enabled after the compaction: undoing it would overwrite a v2 with a v1
+    seq = store.state()["seq"]
+    with pytest.raises(StoreError, match=r"'a' changed since.*v2 now.*codehotfix hotfix rollback a"):
+        store.plan_rollback("compacted")
+    with pytest.raises(StoreError, match="changed since"):
+        store.rollback("compacted")
+    assert store.enabled() == {"compacted": "v1", "a": "v2"} and store.state()["seq"] == seq
+    store.rollback("a")  # what the message says to do first
+    store.rollback("compacted")
+    assert store.enabled() == {"a": "v1", "b": "v1"}
+
+
+def test_rollback_of_an_uncompaction_refuses_to_serve_a_hotfix_twice(store, zero_hotfix, tmp_path):
+    _add_and_enable(store, zero_hotfix, "a", "b")
+    _compact_without_a_model(store, zero_hotfix, tmp_path, {"a": "v1", "b": "v1"})
+    store.set_enabled({"b": "v1"}, action="compact", note="uncompacted b v1; dropped a")  # compact --drop a
+    store.enable("a")  # a again, on its own
+    seq = store.state()["seq"]
+    # Undoing the drop brings back compacted v1, which holds a: beside a itself, a would be served twice.
+    with pytest.raises(StoreError, match=r"serve hotfix 'a' twice.*a v1 on its own.*compacted v1.*disable a"):
+        store.rollback("compacted")
+    assert store.enabled() == {"a": "v1", "b": "v1"} and store.state()["seq"] == seq
+    store.disable("a")
+    store.rollback("compacted")  # undoes the drop as a whole: compacted v1 back, b (inside it) not twice
     assert store.enabled() == {"compacted": "v1"}

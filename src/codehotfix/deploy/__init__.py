@@ -2,6 +2,7 @@
 
 - ``store``: ``HotfixStore``, the registry folder (versions, enabled set, history, rollback).
 - ``history``: history.jsonl, the registry's append-only log of changes.
+- ``rollback``: what a rollback restores, planned from the history (also a compaction's, by name).
 - ``activation``: put enabled hotfixes on a model, stacked or merged; measure effect retention.
 - ``canary``: refuse a hotfix whose own cases do not move when it is switched on.
 - ``vllm``: check and export a hotfix for vLLM's multi-LoRA serving.

@@ -12,7 +12,8 @@ Layout::
 
 Every change of the enabled set appends a history record holding the state before and after it, so a
 rollback can restore the previous state exactly; a rollback is itself a record (``undoes`` names the
-change it reverts), so repeated rollbacks walk further back instead of toggling.
+change it reverts), so repeated rollbacks walk further back instead of toggling. What a rollback
+restores (also of a compacted entry, by name) is planned in deploy/rollback.py.
 
 registry.json stays small (a server rewrites it on every swap): it keeps only the last
 ``RECENT_RECORDS`` records, and the full history lives in history.jsonl. registry.json is written
@@ -26,6 +27,7 @@ Run: ``codehotfix hotfix add DIR --registry hotfixes/ --canaries cases.jsonl``; 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -40,6 +42,7 @@ from typing import Any, Iterator, Sequence
 
 from codehotfix.data.cases import HotfixCase, read_cases, write_cases
 from codehotfix.deploy.history import HISTORY_FILE, append_missing, is_record, read_log
+from codehotfix.deploy.rollback import plan_rollback
 from codehotfix.errors import CodehotfixError, DataError
 from codehotfix.files import atomic_folder, read_json, sha256_file, write_json
 
@@ -56,7 +59,7 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 _OPTIONAL_FILES = ("hotfix.json", "train_log.jsonl", "README.md")
 DEFAULT_CANARIES = 5
 # hotfix.json key of a compacted entry: its constituents (name -> version). Written by
-# deploy/compaction.py; defined here because the registry's rollback must see it, and the store may
+# deploy/compaction.py; defined here because the registry's rollback reads it, and the store may
 # not import compaction (which imports it, and torch).
 COMPACTED_FROM = "compacted_from"
 # Names become PEFT adapter names and folder names: no dots (torch module keys), no path separators.
@@ -433,43 +436,25 @@ class HotfixStore:
         """What ``rollback`` would restore: (enabled set after it, seq of the change it undoes).
 
         Without ``name`` the latest change still in effect is undone as a whole; with ``name`` only
-        that hotfix goes back to where it was before its latest change (others stay as they are).
+        that hotfix goes back to where it was before its latest change (others stay as they are),
+        except that a compacted entry's rollback undoes the compaction (see ``deploy/rollback.py``).
+
+        Raises:
+            StoreError: nothing to roll back, or a rollback that cannot be done safely (saying what to do).
         """
         if name is not None:
             check_name(name)
-        history = self.history()  # the whole log: an undone change may be older than registry.json's records
-        undone = {h["undoes"] for h in history if "undoes" in h}
-        changes = [h for h in history if "undoes" not in h and h["seq"] not in undone]
-        if name is not None:
-            changes = [h for h in changes if h["before"].get(name) != h["after"].get(name)]
-        if not changes:
-            raise StoreError("nothing to roll back" + (f" for hotfix {name!r}" if name else ""))
-        last = changes[-1]
-        # Undo only what that change touched, so changes to other hotfixes made since (or rolled
-        # back by name since) are left alone.
-        touched = [n for n in set(last["before"]) | set(last["after"]) if last["before"].get(n) != last["after"].get(n)]
-        after = self.enabled()
-        for n in touched if name is None else [name]:
-            after.pop(n, None)
-            if n in last["before"]:
-                after[n] = last["before"][n]
-        if name is not None and name in after and name not in self.enabled():
-            self._refuse_constituent(name, after)
-        return after, last["seq"]
+        # The whole log: an undone change may be older than registry.json's records.
+        return plan_rollback(self.history(), self.enabled(), name, functools.cache(self._compacted_from), StoreError)
 
-    def _refuse_constituent(self, name: str, after: dict[str, str]) -> None:
-        """Refuses a by-name rollback that would enable ``name`` beside an enabled compacted entry that
-        already holds it (the compaction took it out of the enabled set): it would be served twice.
-
-        Raises:
-            StoreError: naming the compacted entry and the command that rolls one constituent back.
-        """
-        for n, v in after.items():
-            if n != name and name in (self.entry(n, v).manifest.get(COMPACTED_FROM) or {}):
-                raise StoreError(f"hotfix {name!r} is not enabled itself: it is compacted into {n} {v}, which "
-                                 f"stays enabled, so rolling it back by name would serve it twice; run "
-                                 f"`codehotfix hotfix compact --drop {name}` (rebuilds {n} without it), or "
-                                 "`codehotfix hotfix rollback` without a name to undo the latest change as a whole")
+    def _compacted_from(self, name: str, version: str) -> dict[str, str]:
+        """The constituents of the entry ``name``/``version`` ({} when it is no compacted entry)."""
+        if not (_NAME.fullmatch(name) and _NAME.fullmatch(version)):  # a record's names stay inside the registry
+            return {}
+        path = self.root / name / version / "hotfix.json"
+        manifest = _load_json(path, "hotfix manifest") if path.is_file() else {}
+        parts = manifest.get(COMPACTED_FROM) if isinstance(manifest, dict) else None
+        return dict(parts) if isinstance(parts, dict) else {}
 
     def rollback(self, name: str | None = None, *, note: str | None = None) -> dict[str, Any]:
         """Restores the state before the latest change (of ``name``, if given); returns the record."""
