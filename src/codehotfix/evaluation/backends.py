@@ -91,11 +91,21 @@ class HFBackend:
     def complete(self, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
                  desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
                  max_new_tokens: int | None = None) -> list[Completions]:
-        return generate_completions(
-            self.model, self.tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-            temperature=cfg.temperature, max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-            batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
-            desc=desc, logits_processor_factory=logits_processor_factory, max_lines=max_lines)
+        return hf_complete(self.model, self.tokenizer, prompts, cfg, progress=progress, desc=desc,
+                           logits_processor_factory=logits_processor_factory, max_lines=max_lines,
+                           max_new_tokens=max_new_tokens)
+
+
+def hf_complete(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
+                desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
+                max_new_tokens: int | None = None) -> list[Completions]:
+    """``generate_completions`` with an evaluation config's settings (``max_new_tokens``: the config's
+    when None): what the "hf" backend, ``evaluate_cases`` and the one pass's leftover split prompts run."""
+    return generate_completions(
+        model, tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
+        temperature=cfg.temperature, max_new_tokens=max_new_tokens or cfg.max_new_tokens,
+        batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
+        desc=desc, logits_processor_factory=logits_processor_factory, max_lines=max_lines)
 
 
 @BACKENDS.register("vllm")

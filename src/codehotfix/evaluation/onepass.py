@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
-from codehotfix.evaluation.generation import (Completions, Prefilled, complete_batch, encode_prompts,
-                                              generate_completions, special_token_ids)
+from codehotfix.evaluation.backends import hf_complete
+from codehotfix.evaluation.generation import Completions, Prefilled, complete_batch, encode_prompts, special_token_ids
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 from codehotfix.scoring import collate, encode_case, pad_rows, split_model
@@ -150,11 +150,8 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
     if split is not None and shared < len(cases):
         # Split prompts whose tokens do not extend their context's: completed on their own.
         rest = [i for i, t in enumerate(tails) if t is None]
-        done = generate_completions(model, tokenizer, [cases[i].prefix + cases[i].fixed[:split_cuts[i]] for i in rest],
-                                    samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-                                    temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                                    batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens,
-                                    seed=cfg.seed, progress=progress, desc="eval: split event (rest)")
+        done = hf_complete(model, tokenizer, [cases[i].prefix + cases[i].fixed[:split_cuts[i]] for i in rest], cfg,
+                           progress=progress, desc="eval: split event (rest)")
         for i, comp in zip(rest, done):
             split[i] = comp
     return OnePass(completions, split, margins, shared)

@@ -26,10 +26,10 @@ from typing import Any, Callable, Sequence
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
-from codehotfix.evaluation.backends import HFBackend, cut_first_line
+from codehotfix.evaluation.backends import HFBackend, cut_first_line, hf_complete
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
                                           metric_values, parse_events, split_point, window_tokens)
-from codehotfix.evaluation.generation import Completions, first_line_ids, generate_completions
+from codehotfix.evaluation.generation import Completions, first_line_ids
 from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.validity import ValidityCheck
 from codehotfix.models.adapters import is_prompt_learning
@@ -124,11 +124,8 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
         if backend is not None:
             return backend.complete(prompts, cfg, progress=progress, desc=desc,
                                     logits_processor_factory=logits_processor_factory, **limits)
-        return generate_completions(
-            model, tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
-            temperature=cfg.temperature, max_new_tokens=limits.get("max_new_tokens") or cfg.max_new_tokens,
-            batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
-            desc=desc, logits_processor_factory=logits_processor_factory, max_lines=limits.get("max_lines"))
+        return hf_complete(model, tokenizer, prompts, cfg, progress=progress, desc=desc,
+                           logits_processor_factory=logits_processor_factory, **limits)
 
     wanted = parse_events(cfg.events)
     # One pass over each context serves the margins and every event (onepass.py) unless something
@@ -141,10 +138,12 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
     one_pass = applies if one_pass is None else one_pass
     with merged_for_inference(model):  # a LoRA hotfix decodes as fast as the base (bit-exact restore)
         window, split = None, None
+        # Where each split prompt cuts its line (and whether the cut is token-aligned), for both paths.
+        cuts = ([split_point(tokenizer, s.prefix, c.buggy, c.fixed) for c, s in zip(cases, scored)]
+                if "split" in wanted else None)
         if one_pass:
-            cuts = ([split_point(tokenizer, s.prefix, c.buggy, c.fixed)[0] for c, s in zip(cases, scored)]
-                    if "split" in wanted else None)
-            res = evaluate_one_pass(model, tokenizer, scored, cfg, window="window" in wanted, split_cuts=cuts,
+            res = evaluate_one_pass(model, tokenizer, scored, cfg, window="window" in wanted,
+                                    split_cuts=[cut for cut, _ in cuts] if cuts is not None else None,
                                     window_lines=WINDOW_LINES, window_max_tokens=window_tokens(cfg.max_new_tokens),
                                     progress=progress)
             window = res.completions if "window" in wanted else None
@@ -158,7 +157,7 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             first = complete([c.prefix for c in scored], "eval: generating")
         completions = first if window is None else [_first_lines(w, tokenizer, cfg.max_new_tokens) for w in window]
         events = _run_events(tokenizer, cases, scored, completions, wanted, complete, cfg.max_new_tokens,
-                             window=window, split=split)
+                             window=window, split=split, cuts=cuts)
         t_gen = time.time() - t0
         if not one_pass:
             margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
@@ -217,22 +216,22 @@ def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
                 line_completions: Sequence[Completions], events: Sequence[str],
                 complete: Callable[..., list[Completions]], max_new_tokens: int,
-                window: Sequence[Completions] | None = None,
-                split: Sequence[Completions] | None = None) -> list[dict[str, Any]]:
+                window: Sequence[Completions] | None = None, split: Sequence[Completions] | None = None,
+                cuts: Sequence[tuple[int, bool]] | None = None) -> list[dict[str, Any]]:
     """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
 
     ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
     lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
     ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens (``window``: those completions,
-    already generated; ``split``: the split completions, already generated). Cases are judged with
-    their original lines.
+    already generated; ``split``: the split completions, already generated; ``cuts``: each case's
+    ``split_point``, given whenever ``split`` is among ``events``). Cases are judged with their
+    original lines.
     """
     checks = [ValidityCheck.for_case(c) for c in cases]
     out = [{"validity_check": chk.method,
             "events": {"line": _judge_all(comp, lambda t, c=case, k=chk: judge_line(c, t, k))}}
            for case, chk, comp in zip(cases, checks, line_completions)]
     if "split" in events:
-        cuts = [split_point(tokenizer, s.prefix, c.buggy, c.fixed) for c, s in zip(cases, scored)]
         comps = split if split is not None else complete(
             [s.prefix + c.fixed[:cut] for c, s, (cut, _) in zip(cases, scored, cuts)], "eval: split event")
         for rec, case, chk, (cut, aligned), comp in zip(out, cases, checks, cuts, comps):
