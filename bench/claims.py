@@ -594,10 +594,15 @@ SPEED = [
     _claim("speed-onepass-matching-earlier", "docs/speed.md", "from the faster machine (split {n} and {n})",
            ("multi", *[("demo_matching", D, DS + "/after", f"{f}.json.gz", "split")
                        for f in ("base_eval", "hotfix_eval")])),
-    _claim("speed-onepass-effect", "docs/speed.md", "toward\nthe fix {n} → {n}, {n} gained and {n} lost",
-           ("multi", ("demo_greedy_pick", DS + "/after", "split", "toward=fixed", 1, 4, 7, 8))),
-    _claim("speed-onepass-he", "docs/speed.md", "Its 40-problem result ({n} → {n}, p = {n}, not significant)",
-           ("multi", ("value", D + "/report.json", f"{HE_B}.value"), ("value", D + "/report.json", f"{HE_H}.value"),
+    _claim("speed-onepass-effect", "docs/speed.md", "toward\nthe fix {n} (95% CI {n}–{n}) → {n} ({n}–{n}), {n} gained "
+           "and {n} lost, McNemar exact\np = {n}",
+           ("multi", ("demo_greedy_pick", DS + "/after", "split", "toward=fixed", 1, 2, 3, 4, 5, 6, 7, 8, 9))),
+    _claim("speed-onepass-he", "docs/speed.md", "Its {n}-problem result\n({n}, 95% CI {n}–{n} → {n}, {n}–{n}; McNemar "
+           "exact p = {n}, not significant)",
+           ("multi", ("value", D + "/report.json", "humaneval.base.problems", f"{HE_B}.value"),
+            ("wilson", D + "/report.json", f"{HE_B}.value", "humaneval.base.problems"),
+            ("value", D + "/report.json", f"{HE_H}.value"),
+            ("wilson", D + "/report.json", f"{HE_H}.value", "humaneval.hotfixed.problems"),
             ("mcnemar", D + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"))),
     _claim("speed-onepass-parts", "docs/speed.md", "gives the parts of its {n} s:\n\n- the line + window generation, {n} "
            "s;\n- the split generation, {n} s;",
