@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -29,6 +30,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+from codehotfix.files import atomic_write_text, write_json
+from codehotfix.models.provenance import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["import yaml\n\ndef load(path):\n    with open(path) as f:\n", "def add(a, b):\n",
@@ -165,11 +169,12 @@ def run(args: argparse.Namespace) -> dict:
             server.kill()
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     config["model"] = "tiny" if args.tiny else args.model
-    result = {"config": config, "levels": levels}
-    out = Path(args.out_dir) / f"serve_load_{args.name or ('tiny' if args.tiny else 'model')}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(table(result))
+    # The CPU and its bf16/AMX flags: latencies are only comparable on the same kind of machine.
+    result = {"config": config, "levels": levels, "machine": machine_info()}
+    name = args.name or ("tiny" if args.tiny else re.sub(r"[^A-Za-z0-9_.-]+", "-", args.model).strip("-."))
+    out = Path(args.out_dir) / f"serve_load_{name}"
+    write_json(out.with_suffix(".json"), result)
+    atomic_write_text(out.with_suffix(".md"), table(result))
     return result
 
 
