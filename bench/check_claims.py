@@ -309,6 +309,14 @@ def edit_rules(src: Path, below: int, field: str) -> float:
     return float({"rules": len(rules.rules), "rejected": len(rules.rejected), "cases": len(cases)}[field])
 
 
+def items_below(src: Path, path: str, field: str, key: str, limit: str) -> tuple[float, ...]:
+    """``field`` of every item of the recorded list ``path`` whose ``key`` is below the value at
+    ``limit`` (serve_load's levels that stopped short of their request count: their clients)."""
+    data = load(src)
+    bound = float(lookup(data, limit))
+    return tuple(float(item[field]) for item in lookup(data, path) if float(item[key]) < bound)
+
+
 def count(src: Path, path: str) -> float:
     """The length of a recorded list."""
     return float(len(lookup(load(src), path)))
@@ -558,7 +566,8 @@ ROOT_OF = [ROOT]
 
 COMPUTE: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
-                            perplexity, has, edit_rules, count, study, study_change, study_all, study_cells, study_cell_value,
+                            perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
+                            study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
                             demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,

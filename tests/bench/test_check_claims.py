@@ -72,6 +72,9 @@ def test_a_number_changed_by_hand_fails_naming_doc_claim_and_both_values(tmp_pat
     ("docs/speed.md", "| 83 s | 1.00× |", "| 38 s | 1.00× |", "cost-codehotfix"),
     ("docs/privacy.md", "| 46.9% (95% CI 35.2–58.9%)", "| 49.6% (95% CI 35.2–58.9%)",
      "privacy-targeted, greedy (64 occurrences)"),
+    ("docs/serving.md", "| 8 | 32 | 0 | 6.5 |", "| 8 | 32 | 0 | 6.6 |", "serve-load-tiny"),
+    ("docs/serving.md", "Levels 1 and 2 stopped", "Levels 1 and 4 stopped", "serve-load-default-short"),
+    ("docs/evaluation.md", "went 0.333 → 0.800", "went 0.333 → 0.810", "eval-split-demo"),
 ])
 def test_each_kind_of_source_catches_a_changed_number(tmp_path, doc, old, new, claim):
     docs = _copy_docs(tmp_path)
