@@ -114,7 +114,11 @@ def parse_number(text: str) -> tuple[float, float]:
 
 @lru_cache(maxsize=None)
 def load(path: Path) -> Any:
-    """A JSON file (gzip allowed: ``.gz``) or a YAML config (``.yaml``)."""
+    """A JSON file (gzip allowed: ``.gz``), a JSON Lines file (``.jsonl``: the list of its records,
+    e.g. an audit log) or a YAML config (``.yaml``)."""
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
     if path.suffix == ".yaml":
         import yaml
 

@@ -865,8 +865,29 @@ EVALUATION = [
            "at the `split` event, McNemar exact p = {n}", D, "demo_greedy_pick", "split", "toward=fixed", 1, 4, 0, 9),
 ]
 
+WA, WS = "bench/results/watch_default/audit.jsonl", "bench/results/watch_default/seconds.json"
+
+
+def _watch_row(i: int, fix: str) -> Claim:
+    """A row of the real watch run's table (docs/sequence.md): canary rise, HumanEval before → after with
+    McNemar p, locality unchanged prompts before → after with McNemar p recomputed from its lost/gained, seconds."""
+    c = f"{i}.checks"
+    return _claim(f"watch-pass-{i + 1}", "docs/sequence.md",
+                  f"| {i + 1} | {fix} | {{n}} | {{n}} → {{n}}, p = {{n}} | {{n}} → {{n}}, p = {{n}} | enabled | {{n}} |",
+                  ("multi", ("value", WA, f"{c}.canary.mean_rise", f"{c}.humaneval.before", f"{c}.humaneval.after"),
+                   ("mcnemar", WA, f"{c}.humaneval.gained", f"{c}.humaneval.lost"),
+                   ("value", WA, f"{c}.locality.reference_unchanged*8", f"{c}.locality.candidate_unchanged*8"),
+                   ("mcnemar", WA, f"{c}.locality.gained", f"{c}.locality.lost"),
+                   ("value", WS, f"pass_seconds.{i}")))
+
+
+SEQUENCE = [
+    _watch_row(0, "`settings = yaml.load(fh)` → `yaml.safe_load(fh)`"),
+    _watch_row(1, "`log.warn(…)` → `log.warning(…)`"),
+]
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *ONLINE,
-                       *SERVING, *EVALUATION]
+                       *SERVING, *EVALUATION, *SEQUENCE]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
