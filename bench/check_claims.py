@@ -205,6 +205,25 @@ def mcnemar(src: Path, gained: str, lost: str) -> float:
     return _stats().mcnemar_exact([True] * l + [False] * g, [False] * l + [True] * g).p_value
 
 
+def mcnemar_detail(src: Path, row: str) -> tuple[float, float, float]:
+    """A report row's "G gained, L lost" and McNemar exact p recomputed from them: (G, L, p)."""
+    gained, lost = _gained_lost(lookup(load(src), row)["detail"])
+    p = _stats().mcnemar_exact([True] * lost + [False] * gained, [False] * lost + [True] * gained).p_value
+    return float(gained), float(lost), p
+
+
+def mcnemar_detail_p(src: Path, row: str) -> float:
+    """Only the recomputed McNemar p of a report row's "G gained, L lost"."""
+    return mcnemar_detail(src, row)[2]
+
+
+def _gained_lost(detail: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+) gained, (\d+) lost", detail.strip())
+    if not m:
+        raise ValueError(f"not a 'G gained, L lost' detail: {detail!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
 def mcnemar_from_zero(src: Path, rate: str, n: str) -> float:
     """McNemar's exact p when no case succeeded before: every success after is a gained pair."""
     data = load(src)
@@ -575,7 +594,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
                             demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum)
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p)
 }
 
 

@@ -886,8 +886,44 @@ SEQUENCE = [
     _watch_row(1, "`log.warn(…)` → `log.warning(…)`"),
 ]
 
+UR = "docs/results/user-run"  # `codehotfix run examples/user_cases.jsonl` on the default model (README)
+_UP = ("split", "base_eval", "humaneval_base", "train", "hotfix_eval", "humaneval_hotfix", "locality")
+_US = "rates.events.events.split.rows"
+
+USER_RUN = [
+    _claim("user-run-phases", "README.md",
+           "spent {n} s in its phases: base eval {n} s, HumanEval\nbase {n} s (10 of its 20 generations were "
+           "cached from an earlier run), training {n} s ({n} steps), hotfix\neval {n} s, HumanEval hotfix {n} s, "
+           "locality {n} s.",
+           ("multi", ("agg", UR + "/run.json", "sum", *[("value", UR + "/run.json", f"phases.{k}.seconds") for k in _UP]),
+            ("value", UR + "/run.json", "phases.base_eval.seconds", "phases.humaneval_base.seconds",
+             "phases.train.seconds"),
+            ("value", UR + "/report.json", "train.steps"),
+            ("value", UR + "/run.json", "phases.hotfix_eval.seconds", "phases.humaneval_hotfix.seconds",
+             "phases.locality.seconds"))),
+    _claim("user-run-split", "README.md",
+           "On the {n} held-out contexts, at the `split` event,\nthe greedy completion continued toward the fixed "
+           "line in {n} → {n} ({n} gained, {n} lost, McNemar p = {n})\nand was exactly the fixed line in {n} → {n} "
+           "({n} gained, {n} lost, p = {n}). The buggy line went from {n} to {n}\n(p = {n}).",
+           ("multi", ("value", UR + "/report.json", "rates.events.cases", f"{_US}.3.before*12", f"{_US}.3.after*12"),
+            ("mcnemar_detail", UR + "/report.json", f"{_US}.3"),
+            ("value", UR + "/report.json", f"{_US}.0.before*12", f"{_US}.0.after*12"),
+            ("mcnemar_detail", UR + "/report.json", f"{_US}.0"),
+            ("value", UR + "/report.json", f"{_US}.1.before*12", f"{_US}.1.after*12"),
+            ("mcnemar_detail_p", UR + "/report.json", f"{_US}.1"))),
+    _claim("user-run-margin", "README.md", "rose by {n} nats (sign-flip test, Holm-adjusted p = {n})",
+           UR + "/report.json", "value", "rates.events.events.line.rows.10.change", "rates.events.events.line.rows.10.p_holm"),
+    _claim("user-run-side-effects", "README.md",
+           "HumanEval\npass@1 on {n} problems stayed at {n} ({n} lost, {n} gained, p = {n}), and {n} of {n} locality "
+           "prompts were\nunchanged.",
+           ("multi", ("value", UR + "/report.json", "humaneval.paired.problems", "humaneval.base.pass_at_k.pass@1.value",
+                      "humaneval.paired.lost", "humaneval.paired.gained"),
+            ("mcnemar", UR + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"),
+            ("value", UR + "/report.json", "locality.unchanged_fraction*16", "locality.prompts"))),
+]
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *ONLINE,
-                       *SERVING, *EVALUATION, *SEQUENCE]
+                       *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}

@@ -148,3 +148,7 @@ def test_rates_section_has_a_table_per_event(make_run):
     assert rows[("greedy", "fixed")]["detail"] == "6 gained, 0 lost"
     assert all(r["p_holm"] >= r["p"] for r in rows.values())
     assert "Event 'line'" in md and "Holm p" in md and "not significant" in md
+    # Each event is named above its own table, not below it (where it read as the next table's title).
+    header = "| metric | mode | before (95% CI) |"
+    assert md.index("Event 'line'") < md.index(header)
+    assert md.count(header) == md.count("Event '")

@@ -122,7 +122,7 @@ def side_effect_gate(loaded: LoadedModel, reference: Sequence[str], candidate: S
 def _save_merged(model: Any, key: str, out: Path, manifest: dict[str, Any]) -> Path:
     """Writes the merged adapter ``key`` as a hotfix folder (PEFT files + hotfix.json)."""
     with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, selected_adapters=[key])
+        model.save_pretrained(tmp, selected_adapters=[key], save_embedding_layers=False)  # no hub lookup (adapters/base.py)
         saved = Path(tmp) / key if (Path(tmp) / key).is_dir() else Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         for f in ("adapter_config.json", "adapter_model.safetensors"):

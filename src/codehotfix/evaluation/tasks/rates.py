@@ -268,8 +268,10 @@ def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
                  f"{fmt_rate(r['after'])} [{fmt_ci(r['after_ci'], 2)}]",
                  format_change(r).replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
                  _p(r["p"]), _p(r["p_holm"]), r["verdict"]] for r in table["rows"]]
+        # The event's name goes above its table: as a caption below it, it read as the next table's heading.
+        s.p(f"Event '{event}': {_EVENT_HELP.get(event, '')}.")
         s.table(Table(["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p",
-                       "verdict"], rows, f"Event '{event}': {_EVENT_HELP.get(event, '')}."))
+                       "verdict"], rows))
 
 
 class RatesTask(Task[RatesTaskConfig]):

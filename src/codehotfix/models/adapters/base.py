@@ -87,7 +87,9 @@ def save_trained(model: Any, out_dir: str | Path, *, state_dict: dict[str, Any] 
         raise NonFiniteError(f"{out_dir}: not written: {len(bad)} of {len(weights)} weights are NaN or infinite "
                              f"(first: {bad[0]}); the training diverged, lower training.lr")
     with _sets_as_sorted_lists(getattr(model, "peft_config", {})):
-        model.save_pretrained(out_dir, **({"state_dict": state_dict} if state_dict else {}))
+        # save_embedding_layers=False: codehotfix never resizes the vocabulary, and PEFT's "auto" asks the
+        # hub whether it did (a network lookup, and a warning on every offline save).
+        model.save_pretrained(out_dir, save_embedding_layers=False, **({"state_dict": state_dict} if state_dict else {}))
 
 
 def _weights_to_save(model: Any) -> dict[str, Any]:
