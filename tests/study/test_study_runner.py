@@ -192,7 +192,7 @@ def test_seen_split_tests_new_contexts_of_the_trained_cases(tmp_path, monkeypatc
     def fake_make_variants(cases, kinds=("rename", "reformat", "wrap"), seed=0):
         made["kinds"], made["ids"] = kinds, [c.id for c in cases]
         return [HotfixCase(id=f"{c.id}~{k}", prefix=f"# {k}\n" + c.prefix, buggy=c.buggy, fixed=c.fixed,
-                           group=c.group, source={"variant": {"kind": k}}) for c in cases for k in kinds]
+                           group=c.group, source={"variant": {"kind": k, "of": c.id}}) for c in cases for k in kinds]
 
     fake = types.ModuleType("codehotfix.evaluation.variants")
     fake.make_variants = fake_make_variants
@@ -204,7 +204,41 @@ def test_seen_split_tests_new_contexts_of_the_trained_cases(tmp_path, monkeypatc
     assert len(train_ids) == 4 and made["ids"] == train_ids and made["kinds"] == ("rename", "wrap")
     assert len(data.test) == 5 and all(c.id.split("~")[0] in train_ids for c in data.test)
     assert data.summary["split"]["variants_made"] == 8
+    # Each test item records its kind and that its judged lines are the trained ones (the fake keeps them).
+    items = data.summary["split"]["test_items"]
+    assert sorted(items) == sorted(c.id for c in data.test)
+    assert all(v["kind"] == i.split("~")[1] and v["of"] == i.split("~")[0] and v["same_line"] for i, v in items.items())
+    lines = data.summary["split"]["test_lines"]
+    assert sum(n["same_line"] for n in lines.values()) == 5 and set(lines) <= {"rename", "wrap"}
     assert data.summary == prepare_data(spec.dataset).summary  # deterministic
+
+
+def test_seen_study_breaks_every_cell_down_by_kind_and_line(tmp_path, loaded):
+    """A seen-split study on the tiny model with the real variants: results.json and results.md hold
+    every cell on every subset, and the subsets add up to the test split recorded in study.json."""
+    spec = load_study(_study(tmp_path, losses=[LEARN]), ["dataset.split=seen", "dataset.train_cases=4",
+                                                          "dataset.test_cases=9", "seeds=[0, 1]"])
+    out = tmp_path / "out"
+    run_study(spec, out, loaded=loaded, progress=False, log=lambda _: None)
+    study = json.loads((out / "study.json").read_text())
+    items = study["data"]["split"]["test_items"]
+    assert len(items) == 9 and set(items) == set(study["data"]["test_ids"])
+    table = json.loads((out / "results.json").read_text())
+    split = table["breakdown"]
+    assert [c["seed"] for c in split["cells"]] == [0, 1]
+    counts = {(c["axis"], c["value"]): c["n"] for c in split["counts"]}
+    kinds = {v: n for (a, v), n in counts.items() if a == "kind"}
+    assert kinds == study["data"]["split"]["test_kinds"] and sum(kinds.values()) == 9
+    assert counts.get(("line", "same"), 0) == sum(v["same_line"] for v in items.values())
+    assert counts.get(("line", "same"), 0) == sum(k["same_line"] for k in study["data"]["split"]["test_lines"].values())
+    record = json.loads(next((out / "cells").glob("*--s0--*.json")).read_text())
+    whole = next(s for s in split["cells"][0]["subsets"] if s["axis"] == "all")
+    fixed = next(r for r in whole["events"]["line"]["rows"] if (r["metric"], r["mode"]) == ("fixed", "greedy"))
+    assert fixed["after"] == record["summary"]["greedy"]["fixed_rate"]  # the same cases, judged the same
+    md = (out / "results.md").read_text()
+    assert "## The seen split by subset" in md
+    assert sum(line.startswith("| lora / learn / s1 | kind: ") for line in md.splitlines()) == len(kinds)
+    assert "keep the judged lines exactly as trained" in md
 
 
 def test_bad_data_and_foreign_folders_fail_before_the_model_loads(tmp_path, monkeypatch):

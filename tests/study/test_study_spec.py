@@ -171,3 +171,14 @@ def test_shipped_study_configs(name):
     cells = resolve_cells(spec)
     assert len(cells) == len(methods) * len(losses) * len(spec.seeds)
     assert {c.config.eval.samples for c in cells} == {spec.overrides["eval"]["samples"]}
+
+
+def test_seen_bug_config_has_room_for_its_subsets():
+    """seen_bug.yaml is sized for the breakdown by variant kind and line (docs/study.md section 3):
+    at least 64 test items, every variant kind, two seeds of both loss mixes."""
+    spec = load_study(REPO / "configs" / "study" / "seen_bug.yaml")
+    ds = spec.dataset
+    assert ds.split == "seen" and set(ds.variants) == {"rename", "reformat", "wrap"}
+    assert ds.test_cases >= 64 and ds.train_cases >= 32 and spec.seeds == [0, 1]
+    assert [(c.loss, c.seed) for c in resolve_cells(spec)] == [
+        (loss, seed) for loss in ("learn_unlearn_retain", "paper") for seed in (0, 1)]

@@ -9,6 +9,9 @@ then draws with ``random.Random(sample_seed)``, so it depends only on the ids an
 The "seen" split measures the paper's setting — the bug was trained on, the context is new: train
 on a sample of the cases, test on variants of exactly those cases made by
 ``codehotfix.evaluation.variants.make_variants`` (renamed identifiers, reformatting, wrapping).
+Each test item is recorded with its kind and whether its judged lines are the trained ones
+(``variant_items``): a reformat variant keeps the buggy and fixed lines character for character, so
+it tests the trained line after a new context, not a new line; the results break down by both.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from codehotfix.data.cases import HotfixCase
+from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.data.loaders import load_cases
 from codehotfix.data.split import split_cases
 from codehotfix.errors import ConfigError, DataError
 from codehotfix.study.spec import DatasetSpec
 
-__all__ = ["StudyData", "prepare_data", "sample_cases"]
+__all__ = ["StudyData", "prepare_data", "sample_cases", "variant_items"]
 
 
 @dataclass
@@ -58,6 +61,43 @@ def _variants(train: Sequence[HotfixCase], kinds: Sequence[str], seed: int) -> t
     return cases, dict(skipped.most_common())
 
 
+def variant_items(train: Sequence[HotfixCase], test: Sequence[HotfixCase]) -> dict[str, dict[str, Any]]:
+    """Per test id: the variant's ``kind`` (``source["variant"]["kind"]``), the training id it was
+    made ``of``, ``same_line`` — its buggy and fixed lines are exactly its training case's (every
+    reformat variant; a rename that touched only the context) — and ``same_judged_line``, the same
+    after ``normalize_line``, the whitespace-free form the judge compares (a wrap variant only
+    re-indents the line, so to the judge it is the trained line).
+
+    Raises:
+        DataError: a test case is not a variant of one of ``train`` (field ``source.variant``).
+    """
+    by_id = {c.id: c for c in train}
+    items = {}
+    for case in test:
+        variant = case.source.get("variant") if isinstance(case.source, dict) else None
+        of = by_id.get(variant.get("of")) if isinstance(variant, dict) else None
+        if of is None or not variant.get("kind"):
+            raise DataError(f"test case {case.id}: source.variant must name its kind and the training case it "
+                            f"is made of; got {variant!r}")
+        items[case.id] = {
+            "kind": variant["kind"], "of": of.id,
+            "same_line": case.buggy == of.buggy and case.fixed == of.fixed,
+            "same_judged_line": (normalize_line(case.buggy) == normalize_line(of.buggy)
+                                 and normalize_line(case.fixed) == normalize_line(of.fixed))}
+    return items
+
+
+def _line_counts(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per kind, how many test items keep the trained lines exactly, change only their whitespace, or
+    change them."""
+    out: dict[str, Counter] = {}
+    for item in items.values():
+        key = "same_line" if item["same_line"] else "whitespace_only" if item["same_judged_line"] else "new_line"
+        out.setdefault(item["kind"], Counter())[key] += 1
+    return {kind: {k: counts[k] for k in ("same_line", "whitespace_only", "new_line")}
+            for kind, counts in sorted(out.items())}
+
+
 def prepare_data(ds: DatasetSpec) -> StudyData:
     """Loads and splits the study's cases (see the module docstring).
 
@@ -75,10 +115,12 @@ def prepare_data(ds: DatasetSpec) -> StudyData:
         if clash:
             raise DataError(f"make_variants returned ids that are training ids: {sorted(clash)[:3]}")
         test = sample_cases(variants, ds.test_cases, ds.sample_seed)
+        items = variant_items(train, test)
         split_summary: dict[str, Any] = {
             "mode": "seen", "variant_kinds": list(ds.variants), "variants_made": len(variants),
             "variants_skipped": skipped,
-            "test_kinds": dict(Counter(c.source.get("variant", {}).get("kind", "?") for c in test).most_common())}
+            "test_kinds": dict(Counter(i["kind"] for i in items.values()).most_common()),
+            "test_lines": _line_counts(items), "test_items": items}
     else:
         try:
             result = split_cases(cases, test_fraction=ds.test_fraction, seed=ds.split_seed, by=ds.by, mode=ds.split)

@@ -280,7 +280,7 @@ def _write_table(spec: StudyConfig, out: Path, loaded: LoadedModel, data: StudyD
              "seeds": spec.seeds, "best_seeds": asdict(spec.best_seeds) if spec.best_seeds else None}
     table = build_table(records, base["summary"], study=study, pending=pending,
                         metric=spec.best_seeds.metric if spec.best_seeds else "score",
-                        base_cases=base.get("cases") or ())
+                        base_cases=base.get("cases") or (), test_items=data.summary["split"].get("test_items"))
     write_json(out / "results.json", table)
     atomic_write_text(out / "results.md", table_markdown(table))
     return {**table, "out": str(out), "results_md": str(out / "results.md"), "complete": not pending}
@@ -289,7 +289,12 @@ def _write_table(spec: StudyConfig, out: Path, loaded: LoadedModel, data: StudyD
 def _describe_split(spec: StudyConfig, data: StudyData) -> str:
     ds, s = spec.dataset, data.summary["split"]
     if ds.split == "seen":
-        return f"seen bugs: test = new contexts ({', '.join(ds.variants)}) of the training cases"
+        lines = s.get("test_lines", {})
+        same = sum(c["same_line"] for c in lines.values())
+        ws = sum(c["whitespace_only"] for c in lines.values())
+        kinds = ", ".join(f"{n} {k}" for k, n in s.get("test_kinds", {}).items())
+        return (f"seen bugs: test = new contexts of the training cases ({kinds}); {same} keep the judged "
+                f"lines exactly as trained, {ws} change only their whitespace")
     return (f"{ds.split} split by {ds.by}: {s.get('groups_only_in_train', '?')} groups train-only, "
             f"{s.get('groups_only_in_test', '?')} test-only, {s.get('groups_on_both_sides', '?')} on both sides")
 

@@ -10,6 +10,9 @@ change of the sampled buggy rate, in absolute rate points vs the base (so +0.25 
 more fixed and five fewer buggy completions in every forty). It rewards learning and unlearning
 equally and stays defined when a base rate is 0. Ties are broken by the mean margin. Where a row
 has several seeds its value is the mean over seeds and ± is the sample standard deviation (n − 1).
+
+On the "seen" split the table also breaks every cell down by the kind of each test item
+(``breakdown.py``): variant kind, and whether the judged line is the trained one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import math
 import statistics
 from collections import defaultdict
 from typing import Any, Sequence
+
+from codehotfix.study.breakdown import breakdown, breakdown_markdown
 
 __all__ = ["METRICS", "PAPER_REFERENCE", "relative_change", "cell_metrics", "mean_sd", "aggregate", "rank_rows",
            "margin_test", "build_table", "table_markdown", "format_pct"]
@@ -142,15 +147,18 @@ def margin_test(records: Sequence[dict[str, Any]], base_cases: Sequence[dict[str
 
 def build_table(records: Sequence[dict[str, Any]], base_summary: dict[str, Any], *, study: dict[str, Any],
                 pending: Sequence[str] = (), metric: str = "score",
-                base_cases: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+                base_cases: Sequence[dict[str, Any]] = (),
+                test_items: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The machine-readable results: base rates, rows ranked by ``metric`` (see ``METRICS``), the
     paper's reference, what is pending. With the base model's per-case results (``base_cases``)
-    each row also gets ``margin_test`` (see ``margin_test``)."""
+    each row also gets ``margin_test`` (see ``margin_test``), and with the seen split's
+    ``test_items`` (``data.variant_items``) the table gets ``breakdown`` (see ``breakdown.py``)."""
     rows = rank_rows(aggregate(records, base_summary), metric)
     if base_cases:
         for row in rows:
             members = [r for r in records if (r["method"], r["loss"]) == (row["method"], row["loss"])]
             row["margin_test"] = margin_test(members, base_cases)
+    split = breakdown(records, base_cases, test_items) if base_cases and test_items else None
     return {
         "study": study,
         "ranked_by": metric,
@@ -162,6 +170,7 @@ def build_table(records: Sequence[dict[str, Any]], base_summary: dict[str, Any],
         "reference": PAPER_REFERENCE,
         "cells_done": len(records),
         "pending": list(pending),
+        **({"breakdown": split} if split else {}),
     }
 
 
@@ -245,4 +254,6 @@ def table_markdown(table: dict[str, Any]) -> str:
     if methods:
         lines += ["", "Methods (hotfix-config overrides): " + "; ".join(
             f"`{name}` {json.dumps(ov, sort_keys=True) if ov else '(none)'}" for name, ov in methods.items())]
+    if table.get("breakdown"):
+        lines += ["", breakdown_markdown(table["breakdown"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
