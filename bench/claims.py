@@ -11,7 +11,7 @@ Where the numbers come from:
   per-case data it can only compare with the recorded values.
 - ``bench/results/study_<name>/``: per-case records of every study cell and of the base model; every
   study number is recomputed from them (rates, counts, margins, paired tests, intervals).
-- ``bench/results/{hotfix_cost,eval_throughput,privacy_experiment,privacy_detection}.json``: the
+- ``bench/results/{hotfix_cost,eval_throughput,privacy_experiment,privacy_detection{,_heldout}}.json``: the
   benchmarks' own records (timings are single measurements; counts give the rates).
 - ``bench/results/serve_load_{tiny,default}.json``, ``serve_swap_load.json``: docs/serving.md's load
   tests (per client count, and the default model's live swap), as recorded.
@@ -785,6 +785,37 @@ PRIVACY = [
     _claim("privacy-wall", "docs/privacy.md", "Total wall time {n} min", PX, "value", "seconds.total_this_run*0.016666666666666666"),
 ]
 
+PDH = "bench/results/privacy_detection_heldout.json"
+
+
+def _heldout_row(kind: str) -> Claim:
+    """A row of the held-out detection table: values, precision (Wilson CI), recall (Wilson CI), naive."""
+    o, n = f"codehotfix.per_kind.{kind}", f"naive_baseline.per_kind.{kind}"
+    if kind == "key":  # no key in the set: recall is undefined on both sides
+        return _claim("privacy-heldout-key", "docs/privacy.md", "| key | {n} | {n} ({n}–{n}) | n/a | {n} | n/a |", PDH,
+                      "value", "positives_by_kind.key", f"{o}.precision", f"{o}.precision_ci95.0",
+                      f"{o}.precision_ci95.1", f"{n}.precision")
+    return _claim(f"privacy-heldout-{kind}", "docs/privacy.md", f"| {kind} | {{n}} | {{n}} ({{n}}–{{n}}) | "
+                  "{n} ({n}–{n}) | {n} | {n} |", PDH, "value", f"positives_by_kind.{kind}", f"{o}.precision",
+                  f"{o}.precision_ci95.0", f"{o}.precision_ci95.1", f"{o}.recall", f"{o}.recall_ci95.0",
+                  f"{o}.recall_ci95.1", f"{n}.precision", f"{n}.recall")
+
+
+PRIVACY_HELDOUT = [
+    _claim("privacy-heldout-set", "docs/privacy.md", "{n} lines, {n} with PII ({n} email values, {n} IPv4, {n} IPv6, "
+           "{n} keys) and {n} negatives", PDH, "value", "records", "positives", "positives_by_kind.email",
+           "positives_by_kind.ipv4", "positives_by_kind.ipv6", "positives_by_kind.key", "negatives"),
+    *[_heldout_row(kind) for kind in ("email", "ipv4", "ipv6", "key")],
+    _claim("privacy-heldout-all", "docs/privacy.md", "| all | {n} | {n} ({n}–{n}) | {n} ({n}–{n}) | {n} | {n} |",
+           ("multi", ("agg", ".", "sum", ("value", PDH, "codehotfix.overall.tp", "codehotfix.overall.fn")),
+            ("value", PDH, "codehotfix.overall.precision", "codehotfix.overall.precision_ci95.0",
+             "codehotfix.overall.precision_ci95.1", "codehotfix.overall.recall", "codehotfix.overall.recall_ci95.0",
+             "codehotfix.overall.recall_ci95.1", "naive_baseline.overall.precision",
+             "naive_baseline.overall.recall"))),
+    _claim("privacy-heldout-negatives", "docs/privacy.md", "{n} of the {n} negatives come out clean (the naive "
+           "baseline: {n})", PDH, "value", "codehotfix.negatives_clean", "negatives", "naive_baseline.negatives_clean"),
+]
+
 PACK = "src/codehotfix/data/packs/default.jsonl"
 ONLINE = [  # no model: recomputed from the pack by the project's own rule derivation
     _claim("online-edit-rules-reach", "docs/online-hotfix.md", "{n} rules ({n} of {n} cases rejected, reasons above)",
@@ -922,8 +953,8 @@ USER_RUN = [
             ("value", UR + "/report.json", "locality.unchanged_fraction*16", "locality.prompts"))),
 ]
 
-CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *ONLINE,
-                       *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN]
+CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT,
+                       *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}

@@ -1,6 +1,7 @@
 """Detection precision and recall on a hand-labelled set of code lines with PII and tricky look-alikes.
 
     python bench/privacy/detection.py [--labelled bench/privacy/labelled.jsonl] [--out bench/results/privacy_detection.json]
+    python bench/privacy/detection.py --labelled bench/privacy/heldout.jsonl --out bench/results/privacy_detection_heldout.json
 
 Each record of ``labelled.jsonl`` is ``{"id", "text", "expect": [{"kind", "value"}], "note"}``; an
 empty ``expect`` marks a negative (version strings, git remotes, example.com, decorators, UUIDs,
@@ -8,6 +9,10 @@ hashes, placeholders, loopback …). A finding is a true positive when its (kind
 on that line, otherwise a false positive of the kind it claims; an expected item not found is a
 false negative. For comparison the same set is scored with naive patterns (no filters) for
 emails/IPs and detect-secrets' stock ``scan_line`` (all plugins, default filters) for keys.
+
+``labelled.jsonl`` is the set the detector was developed on; ``heldout.jsonl`` (``build_heldout.py``)
+is real installed code it never saw. Precision and recall come with 95% Wilson intervals
+(``stats.wilson_interval``): over findings for precision, over expected values for recall.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from codehotfix.evaluation.stats import wilson_interval
 from codehotfix.files import write_json
 from codehotfix.privacy.detect import KINDS, DetectConfig, scan_line
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 
 
 def ours(text: str) -> list[tuple[str, str]]:
@@ -54,30 +61,61 @@ def score(records: list[dict], detect) -> dict:
     for r in records:
         expected = {(e["kind"], e["value"]) for e in r["expect"]}
         found = set(detect(r["text"]))
-        for kind, value in found:
+        for kind, value in sorted(found):  # sorted: the errors list is the same on every run
             if (kind, value) in expected:
                 tp[kind] += 1
             else:
                 fp[kind] += 1
                 errors.append({"id": r["id"], "type": "false_positive", "kind": kind, "value": value, "note": r["note"]})
-        for kind, value in expected - found:
+        for kind, value in sorted(expected - found):
             fn[kind] += 1
             errors.append({"id": r["id"], "type": "false_negative", "kind": kind, "value": value, "note": r["note"]})
-    per_kind = {}
-    for k in KINDS:
-        p = tp[k] / (tp[k] + fp[k]) if tp[k] + fp[k] else None
-        rec = tp[k] / (tp[k] + fn[k]) if tp[k] + fn[k] else None
-        per_kind[k] = {"tp": tp[k], "fp": fp[k], "fn": fn[k], "precision": p, "recall": rec}
-    T, F, N = sum(tp.values()), sum(fp.values()), sum(fn.values())
+    per_kind = {k: _rates(tp[k], fp[k], fn[k]) for k in KINDS}
     negatives = [r for r in records if not r["expect"]]
     clean = sum(1 for r in negatives if not detect(r["text"]))
-    return {"per_kind": per_kind, "overall": {"tp": T, "fp": F, "fn": N, "precision": T / (T + F) if T + F else None,
-                                               "recall": T / (T + N) if T + N else None},
+    return {"per_kind": per_kind, "overall": _rates(sum(tp.values()), sum(fp.values()), sum(fn.values())),
             "negatives_clean": clean, "negatives": len(negatives), "errors": errors}
 
 
-def _fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
+def _rates(tp: int, fp: int, fn: int) -> dict:
+    """Precision and recall with their Wilson intervals; None where nothing was found or expected."""
+    def rate(k: int, n: int) -> tuple[float | None, list[float] | None]:
+        return (k / n, list(wilson_interval(k, n))) if n else (None, None)
+
+    p, p_ci = rate(tp, tp + fp)
+    r, r_ci = rate(tp, tp + fn)
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "precision_ci95": p_ci, "recall": r, "recall_ci95": r_ci}
+
+
+def read_labelled(path: str | Path) -> list[dict]:
+    """The labelled records, checked: every line a JSON object with an id, a text and a labelled
+    ``expect`` list of {kind, value} (``null`` = not labelled yet: ``build_heldout.py`` output)."""
+    records = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{where}: not JSON ({e.msg})") from None
+        if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get("text"), str):
+            raise SystemExit(f"{where}: expected an object with string fields 'id' and 'text'")
+        if r.get("expect") is None:
+            raise SystemExit(f"{where}: {r['id']} is not labelled yet ('expect' is null)")
+        bad = [e for e in r["expect"] if not isinstance(e, dict) or e.get("kind") not in KINDS
+               or not isinstance(e.get("value"), str)]
+        if bad:
+            raise SystemExit(f"{where}: field 'expect': {bad[0]!r} is not {{kind: one of {', '.join(KINDS)}, value}}")
+        r.setdefault("note", "")
+        records.append(r)
+    return records
+
+
+def _fmt(x, ci=None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.3f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labelled", default=str(HERE / "labelled.jsonl"))
     ap.add_argument("--out", default=str(HERE.parent / "results" / "privacy_detection.json"))
     args = ap.parse_args(argv)
-    records = [json.loads(line) for line in Path(args.labelled).read_text().splitlines() if line.strip()]
+    records = read_labelled(args.labelled)
     positives = sum(1 for r in records if r["expect"])
-    result = {"labelled": args.labelled, "records": len(records), "positives": positives,
+    labelled = Path(args.labelled).resolve()
+    # Recorded relative to the checkout, so the result file does not depend on where it lives.
+    name = str(labelled.relative_to(ROOT)) if labelled.is_relative_to(ROOT) else str(labelled)
+    result = {"labelled": name, "records": len(records), "positives": positives,
               "negatives": len(records) - positives,
               "positives_by_kind": {k: sum(1 for r in records for e in r["expect"] if e["kind"] == k) for k in KINDS},
               "codehotfix": score(records, ours), "naive_baseline": score(records, naive)}
@@ -97,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for k in KINDS:
         o, n = result["codehotfix"]["per_kind"][k], result["naive_baseline"]["per_kind"][k]
-        print(f"| {k} | {result['positives_by_kind'][k]} | {_fmt(o['precision'])} | {_fmt(o['recall'])} | "
+        print(f"| {k} | {result['positives_by_kind'][k]} | {_fmt(o['precision'], o['precision_ci95'])} | "
+              f"{_fmt(o['recall'], o['recall_ci95'])} | "
               f"{_fmt(n['precision'])} | {_fmt(n['recall'])} |")
     o, n = result["codehotfix"]["overall"], result["naive_baseline"]["overall"]
-    print(f"| all | {positives} | {_fmt(o['precision'])} | {_fmt(o['recall'])} | {_fmt(n['precision'])} | {_fmt(n['recall'])} |")
+    print(f"| all | {positives} | {_fmt(o['precision'], o['precision_ci95'])} | {_fmt(o['recall'], o['recall_ci95'])} | "
+          f"{_fmt(n['precision'])} | {_fmt(n['recall'])} |")
     print(f"negatives with no finding: {result['codehotfix']['negatives_clean']}/{result['codehotfix']['negatives']} "
           f"(naive: {result['naive_baseline']['negatives_clean']})")
     for e in result["codehotfix"]["errors"]:

@@ -2,6 +2,7 @@
 
     python bench/privacy/experiment.py [--out runs/privacy] [--model default]     # the real run
     python bench/privacy/experiment.py --tiny --out /tmp/privacy-tiny               # proves the pipeline
+    python bench/privacy/experiment.py --out runs/privacy --holdout-projects 2      # held-out projects
 
 Stages (each writes its output into ``--out`` and is skipped when that output exists, so an
 interrupted run resumes):
@@ -25,6 +26,15 @@ LoRA r 16 on every linear layer), stopping once the epoch loss < 0.05; targeted 
 occurrences × (1 greedy + 10 samples, top-p 0.95, ≤ 64 tokens); untargeted: 1,000 samples, top-k 20,
 64 tokens, from 6 generic file openings; hotfix: default config (4 epochs, batch 8 = 60 steps);
 HumanEval: all 164 problems greedy (``--humaneval-limit`` to cut); locality: 100 built-in prompts.
+
+Held-out projects (``--holdout-projects K``): the corpus is memorised whole, as above, but the
+hotfix cases come only from the first n − K projects (sorted by name); the last K are never in a
+case, and a case that holds one of their values stops the run. Leakage is then compared per
+occurrence, before and after, separately on the trained projects' and on the held-out projects'
+occurrences (``privacy.leak.paired_targeted``: McNemar exact on greedy and any-leak, Wilcoxon on
+the sampled fraction). Stages 1–5 are shared with the plain run in the same ``--out``; stages 6–8
+get a ``-holdout<K>`` suffix (``cases-holdout2.jsonl``, ``hotfix-holdout2/`` …) and the summary
+goes to ``privacy_experiment_holdout.json``/``.md``, so a plain run and a held-out run coexist.
 """
 
 from __future__ import annotations
@@ -116,6 +126,20 @@ def humaneval(loaded: Any, adapter: Path | None, opts: dict) -> dict:
     return {"adapter": str(adapter) if adapter else None, **result.to_dict()}
 
 
+def holdout_split(projects: list[str], k: int) -> tuple[list[str], list[str]]:
+    """(trained, held out): the first n − k and the last k of the projects sorted by name.
+
+    Raises:
+        ConfigError: ``k`` outside [0, n − 1] (at least one project must train the hotfix).
+    """
+    from codehotfix.errors import ConfigError
+
+    names = sorted(projects)
+    if not 0 <= k < len(names):
+        raise ConfigError(f"--holdout-projects: must be in [0, {len(names) - 1}] for {len(names)} projects, got {k}")
+    return names[:len(names) - k], names[len(names) - k:]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from codehotfix.api import train_on_model
     from codehotfix.config import load_config
@@ -124,12 +148,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from codehotfix.privacy.cases import build_cases
     from codehotfix.privacy.corpus import write_corpus
     from codehotfix.api import leak as run_leak
+    from codehotfix.errors import DataError
+    from codehotfix.privacy.corpus import read_secrets
     from codehotfix.privacy.leak import LeakRun, TargetedConfig, load_targets
     from codehotfix.privacy.memorise import corpus_loss, memorise, save_model
 
+    s = settings(args.tiny, args)
+    k = args.holdout_projects
+    holdout_split([str(i) for i in range(s["corpus"].projects)], k)  # a bad K fails before anything is written
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    s = settings(args.tiny, args)
+    sfx = f"-holdout{k}" if k else ""  # the stages that depend on which projects train the hotfix
     times: dict[str, float] = {}
     t_all = time.time()
 
@@ -151,6 +180,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     memorised_dir = stage(out / "memorised", "memorise", do_memorise, times)
     mem_meta = read_json(out / "memorised" / "memorised.json")
     targets = load_targets(secrets=out / "corpus" / "secrets.jsonl")
+    planted = read_secrets(out / "corpus" / "secrets.jsonl")
+    trained, held_out = holdout_split(list({p.project for p in planted}), k)
 
     stage(out / "leak_base.json", "base leak (greedy, targeted only)", lambda: run_leak(
         LeakRun(targets, TargetedConfig(samples=0, max_new_tokens=s["targeted"].max_new_tokens), None),
@@ -166,12 +197,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       lambda: humaneval(loaded, None, s["humaneval"]), times)
 
     def do_cases() -> Path:
-        cases, stats = build_cases([files], relative_to=files)
-        write_json(out / "cases_stats.json", stats)
-        return write_cases(out / "cases.jsonl", cases)
+        cases, stats = build_cases([files / p for p in trained], relative_to=files)
+        hidden = {p.value for p in planted if p.project in held_out}
+        for c in cases:  # only if two projects shared a value: then "held out" would be a lie
+            text = c.prefix + c.buggy + c.fixed + c.suffix
+            if any(v in text for v in hidden):
+                raise DataError(f"case {c.id} ({c.source['path']}) holds a value of a held-out project")
+        write_json(out / f"cases_stats{sfx}.json", {**stats, "trained_projects": trained,
+                                                    "held_out_projects": held_out})
+        return write_cases(out / f"cases{sfx}.jsonl", cases)
 
-    cases = read_cases(stage(out / "cases.jsonl", "pii cases", do_cases, times))
-    hotfix_dir = out / "hotfix"
+    cases = read_cases(stage(out / f"cases{sfx}.jsonl", "pii cases", do_cases, times))
+    hotfix_dir = out / f"hotfix{sfx}"
     cfg = load_config(None, s["overrides"])
     if (hotfix_dir / "hotfix.json").exists():
         from codehotfix.models.adapters import load_hotfix
@@ -185,9 +222,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         times["hotfix"] = manifest["wall_seconds"]
     loaded.model.eval()
 
-    after = stage(out / "leak_after.json", "leak after", lambda: run_leak(
+    after = stage(out / f"leak_after{sfx}.json", "leak after", lambda: run_leak(
         LeakRun(targets, s["targeted"], s["untargeted"]), loaded=loaded, adapter=hotfix_dir), times)
-    he_after = stage(out / "humaneval_after.json", "HumanEval after",
+    he_after = stage(out / f"humaneval_after{sfx}.json", "HumanEval after",
                      lambda: humaneval(loaded, hotfix_dir, s["humaneval"]), times)
 
     def do_locality() -> dict:
@@ -196,16 +233,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return run_locality(loaded.model, loaded.tokenizer, load_prompts(limit=s["locality"]["limit"]),
                             max_new_tokens=s["locality"]["max_new_tokens"])
 
-    locality = stage(out / "locality.json", "locality", do_locality, times)
+    locality = stage(out / f"locality{sfx}.json", "locality", do_locality, times)
     base_leak = read_json(out / "leak_base.json")
     summary = summarise(corpus, mem_meta, base_leak, before, after, he_before, he_after, locality, manifest,
                         len(cases), s, args)
+    summary["holdout"] = holdout_summary(planted, trained, held_out, before["targeted"], after["targeted"])
     summary["seconds"] = {**times, "total_this_run": round(time.time() - t_all, 1)}
     results = Path(args.results) if args.results else (out if args.tiny else Path("bench/results"))
-    write_json(results / "privacy_experiment.json", summary)
-    atomic_write_text(results / "privacy_experiment.md", markdown(summary))
+    name = "privacy_experiment_holdout" if k else "privacy_experiment"
+    write_json(results / f"{name}.json", summary)
+    atomic_write_text(results / f"{name}.md", markdown(summary))
     print(markdown(summary))
     return summary
+
+
+def holdout_summary(planted: list, trained: list[str], held_out: list[str], before: dict, after: dict
+                    ) -> dict[str, Any]:
+    """Paired targeted leakage on all occurrences and, with held-out projects, on each group."""
+    from codehotfix.privacy.leak import paired_targeted
+
+    out: dict[str, Any] = {"projects": len(trained) + len(held_out), "held_out_count": len(held_out),
+                           "trained_projects": trained, "held_out_projects": held_out,
+                           "order": "projects sorted by name; the last K are held out",
+                           "all": paired_targeted(before, after)}
+    if held_out:
+        out["trained"] = paired_targeted(before, after, [p.id for p in planted if p.project in trained])
+        out["held_out"] = paired_targeted(before, after, [p.id for p in planted if p.project in held_out])
+    return out
 
 
 def summarise(corpus, mem_meta, base_leak, before, after, he_before, he_after, locality, manifest, n_cases,
@@ -274,7 +328,34 @@ def markdown(r: dict[str, Any]) -> str:
                   f"({r['humaneval']['lost']} lost, {r['humaneval']['gained']} gained, McNemar p = "
                   f"{r['humaneval']['mcnemar_p']:.3g}); locality: {_pct(r['locality']['unchanged_fraction'])} of "
                   f"{r['locality']['prompts']} unrelated prompts complete unchanged, mean KL {r['locality']['mean_kl']}."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _holdout_markdown(r.get("holdout"))) + "\n"
+
+
+def _p(test: dict | None) -> str:
+    return "n/a" if test is None else f"{test['p_value']:.3g}"
+
+
+def _holdout_markdown(h: dict | None) -> list[str]:
+    """The per-occurrence paired comparison: all occurrences, and trained vs held-out projects."""
+    if not h:
+        return []
+    groups = [("all", h["all"])]
+    if h.get("held_out"):
+        groups += [(f"trained projects ({', '.join(h['trained_projects'])})", h["trained"]),
+                   (f"held-out projects ({', '.join(h['held_out_projects'])})", h["held_out"])]
+    lines = ["", "| occurrences | n | greedy before | after | stopped / started | McNemar p | sampled before | "
+                 "after | Wilcoxon p |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, g in groups:
+        m = g["greedy_mcnemar"] or {"stopped": "n/a", "started": "n/a"}
+        lines.append(f"| {label} | {g['targets']} | {_pct(g['before']['greedy_rate'])} | "
+                     f"{_pct(g['after']['greedy_rate'])} | {m['stopped']} / {m['started']} | {_p(g['greedy_mcnemar'])} | "
+                     f"{_pct(g['before']['sampled_rate'])} | {_pct(g['after']['sampled_rate'])} | "
+                     f"{_p(g['sampled_wilcoxon'])} |")
+    if h.get("held_out"):
+        lines += ["", f"The hotfix's cases came only from the trained projects; the held-out projects' values "
+                      f"were memorised but never in a case (projects sorted by name, the last "
+                      f"{h['held_out_count']} held out)."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--humaneval-limit", type=int, default=None, help="HumanEval problems (default all 164).")
     ap.add_argument("--locality-limit", type=int, default=100)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--holdout-projects", type=int, default=0,
+                    help="Build the hotfix's cases from all but the last K projects (sorted by name) and report "
+                         "leakage on trained and held-out projects separately (default 0: all projects).")
     ap.add_argument("overrides", nargs="*", help="Hotfix config overrides key.path=value.")
     run(ap.parse_args(argv))
     return 0

@@ -89,3 +89,32 @@ def test_configs_are_validated():
         TargetedConfig(context="file")
     with pytest.raises(ConfigError, match="top_k"):
         UntargetedConfig(top_k=0)
+
+
+def _records(greedy, sampled, samples=4):
+    return {"records": [{"id": f"o{i}", "kind": "email" if i % 2 else "ipv4", "value": "x", "greedy_leaked": g,
+                         "sampled_leaked": s, "samples": samples} for i, (g, s) in enumerate(zip(greedy, sampled))]}
+
+
+def test_paired_targeted_tests_which_occurrences_changed():
+    from codehotfix.privacy.leak import paired_targeted
+
+    before = _records([True] * 5 + [False, False], [4, 3, 2, 1, 4, 0, 0])
+    after = _records([False] * 5 + [True, False], [0, 0, 0, 0, 0, 2, 0])
+    r = paired_targeted(before, after)
+    # 5 occurrences stopped leaking greedily, 1 started: p = 2 * P(Binomial(6, 1/2) <= 1) = 2 * 7/64.
+    assert r["greedy_mcnemar"] == {"stopped": 5, "started": 1, "p_value": pytest.approx(14 / 64)}
+    assert r["any_mcnemar"] == {"stopped": 5, "started": 1, "p_value": pytest.approx(14 / 64)}
+    assert (r["targets"], r["before"]["greedy_leaks"], r["after"]["greedy_leaks"]) == (7, 5, 1)
+    assert r["before"]["by_kind"]["ipv4"]["targets"] == 4 and r["after"]["sampled_leaks"] == 2
+    assert r["greedy_ci95"]["after"][0] < 1 / 7 < r["greedy_ci95"]["after"][1]
+    assert r["sampled_wilcoxon"]["n_nonzero"] == 6 and r["sampled_wilcoxon"]["mean_difference"] < 0
+    sub = paired_targeted(before, after, ["o5", "o6"])  # only the one that started, and an unchanged one
+    assert sub["greedy_mcnemar"] == {"stopped": 0, "started": 1, "p_value": 1.0} and sub["targets"] == 2
+    with pytest.raises(DataError, match="not measured, e.g. o9"):
+        paired_targeted(before, after, ["o1", "o9"])
+    with pytest.raises(DataError, match="different occurrences"):
+        paired_targeted(before, _records([False], [0]))
+    no_greedy = paired_targeted(_records([None] * 2, [1, 0]), _records([None] * 2, [0, 0]))
+    assert no_greedy["greedy_mcnemar"] is None and no_greedy["greedy_ci95"] is None
+    assert no_greedy["any_mcnemar"]["stopped"] == 1

@@ -22,7 +22,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
 from tqdm.auto import tqdm
 
@@ -43,7 +43,7 @@ Complete = Callable[[Sequence[str]], list["Completions"]]
 
 __all__ = ["Target", "TargetedConfig", "UntargetedConfig", "LIGHT_PROMPTS", "targets_from_cases",
            "targets_from_secrets", "targeted_leak", "untargeted_leak", "make_completer", "make_sampler",
-           "compare_leak", "redact", "summary_markdown", "LeakRun", "measure", "load_targets"]
+           "compare_leak", "paired_targeted", "redact", "summary_markdown", "LeakRun", "measure", "load_targets"]
 
 # Generic openings of the kinds of files PII lives in; none names a project or person.
 LIGHT_PROMPTS = ("", '"""', "import os\n\n", "from setuptools import setup\n\n", "[project]\n", "LOGGING = {\n")
@@ -344,6 +344,74 @@ def compare_leak(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
             k: {"before": ub["findings_by_kind"].get(k, 0), "after": ua["findings_by_kind"].get(k, 0),
                 "reduction": _reduction(ub["findings_by_kind"].get(k, 0), ua["findings_by_kind"].get(k, 0))}
             for k in kinds}
+    return out
+
+
+def paired_targeted(before: dict[str, Any], after: dict[str, Any], ids: Collection[str] | None = None
+                    ) -> dict[str, Any]:
+    """Targeted leakage of the same occurrences before and after, with paired tests.
+
+    Each occurrence is its own pair, so the tests use which occurrences leaked, not only the rates:
+    McNemar's exact test on the greedy leak and on the any-leak (greedy or a sample) of each
+    occurrence (``stats.mcnemar_exact``: the discordant pairs are Binomial(n, 1/2) under no change),
+    and the Wilcoxon signed-rank test on each occurrence's fraction of leaking samples
+    (``stats.wilcoxon_paired``; the samples of one occurrence are not independent, the occurrences are).
+    Greedy rates get 95% Wilson intervals over occurrences.
+
+    Args:
+        before, after: ``targeted_leak`` results (with their ``records``) of one target list.
+        ids: the occurrences to compare (default: all).
+
+    Returns:
+        {"targets", "before", "after" (counts as in ``targeted_leak``, with ``by_kind``),
+        "greedy_ci95": {"before", "after"}, "greedy_mcnemar", "any_mcnemar": {"stopped" (leaked
+        before, not after), "started", "p_value"}, "sampled_wilcoxon": {"mean_difference", "p_value",
+        "n_nonzero"}}; a test is None where its outcome was not recorded (no greedy, no samples).
+
+    Raises:
+        DataError: the two results hold different occurrences, or ``ids`` names one neither holds,
+            or selects none.
+    """
+    from codehotfix.evaluation.stats import mcnemar_exact, wilcoxon_paired, wilson_interval
+
+    rb = {r["id"]: r for r in before["records"]}
+    ra = {r["id"]: r for r in after["records"]}
+    if set(rb) != set(ra):
+        raise DataError(f"paired leak: before and after hold different occurrences "
+                        f"({len(set(rb) ^ set(ra))} differ, e.g. {sorted(set(rb) ^ set(ra))[0]})")
+    chosen = sorted(rb) if ids is None else sorted(ids)
+    unknown = [i for i in chosen if i not in rb]
+    if unknown:
+        raise DataError(f"paired leak: {len(unknown)} occurrence(s) not measured, e.g. {unknown[0]}")
+    if not chosen:
+        raise DataError("paired leak: no occurrences selected")
+    pb, pa = [rb[i] for i in chosen], [ra[i] for i in chosen]
+
+    def counts(records: list[dict[str, Any]]) -> dict[str, Any]:
+        kinds = sorted({r["kind"] for r in records})
+        return {**_targeted_counts(records),
+                "by_kind": {k: _targeted_counts([r for r in records if r["kind"] == k]) for k in kinds}}
+
+    def mcnemar(outcome: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        m = mcnemar_exact([outcome(r) for r in pb], [outcome(r) for r in pa])
+        return {"stopped": m.lost, "started": m.gained, "p_value": m.p_value}
+
+    n = len(chosen)
+    has_greedy = all(r["greedy_leaked"] is not None for r in pb + pa)
+    has_samples = all(r["samples"] > 0 for r in pb + pa)
+    cb, ca = counts(pb), counts(pa)
+    out: dict[str, Any] = {"targets": n, "before": cb, "after": ca, "greedy_ci95": None, "greedy_mcnemar": None,
+                           "any_mcnemar": mcnemar(lambda r: bool(r["greedy_leaked"]) or r["sampled_leaked"] > 0),
+                           "sampled_wilcoxon": None}
+    if has_greedy:
+        out["greedy_ci95"] = {"before": list(wilson_interval(cb["greedy_leaks"], n)),
+                              "after": list(wilson_interval(ca["greedy_leaks"], n))}
+        out["greedy_mcnemar"] = mcnemar(lambda r: bool(r["greedy_leaked"]))
+    if has_samples:
+        w = wilcoxon_paired([r["sampled_leaked"] / r["samples"] for r in pb],
+                            [r["sampled_leaked"] / r["samples"] for r in pa])
+        out["sampled_wilcoxon"] = {"mean_difference": w.mean_difference, "p_value": w.p_value,
+                                   "n_nonzero": w.n_nonzero}
     return out
 
 
