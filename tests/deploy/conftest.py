@@ -39,8 +39,9 @@ def _line_logp(model, tokenizer, case, line):
     return torch.log_softmax(logits, -1).gather(-1, torch.tensor(tgt)[:, None]).sum()
 
 
-def train_tiny_hotfix(model_dir, cases, out, steps=40, seed=0):
-    """A LoRA trained for a few Adam steps to prefer each case's fixed line over its buggy line.
+def train_tiny_hotfix(model_dir, cases, out, steps=40, seed=0, unlearn=0.3):
+    """A LoRA trained for a few Adam steps to prefer each case's fixed line over its buggy line
+    (loss: −log p(fixed) + ``unlearn``·log p(buggy) per case).
 
     A small loop of its own (not codehotfix.training) so these tests only exercise deploy code.
     """
@@ -54,7 +55,7 @@ def train_tiny_hotfix(model_dir, cases, out, steps=40, seed=0):
                                                     task_type="CAUSAL_LM"))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
     for _ in range(steps):
-        loss = sum(-_line_logp(model, loaded.tokenizer, c, c.fixed) + 0.3 * _line_logp(model, loaded.tokenizer, c, c.buggy)
+        loss = sum(-_line_logp(model, loaded.tokenizer, c, c.fixed) + unlearn * _line_logp(model, loaded.tokenizer, c, c.buggy)
                    for c in cases)
         opt.zero_grad()
         loss.backward()

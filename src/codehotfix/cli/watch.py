@@ -44,6 +44,9 @@ def watch_cmd(
                                  help="Locality prompts checked per hotfix (0: no check)."),
     canary_min_delta: float = typer.Option(1.0, "--canary-min-delta", callback=finite,
                                            help="Canary: nats the margin must rise per case."),
+    canary_min_greedy_fixed: float = typer.Option(1.0, "--canary-min-greedy-fixed", callback=finite,
+                                                  help="Canary: share of cases whose greedy completion (hotfix "
+                                                       "on) must be exactly the fixed line (0: no generation)."),
     server: Optional[str] = typer.Option(None, "--server", help="A running server to sync after each enable."),
     admin_token_file: Optional[Path] = typer.Option(None, "--admin-token-file", callback=input_file,
                                                     help="With --server: file holding its admin token."),
@@ -65,7 +68,8 @@ def watch_cmd(
         raise ConfigError("--server needs --admin-token-file (the server's admin token)")
     cfg = load_config(config, overrides)
     watch_cfg = WatchConfig(prefix=prefix, max_cases=max_cases, humaneval=humaneval, allow_exec=allow_exec,
-                            locality=locality, canary=CanaryConfig(min_delta=canary_min_delta))
+                            locality=locality, canary=CanaryConfig(min_delta=canary_min_delta,
+                                                                min_greedy_fixed=canary_min_greedy_fixed))
     store = HotfixStore(registry, create=not dry_run)
     tc = cfg.training
     notify = server_sync(server, admin_token_file.read_text().strip()) if server else None

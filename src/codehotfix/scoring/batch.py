@@ -27,6 +27,10 @@ class Batch:
     right-padded to width L and run on top of the contexts' key/value cache. When the cases carry a
     suffix, the fixed row continues with it and ``suffix_mask`` marks those columns.
 
+    ``buggy_div_mask`` marks the buggy tokens from the divergence to the end of the line,
+    ``buggy_diff_mask`` only those from the divergence up to the suffix both lines share
+    (``EncodedCase.converge``).
+
     Shapes: ctx_ids/ctx_mask [B, C]; cont_ids/cont_mask [2B, L]; fixed_*/buggy_*/suffix_mask [B, L];
     kl_mask [B, K] marks the last K context positions (each predicting the next context token).
     """
@@ -36,6 +40,7 @@ class Batch:
     cont_ids: torch.Tensor
     cont_mask: torch.Tensor
     buggy_div_mask: torch.Tensor
+    buggy_diff_mask: torch.Tensor
     kl_mask: torch.Tensor
     case_ids: list[str]
     suffix_mask: torch.Tensor | None = None
@@ -97,6 +102,8 @@ def collate(items: Sequence[EncodedCase], pad_id: int, kl_positions: int = 0,
     conts = [seq for e in items for seq in (e.fixed + e.suffix, e.buggy)]
     line_width = max(len(c) for c in conts)
     div = [[int(j >= e.diverge) for j in range(len(e.buggy))] + [0] * (line_width - len(e.buggy)) for e in items]
+    diff = [[int(e.diverge <= j < e.converge) for j in range(len(e.buggy))] + [0] * (line_width - len(e.buggy))
+            for e in items]
     suffix_mask = None
     if any(e.suffix for e in items):
         suffix_mask = pad_rows([[0] * len(e.fixed) + [1] * len(e.suffix) for e in items], 0, device=device)
@@ -113,6 +120,7 @@ def collate(items: Sequence[EncodedCase], pad_id: int, kl_positions: int = 0,
         cont_ids=pad_rows(conts, pad_id, device=device),
         cont_mask=pad_rows([[1] * len(c) for c in conts], 0, device=device),
         buggy_div_mask=pad_rows(div, 0, left=False, device=device).bool(),
+        buggy_diff_mask=pad_rows(diff, 0, left=False, device=device).bool(),
         kl_mask=kl_mask.bool(),
         case_ids=[e.case_id for e in items],
         suffix_mask=suffix_mask,

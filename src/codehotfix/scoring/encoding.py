@@ -23,13 +23,17 @@ __all__ = ["EncodedCase", "encode_case"]
 class EncodedCase:
     """Token ids of one case. ``diverge`` is the index of the first buggy token that differs from
     the fixed line's tokens (tokens before it are shared by both lines, e.g. indentation).
-    ``suffix`` holds the first suffix tokens, only when a whole-snippet objective asked for them."""
+    ``converge`` is the index of the first buggy token of the token suffix both lines share
+    (``(fh)`` and the newline in ``yaml.load(fh)`` → ``yaml.safe_load(fh)``); it is at least
+    ``diverge + 1``, so ``buggy[diverge:converge]`` — the tokens only the buggy line has — is never
+    empty. ``suffix`` holds the first suffix tokens, only when a whole-snippet objective asked for them."""
 
     case_id: str
     context: list[int]
     fixed: list[int]
     buggy: list[int]
     diverge: int
+    converge: int
     suffix: list[int] = field(default_factory=list)
 
 
@@ -55,4 +59,21 @@ def encode_case(tokenizer: PreTrainedTokenizerBase, case: HotfixCase, max_contex
     suffix = []
     if suffix_tokens > 0 and case.suffix:
         suffix = tokenizer(case.suffix, add_special_tokens=False)["input_ids"][:suffix_tokens]
-    return EncodedCase(case.id, context, fixed, buggy, min(diverge, len(buggy) - 1), suffix)
+    diverge_at = min(diverge, len(buggy) - 1)
+    return EncodedCase(case.id, context, fixed, buggy, diverge_at, _converge(fixed, buggy, diverge, diverge_at), suffix)
+
+
+def _converge(fixed: list[int], buggy: list[int], diverge: int, diverge_at: int) -> int:
+    """Where the token suffix ``fixed`` and ``buggy`` share starts, as an index into ``buggy``.
+
+    The shared suffix may not reach back into the shared prefix (``diverge`` tokens). For buggy
+    ``f(a, b)`` and fixed ``f(a)`` the lines share ``f(a`` at the start and ``)`` plus the newline at
+    the end, and the buggy line's own tokens ``, b`` lie between. For buggy ``f(a)`` and fixed
+    ``f(a, b)`` nothing lies between (the buggy line is the fixed one cut short); the one token at
+    ``diverge_at``, the ``)`` where the buggy line ends early, is kept.
+    """
+    room = min(len(fixed), len(buggy)) - diverge
+    shared = 0
+    while shared < room and fixed[-1 - shared] == buggy[-1 - shared]:
+        shared += 1
+    return max(diverge_at + 1, len(buggy) - shared)

@@ -63,7 +63,8 @@ def _token_logp(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def _scores_from_line_logp(batch: Batch, logp: torch.Tensor) -> Scores:
     """Splits [2B, L] line log-probs into the fixed/buggy (and suffix) views of ``Scores``."""
     fixed = logp[0::2]
-    scores = Scores(fixed, batch.fixed_mask, logp[1::2], batch.buggy_mask, batch.buggy_div_mask)
+    scores = Scores(fixed, batch.fixed_mask, logp[1::2], batch.buggy_mask, batch.buggy_div_mask,
+                    buggy_diff_mask=batch.buggy_diff_mask)
     if batch.suffix_mask is not None:
         scores.fixed_logp = fixed.masked_fill(batch.suffix_mask, 0.0)
         scores.suffix_logp = fixed.masked_fill(~batch.suffix_mask, 0.0)

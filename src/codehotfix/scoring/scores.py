@@ -14,6 +14,8 @@ class Scores:
     """What the objectives consume; optional fields are None unless an objective needs them.
 
     Shapes: fixed_logp/buggy_logp/suffix_logp [B, L] (log-prob of each target token, 0 where masked);
+    buggy_div_mask/buggy_diff_mask [B, L] the buggy tokens from the divergence to the line's end / to
+    the suffix both lines share (see ``Batch``);
     ctx_token_logp [B, C-1] (column c: the context token after column c, given the context up to c);
     ctx_logprobs/ref_ctx_logprobs [B, K, V] full log-distributions at the last context positions;
     ref_fixed_logp/ref_buggy_logp [B, L] the base model's token log-probs of the two lines;
@@ -26,6 +28,7 @@ class Scores:
     buggy_logp: torch.Tensor
     buggy_mask: torch.Tensor
     buggy_div_mask: torch.Tensor
+    buggy_diff_mask: torch.Tensor | None = None
     ctx_logprobs: torch.Tensor | None = None
     ctx_mask: torch.Tensor | None = None
     ref_ctx_logprobs: torch.Tensor | None = None

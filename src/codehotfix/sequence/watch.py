@@ -13,6 +13,9 @@ One pass (``Watcher.run_once``):
        canary     its cases' margin log p(fixed) − log p(buggy) rises by ``canary.min_delta`` on
                   ``canary.min_fraction`` of them with it added to the reference, as the server's
                   canary asks (``deploy.canary``); the sign-flip p-value of the rise is recorded;
+                  and (``canary.min_greedy_fixed``, 1.0 here) every case's own prefix, completed
+                  greedily with it added, must give its fixed line exactly — a margin can rise while
+                  the model writes a new bug (``yaml.safe_load(fl)`` for ``yaml.safe_load(fh)``);
        humaneval  (``--humaneval N --allow-exec``) greedy pass@1 on N problems must not drop
                   significantly (McNemar exact, p < alpha);
        locality   (``--locality N``) unrelated completions must not change significantly more often
@@ -54,7 +57,9 @@ from codehotfix.models.loading import LoadedModel
 from codehotfix.sequence import measure
 from codehotfix.sequence.train import train_fresh
 
-__all__ = ["WatchConfig", "Watcher", "server_sync", "append_audit"]
+__all__ = ["WatchConfig", "Watcher", "server_sync", "append_audit", "WATCH_MIN_GREEDY_FIXED"]
+
+WATCH_MIN_GREEDY_FIXED = 1.0  # the watch's canary: every case's greedy completion is its fixed line
 
 logger = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
@@ -72,7 +77,8 @@ class WatchConfig:
         allow_exec: permit running generated code (HumanEval) in the sandbox.
         locality: locality prompts checked (0: no check).
         alpha: significance level of the HumanEval and locality checks.
-        canary: the canary thresholds.
+        canary: the canary thresholds; unlike the server's, the greedy check is on by default
+            (``min_greedy_fixed`` 1.0): a mined case is the hotfix's own context, so it must write the fix.
     """
 
     prefix: str = "watch"
@@ -82,7 +88,7 @@ class WatchConfig:
     allow_exec: bool = False
     locality: int = 0
     alpha: float = 0.05
-    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    canary: CanaryConfig = field(default_factory=lambda: CanaryConfig(min_greedy_fixed=WATCH_MIN_GREEDY_FIXED))
 
     def __post_init__(self) -> None:
         check_name(f"{self.prefix}-0001", "prefix")
@@ -280,8 +286,9 @@ class Watcher:
         result = run_canary(loaded.model, loaded.tokenizer, cases, cfg, base_margins=before)
         after = [r["hotfix_margin"] for r in result.cases]
         rise = stats.sign_flip_test(before, after)
-        return {"passed": result.passed, "fraction": result.fraction, "mean_rise": round(rise.mean_difference, 4),
-                "p": rise.p_value, "cases": result.cases, "config": asdict(cfg)}
+        return {"passed": result.passed, "fraction": result.fraction, "greedy_fixed": result.greedy_fixed,
+                "mean_rise": round(rise.mean_difference, 4), "p": rise.p_value, "reasons": result.reasons,
+                "cases": result.cases, "config": asdict(cfg)}
 
     def _humaneval(self, ref_keys: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
         loaded, n = self.loaded, self.cfg.humaneval

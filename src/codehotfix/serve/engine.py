@@ -362,10 +362,8 @@ class HotfixEngine:
             if failed:
                 first = results[failed[0]]
                 raise CanaryFailed(
-                    f"refused: canary of {', '.join(f'{n} {target[n]}' for n in failed)} shows no effect "
-                    f"({first.fraction:.0%} of cases rose by >= {self.cfg.canary.min_delta} nats; "
-                    f"{self.cfg.canary.min_fraction:.0%} needed); still serving {self._active or 'the base model'}",
-                    first)
+                    f"refused: canary of {', '.join(f'{n} {target[n]}' for n in failed)} "
+                    f"{'; '.join(first.reasons)}; still serving {self._active or 'the base model'}", first)
             return {"action": action, "hotfix_versions": self.hotfix_versions, "pause_seconds": pause,
                     "canary": {n: r.to_dict() for n, r in results.items()},
                     "history": record if isinstance(record, dict) else None}
