@@ -951,6 +951,8 @@ USER_RUN = [
                       "humaneval.paired.lost", "humaneval.paired.gained"),
             ("mcnemar", UR + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"),
             ("value", UR + "/report.json", "locality.unchanged_fraction*16", "locality.prompts"))),
+    _claim("user-run-render", "README.md", "(headless Chromium, {n} images, none\nbroken)", UR + "/render_report.json",
+           "value", "chromium.images"),
 ]
 
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT,

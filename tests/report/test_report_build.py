@@ -152,3 +152,26 @@ def test_rates_section_has_a_table_per_event(make_run):
     header = "| metric | mode | before (95% CI) |"
     assert md.index("Event 'line'") < md.index(header)
     assert md.count(header) == md.count("Event '")
+
+
+def test_split_event_verdicts_lead_the_headlines():
+    from codehotfix.evaluation.tasks.rates import RatesTask
+
+    def row(metric, mode, before, after, detail, p, holm, verdict):
+        return {"metric": metric, "mode": mode, "cases": 12, "before": before, "after": after, "detail": detail,
+                "p": p, "p_holm": holm, "verdict": verdict}
+
+    events = {"cases": 12, "alpha": 0.05, "events": {
+        "line": {"rows": [row("fixed", "greedy", 0.0, 0.083, "1 gained, 0 lost", 1.0, 1.0, "not significant")]},
+        "split": {"rows": [row("fixed", "greedy", 0.25, 0.5, "4 gained, 1 lost", 0.375, 1.0, "not significant"),
+                           row("other", "greedy", 0.5, 0.5, "1 gained, 1 lost", 1.0, 1.0, "not significant"),
+                           row("toward_fixed", "greedy", 0.583, 0.833, "3 gained, 0 lost", 0.25, 1.0,
+                               "not significant"),
+                           row("fixed", "sampled", 0.1, 0.4, "8 cases changed", 0.03, 0.4, "not significant")]}}}
+    lines = RatesTask().headlines({"events": events, "headlines": ["rates"], "tests": {}})
+    # Only the split event's greedy fixed / toward-fixed / buggy rows, before the whole-line rates.
+    assert len(lines) == 3 and lines[-1] == "rates"
+    assert lines[0].startswith("Split event, greedy, exactly the fixed line: 0.250→0.500 on 12 cases (4 gained, 1 lost")
+    assert "toward the fixed line: 0.583→0.833" in lines[1] and lines[1].endswith("not significant")
+    assert RatesTask().headlines({"events": {"events": {"line": events["events"]["line"]}},
+                                  "headlines": ["rates"], "tests": {}}) == ["rates"]

@@ -253,6 +253,23 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
 
 
+def _split_headlines(events: dict[str, Any] | None) -> list[str]:
+    """The split event's greedy verdicts, first in the report: that is where a completion takes the fixed or
+    the buggy line, so it shows an effect the whole-line rates can hide (docs/evaluation.md)."""
+    table = ((events or {}).get("events") or {}).get("split")
+    if not table:
+        return []
+    out = []
+    for r in table["rows"]:
+        if r["mode"] != "greedy" or r["metric"] not in ("toward_fixed", "fixed", "buggy"):
+            continue
+        name = {"toward_fixed": "toward the fixed line", "fixed": "exactly the fixed line",
+                "buggy": "exactly the buggy line"}[r["metric"]]
+        out.append(f"Split event, greedy, {name}: {r['before']:.3f}→{r['after']:.3f} on {r['cases']} cases "
+                   f"({r['detail']}; McNemar p={_p(r['p'])}, Holm p={_p(r['p_holm'])}): {r['verdict']}")
+    return out
+
+
 def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
     """One table per completion event (``evaluation.compare``): every rate with its interval and test."""
     from codehotfix.evaluation.compare import format_change
@@ -350,7 +367,8 @@ class RatesTask(Task[RatesTaskConfig]):
     def headlines(self, numbers: dict[str, Any] | None) -> list[str]:
         if not numbers:
             return []
-        return list(numbers["headlines"]) + [t["sentence"] for t in numbers["tests"].values()]
+        return (_split_headlines(numbers.get("events")) + list(numbers["headlines"])
+                + [t["sentence"] for t in numbers["tests"].values()])
 
     def times(self, rates: object | None) -> dict[str, float]:
         times: dict[str, float] = {}
