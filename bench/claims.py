@@ -25,7 +25,12 @@ Adding a measured number to a doc: commit its raw file, add a claim here, run th
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from bench.check_claims import Claim
+
+_ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["CLAIMS", "COVERED_DOCS", "EXEMPT_DOCS", "NOT_MEASURED"]
 
@@ -955,8 +960,38 @@ USER_RUN = [
            "value", "chromium.images"),
 ]
 
+SB2 = "bench/results/study_seen_bug_v2/results.json"  # seen_bug grown: 64 items, seeds 0/1, default mix
+_SB2_SUBSETS = {0: "all", 1: "reformat", 2: "rename", 3: "wrap", 6: "judged line differs", 7: "judged line same"}
+
+
+def _seen_row(cell: int, subset: int) -> Claim:
+    """A docs/study.md 3b row: greedy fixed / buggy counts at the line event, base → hotfix, with the
+    gained/lost and McNemar p recomputed from the breakdown's paired row."""
+    base = f"breakdown.cells.{cell}.subsets.{subset}"
+    rows = f"{base}.events.line.rows"
+    load_n = f"{base}.n"
+    data = json.loads((_ROOT / SB2).read_text())
+    size = data["breakdown"]["cells"][cell]["subsets"][subset]["n"]
+    seed = data["breakdown"]["cells"][cell]["seed"]
+    return _claim(f"seen-v2-s{seed}-{_SB2_SUBSETS[subset].replace(' ', '-')}", "docs/study.md",
+                  f"| {seed} | {_SB2_SUBSETS[subset]} | {{n}} | {{n}} → {{n}} ({{n}} gained, {{n}} lost, p = {{n}}) | "
+                  f"{{n}} → {{n}} (p = {{n}}) |",
+                  ("multi", ("value", SB2, load_n, f"{rows}.0.before*{size}", f"{rows}.0.after*{size}"),
+                   ("mcnemar_detail", SB2, f"{rows}.0"),
+                   ("value", SB2, f"{rows}.1.before*{size}", f"{rows}.1.after*{size}"),
+                   ("mcnemar_detail_p", SB2, f"{rows}.1")))
+
+
+SEEN_V2 = [_seen_row(c, s) for c in (0, 1) for s in _SB2_SUBSETS] + [
+    _claim("seen-v2-renamed-lines", "docs/study.md", "to {n} of {n} at both seeds, not significant (p = {n})",
+           ("multi", ("value", SB2, "breakdown.cells.0.subsets.6.events.line.rows.0.after*22",
+                      "breakdown.cells.0.subsets.6.n"),
+            ("mcnemar_detail_p", SB2, "breakdown.cells.1.subsets.6.events.line.rows.0"))),
+]
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT,
-                       *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN]
+                       *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
+                       *SEEN_V2]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
