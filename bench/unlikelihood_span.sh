@@ -38,11 +38,11 @@ for span in to_end differing; do
   for case in yaml warn; do
     codehotfix train "$WORK/$case.jsonl" --model "$MODEL" --out "$WORK/hf-$span-$case" "$OBJ"
     codehotfix eval "$WORK/$case.jsonl" --model "$MODEL" --adapter "$WORK/hf-$span-$case" --json "$OUT/$span-$case.json" \
-      eval.samples=0 'eval.events=[line, split]'
+      --samples 0 --events line,split
   done
 done
-codehotfix eval "$WORK/yaml.jsonl" --model "$MODEL" --json "$OUT/base-yaml.json" eval.samples=0 'eval.events=[line, split]'
-codehotfix eval "$WORK/warn.jsonl" --model "$MODEL" --json "$OUT/base-warn.json" eval.samples=0 'eval.events=[line, split]'
+codehotfix eval "$WORK/yaml.jsonl" --model "$MODEL" --json "$OUT/base-yaml.json" --samples 0 --events line,split
+codehotfix eval "$WORK/warn.jsonl" --model "$MODEL" --json "$OUT/base-warn.json" --samples 0 --events line,split
 python - "$OUT" <<'EOF'
 import json, sys
 from pathlib import Path
