@@ -26,6 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from codehotfix.evaluation.stats import wilson_interval
+from codehotfix.data.cases import iter_jsonl
+from codehotfix.errors import DataError
 from codehotfix.files import write_json
 from codehotfix.privacy.detect import KINDS, DetectConfig, scan_line
 
@@ -91,14 +93,11 @@ def read_labelled(path: str | Path) -> list[dict]:
     """The labelled records, checked: every line a JSON object with an id, a text and a labelled
     ``expect`` list of {kind, value} (``null`` = not labelled yet: ``build_heldout.py`` output)."""
     records = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SystemExit(f"{where}: not JSON ({e.msg})") from None
+    try:
+        lines = list(iter_jsonl(path))  # the project's JSONL reader: errors name the file and line
+    except DataError as e:
+        raise SystemExit(str(e)) from None
+    for where, r in lines:
         if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get("text"), str):
             raise SystemExit(f"{where}: expected an object with string fields 'id' and 'text'")
         if r.get("expect") is None:
