@@ -213,6 +213,20 @@ def test_seen_split_tests_new_contexts_of_the_trained_cases(tmp_path, monkeypatc
     assert data.summary == prepare_data(spec.dataset).summary  # deterministic
 
 
+def test_train_sample_seed_changes_only_the_training_sample(tmp_path):
+    """A learning curve's seeds each train on their own sample while the test sample (and so the base
+    evaluation) stays put; without the field the training sample follows sample_seed as before."""
+    path = _study(tmp_path)
+    base = prepare_data(load_study(path, ["dataset.train_cases=2"]).dataset)
+    same = prepare_data(load_study(path, ["dataset.train_cases=2", "dataset.train_sample_seed=0"]).dataset)
+    assert [c.id for c in same.train] == [c.id for c in base.train]
+    drawn = [prepare_data(load_study(path, ["dataset.train_cases=2", f"dataset.train_sample_seed={s}"]).dataset)
+             for s in range(1, 6)]
+    assert all([c.id for c in d.test] == [c.id for c in base.test] for d in drawn)
+    assert any([c.id for c in d.train] != [c.id for c in base.train] for d in drawn)
+    assert drawn[0].summary["train_sample_seed"] == 1 and base.summary["train_sample_seed"] == 0
+
+
 def test_seen_study_breaks_every_cell_down_by_kind_and_line(tmp_path, loaded):
     """A seen-split study on the tiny model with the real variants: results.json and results.md hold
     every cell on every subset, and the subsets add up to the test split recorded in study.json."""

@@ -108,8 +108,9 @@ def prepare_data(ds: DatasetSpec) -> StudyData:
     cases = load_cases(ds.path, ds.loader)
     loaded = len(cases)
     cases = sample_cases(cases, ds.limit, ds.sample_seed)
+    train_seed = ds.sample_seed if ds.train_sample_seed is None else ds.train_sample_seed
     if ds.split == "seen":
-        train = sample_cases(cases, ds.train_cases, ds.sample_seed)
+        train = sample_cases(cases, ds.train_cases, train_seed)
         variants, skipped = _variants(train, ds.variants, ds.sample_seed)
         clash = {c.id for c in variants} & {c.id for c in train}
         if clash:
@@ -126,13 +127,13 @@ def prepare_data(ds: DatasetSpec) -> StudyData:
             result = split_cases(cases, test_fraction=ds.test_fraction, seed=ds.split_seed, by=ds.by, mode=ds.split)
         except ValueError as e:
             raise ConfigError(f"dataset.split: {e}") from None
-        train = sample_cases(result.train, ds.train_cases, ds.sample_seed)
+        train = sample_cases(result.train, ds.train_cases, train_seed)
         test = sample_cases(result.test, ds.test_cases, ds.sample_seed)
         split_summary = dict(result.summary)
     if not train or not test:
         raise DataError(f"{ds.path}: the {'training' if not train else 'test'} side is empty after sampling")
     return StudyData(train, test, {
-        "path": str(ds.path), "loader": ds.loader, "loaded_cases": loaded, "after_limit": len(cases),
+        "path": str(ds.path), "loader": ds.loader, "train_sample_seed": train_seed, "loaded_cases": loaded, "after_limit": len(cases),
         "split": split_summary, "train_cases": len(train), "test_cases": len(test),
         "train_groups": dict(Counter(c.group or "(none)" for c in train).most_common()),
         "test_groups": dict(Counter(c.group or "(none)" for c in test).most_common()),

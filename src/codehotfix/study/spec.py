@@ -71,6 +71,9 @@ class DatasetSpec:
         train_cases: deterministic sample of the training side (null: all of it).
         test_cases: deterministic sample of the test side (null: all of it).
         sample_seed: seed of the three samples above and of the variants.
+        train_sample_seed: seed of the training sample alone (null: ``sample_seed``). A learning
+            curve varies it per seed so that each seed trains on its own sample of the training
+            side while the test sample, and so the base evaluation, stays the same.
         variants: kinds of new context made in "seen" mode.
     """
 
@@ -84,6 +87,7 @@ class DatasetSpec:
     train_cases: int | None = None
     test_cases: int | None = None
     sample_seed: int = 0
+    train_sample_seed: int | None = None
     variants: list[str] = field(default_factory=lambda: ["rename", "reformat", "wrap"])
 
     def __post_init__(self) -> None:
