@@ -213,6 +213,24 @@ def test_seen_split_tests_new_contexts_of_the_trained_cases(tmp_path, monkeypatc
     assert data.summary == prepare_data(spec.dataset).summary  # deterministic
 
 
+def test_records_keep_every_events_judgements_but_no_generated_text(tmp_path, loaded):
+    """Cell and base records hold each case's judged line/split/window outcomes (so every event can be
+    paired against the base), and none of the generated code."""
+    spec = load_study(_study(tmp_path, losses=[LEARN]), ["overrides.eval.events=[line, split, window]"])
+    out = tmp_path / "out"
+    run_study(spec, out, loaded=loaded, progress=False, log=lambda _: None)
+    records = [json.loads(p.read_text()) for p in [*out.glob("base_eval-*.json"), *(out / "cells").glob("*.json")]]
+    assert len(records) == 2
+    for record in records:
+        for case in record["cases"]:
+            events = case["events"]
+            assert set(events) == {"line", "split", "window"}
+            assert events["line"]["greedy"]["label"] in ("fixed", "buggy", "other")
+            assert events["split"]["greedy"]["toward"] is not None or "toward" in events["split"]["greedy"]
+            assert "contains_fixed" in events["window"]["greedy"]
+            assert "text" not in json.dumps(case)
+
+
 def test_train_sample_seed_changes_only_the_training_sample(tmp_path):
     """A learning curve's seeds each train on their own sample while the test sample (and so the base
     evaluation) stays put; without the field the training sample follows sample_seed as before."""

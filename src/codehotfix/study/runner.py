@@ -93,8 +93,22 @@ def _strip(evaluation: dict[str, Any], keep_completions: bool) -> dict[str, Any]
     """An evaluation result without the generated code (unless asked): labels and margins only."""
     if keep_completions:
         return evaluation
-    cases = [{k: r[k] for k in _KEEP_CASE_FIELDS if k in r} for r in evaluation["cases"]]
+    cases = []
+    for r in evaluation["cases"]:
+        kept = {k: r[k] for k in _KEEP_CASE_FIELDS if k in r}
+        if "events" in r:  # per-case judgements of every event, so each event gets paired tests
+            kept["events"] = {name: _without_text(judged) for name, judged in r["events"].items()}
+        cases.append(kept)
     return {**evaluation, "cases": cases}
+
+
+def _without_text(judged: Any) -> Any:
+    """A judged event with every generated ``text`` removed (labels, directions, validity stay)."""
+    if isinstance(judged, dict):
+        return {k: _without_text(v) for k, v in judged.items() if k != "text"}
+    if isinstance(judged, list):
+        return [_without_text(v) for v in judged]
+    return judged
 
 
 def _base_eval(out: Path, loaded: LoadedModel, data: StudyData, cell: Cell, keep: bool, progress: bool,
