@@ -149,6 +149,19 @@ def test_vllm_path_with_a_fake_module(fake_vllm, tiny_model, tiny_tokenizer, tin
     assert result["summary"]["greedy"]["fixed_rate"] == 1.0 and result["summary"]["sampled"]["buggy_rate"] == 1.0
 
 
+def test_vllm_keeps_the_tokens_asked_per_prompt(fake_vllm, tiny_model, tiny_tokenizer, tiny_cases, tmp_path):
+    # The split event asks each prompt to keep its own number of tokens (events.split_prompts).
+    calls, by_len = fake_vllm
+    prompts, keep = [c.prefix for c in tiny_cases], [5, 7, 100, 1]
+    ids = encode_prompts(tiny_tokenizer, prompts, keep)
+    assert [len(i) for i in ids] == [5, 7, len(tiny_tokenizer(prompts[2])["input_ids"]), 1]
+    by_len.update({tuple(i): c for i, c in zip(ids, tiny_cases)})
+    backend = build_backend("vllm", LoadedModel(tiny_model, tiny_tokenizer, "tiny", "sum", str(tmp_path)))
+    backend.complete(prompts, EvalConfig(samples=0), progress=False, max_context_tokens=keep)
+    ((sent, _, _),) = calls["generate"]
+    assert sent == [{"prompt_token_ids": i} for i in ids]
+
+
 def test_vllm_refuses_the_guard(fake_vllm, tiny_model, tiny_tokenizer, tiny_cases, tmp_path):
     backend = build_backend("vllm", LoadedModel(tiny_model, tiny_tokenizer, "tiny", "sum", str(tmp_path)))
     with pytest.raises(ConfigError, match="logits processors"):

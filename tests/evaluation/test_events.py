@@ -5,7 +5,9 @@ import pytest
 from codehotfix.data.cases import HotfixCase, case_from_dict
 from codehotfix.errors import DataError
 from codehotfix.evaluation.events import (direction, judge_split, judge_window, metric_values, parse_events,
-                                          split_point)
+                                          split_point, split_prompts)
+from codehotfix.evaluation.generation import encode_prompts
+from codehotfix.scoring import encode_case
 from codehotfix.evaluation.validity import ValidityCheck
 
 
@@ -34,6 +36,30 @@ def test_split_prompt_is_a_token_prefix_of_the_whole_line(tiny_tokenizer, tiny_c
             whole = tiny_tokenizer(c.prefix + line)["input_ids"]
             part = tiny_tokenizer(c.prefix + line[:cut])["input_ids"]
             assert whole[:len(part)] == part
+
+
+def test_split_prompt_keeps_the_contexts_left_cut(tiny_tokenizer, tiny_cases):
+    """The split prompt is the context's window (the prefix's last max_context_tokens tokens) plus the
+    shared start's tokens, whether or not the prefix fits the budget."""
+    case = next(c for c in tiny_cases if c.id == "warn/0")  # unindented: "\n" stays a token of its own
+    cut, _ = split_point(tiny_tokenizer, case.prefix, case.buggy, case.fixed)
+    prefix_ids = tiny_tokenizer(case.prefix)["input_ids"]
+    start_ids = tiny_tokenizer(case.prefix + case.fixed[:cut])["input_ids"][len(prefix_ids):]
+    assert start_ids and tiny_tokenizer.decode(start_ids) == case.fixed[:cut] == "logger."
+    for budget in (5, len(prefix_ids) - 1, len(prefix_ids), len(prefix_ids) + 1, 256):
+        prompts, keep = split_prompts(tiny_tokenizer, [case], [cut], budget)
+        assert prompts == [case.prefix + "logger."]
+        (ids,) = encode_prompts(tiny_tokenizer, prompts, keep)
+        assert ids == encode_case(tiny_tokenizer, case, budget).context + start_ids
+    # A prefix within the budget keeps its whole prompt even where the start takes it past the budget
+    # (cut to the budget on its own, the prompt would lose the context's first tokens).
+    (ids,) = encode_prompts(tiny_tokenizer, *split_prompts(tiny_tokenizer, [case], [cut], len(prefix_ids)))
+    assert len(ids) == len(prefix_ids) + len(start_ids)
+    # An empty prefix: the prompt is the line's start alone (the start token when that is empty too).
+    empty = _case("x = compute(a, b)", "x = compute(b, a)")
+    assert split_point(tiny_tokenizer, "", empty.buggy, empty.fixed)[0] == len("x = compute(")
+    assert encode_prompts(tiny_tokenizer, *split_prompts(tiny_tokenizer, [empty, empty], [12, 0], 8)) == [
+        tiny_tokenizer("x = compute(")["input_ids"], [tiny_tokenizer.eos_token_id]]
 
 
 def test_direction_at_the_parting_point():

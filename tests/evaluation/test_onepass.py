@@ -10,12 +10,12 @@ from tiny_model import build_tiny_model
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.backends import HFBackend
-from codehotfix.evaluation.events import split_point
-from codehotfix.evaluation.generation import generate_completions
+from codehotfix.evaluation.events import split_point, split_prompts
+from codehotfix.evaluation.generation import complete_batch, encode_prompts, generate_completions
 from codehotfix.evaluation import onepass, rates
 from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.rates import evaluate_cases
-from codehotfix.scoring import line_logprobs
+from codehotfix.scoring import encode_case, line_logprobs
 
 
 @pytest.fixture()
@@ -24,6 +24,16 @@ def cases(tiny_cases):
     # token, so it takes the separate route; mixed with the shared ones in one batch.
     return tiny_cases + [HotfixCase(id="empty/0", prefix="", buggy="x = compute(a, b)", fixed="x = compute(b, a)",
                                     group="empty")]
+
+
+@pytest.fixture()
+def long_cases(cases):
+    # With a 12-token budget every prefix but one is cut on the left; "warn/long" (48 tokens) by far.
+    # The unindented "warn" lines keep their context's last newline a token of its own, so their split
+    # prompts can extend the context's tokens; the indented ones and the empty prefix cannot.
+    head = "import yaml\n\ndef load(path):\n    with open(path) as f:\n        return yaml.safe_load(f)\n\n"
+    warn = next(c for c in cases if c.id == "warn/0")
+    return cases + [dataclasses.replace(warn, id="warn/long", prefix=head + warn.prefix)]
 
 
 def _separate(model, tok, cases, cfg, cuts, window):
@@ -55,6 +65,41 @@ def test_one_pass_equals_separate_passes(tiny_model, tiny_tokenizer, cases, wind
     assert any(k > 0 for k in cuts)
 
 
+def test_split_prompts_of_long_contexts_share_the_pass(tiny_model, tiny_tokenizer, long_cases):
+    """A split prompt keeps its context's left cut (``events.split_prompts``), so a context longer than
+    ``max_context_tokens`` shares the pass too and is completed from its context's window plus the
+    shared start's tokens, by both routes alike."""
+    torch.set_num_threads(1)
+    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=3, max_context_tokens=12)
+    cuts = [split_point(tiny_tokenizer, c.prefix, c.buggy, c.fixed)[0] for c in long_cases]
+    got = evaluate_one_pass(tiny_model, tiny_tokenizer, long_cases, cfg, window=False, split_cuts=cuts,
+                            progress=False)
+    warn = [i for i, c in enumerate(long_cases) if c.id.startswith("warn/")]
+    prefix_ids = {i: tiny_tokenizer(long_cases[i].prefix)["input_ids"] for i in warn}
+    assert all(len(prefix_ids[i]) > cfg.max_context_tokens for i in warn)
+    # (a) Both warn prompts share the pass; cut to the budget on their own (the old rule) neither would.
+    assert got.split_shared == len(warn) == 2
+    prompts, keep = split_prompts(tiny_tokenizer, long_cases, cuts, cfg.max_context_tokens)
+    for i in warn:
+        context = encode_case(tiny_tokenizer, long_cases[i], cfg.max_context_tokens).context
+        assert encode_prompts(tiny_tokenizer, [prompts[i]], cfg.max_context_tokens)[0][:len(context)] != context
+        # (c) The prompt is the context's window, then the shared start's tokens ("logger", ".").
+        start = tiny_tokenizer(prompts[i])["input_ids"][len(prefix_ids[i]):]
+        assert tiny_tokenizer.decode(start) == long_cases[i].fixed[:cuts[i]] == "logger."
+        expect = context + start
+        assert encode_prompts(tiny_tokenizer, [prompts[i]], [keep[i]]) == [expect]
+        # (b) Decoding those tokens on their own gives the one pass's greedy split completion.
+        (alone,) = complete_batch(tiny_model, tiny_tokenizer, lambda: [expect], greedy=True, samples=0, seed=0,
+                                  top_p=cfg.top_p, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+                                  first_line_only=True, max_lines=None)
+        assert alone.greedy_ids == got.split[i].greedy_ids
+    # (b) The separate path (rates._run_events, other backends) completes the same tokens: every split
+    # completion, shared or not, equals it.
+    separate = generate_completions(tiny_model, tiny_tokenizer, prompts, samples=0, max_new_tokens=cfg.max_new_tokens,
+                                    batch_size=cfg.batch_size, max_context_tokens=keep, progress=False)
+    assert [c.greedy_ids for c in got.split] == [c.greedy_ids for c in separate]
+
+
 def test_one_pass_samples_are_seeded_and_counted(tiny_model, tiny_tokenizer, cases):
     torch.set_num_threads(1)
     cfg = EvalConfig(samples=3, max_new_tokens=8, batch_size=2, seed=5)
@@ -72,15 +117,20 @@ def test_one_pass_samples_are_seeded_and_counted(tiny_model, tiny_tokenizer, cas
     assert [x.samples for x in a.completions] == [x.samples for x in ref]
 
 
-def test_evaluate_cases_records_do_not_depend_on_the_path(tiny_model, tiny_tokenizer, cases, monkeypatch):
+@pytest.mark.parametrize("max_context_tokens", [256, 12])
+def test_evaluate_cases_records_do_not_depend_on_the_path(tiny_model, tiny_tokenizer, long_cases, monkeypatch,
+                                                          max_context_tokens):
     """``evaluate_cases`` takes the one pass by default, also through the "hf" backend object the API
-    builds; ``one_pass=False`` takes separate passes; a backend over another model cannot take it."""
+    builds; ``one_pass=False`` takes separate passes; a backend over another model cannot take it.
+    Both give the same records, also where the contexts are cut to the token budget (12)."""
     torch.set_num_threads(1)
+    cases = long_cases
 
     class Loaded:
         model, tokenizer = tiny_model, tiny_tokenizer
 
-    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=4, events=["line", "split", "window"])
+    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=4, events=["line", "split", "window"],
+                     max_context_tokens=max_context_tokens)
     calls = []
     real = onepass.evaluate_one_pass
     monkeypatch.setattr(onepass, "evaluate_one_pass", lambda *a, **k: calls.append(1) or real(*a, **k))

@@ -4,7 +4,8 @@
     codehotfix eval CASES --json OUT --backend vllm       # vLLM engine on the same weights (+ LoRA)
 
 Both turn prompts into the same ``Completions`` (one greedy line, k sampled lines per prompt), from the
-same token ids (the prefix's last ``max_context_tokens`` tokens), so the classification and rates
+same token ids (the prefix's last ``max_context_tokens`` tokens, or a number per prompt: the split
+event's, ``events.split_prompts``), so the classification and rates
 downstream do not know which backend ran. Margins (log p(fixed) − log p(buggy)) are always scored by
 the transformers model, which vLLM does not expose.
 
@@ -90,21 +91,25 @@ class HFBackend:
 
     def complete(self, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
                  desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
-                 max_new_tokens: int | None = None) -> list[Completions]:
+                 max_new_tokens: int | None = None,
+                 max_context_tokens: Sequence[int] | None = None) -> list[Completions]:
         return hf_complete(self.model, self.tokenizer, prompts, cfg, progress=progress, desc=desc,
                            logits_processor_factory=logits_processor_factory, max_lines=max_lines,
-                           max_new_tokens=max_new_tokens)
+                           max_new_tokens=max_new_tokens, max_context_tokens=max_context_tokens)
 
 
 def hf_complete(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
                 desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
-                max_new_tokens: int | None = None) -> list[Completions]:
+                max_new_tokens: int | None = None,
+                max_context_tokens: Sequence[int] | None = None) -> list[Completions]:
     """``generate_completions`` with an evaluation config's settings (``max_new_tokens``: the config's
-    when None): what the "hf" backend, ``evaluate_cases`` and the one pass's leftover split prompts run."""
+    when None; ``max_context_tokens``: tokens kept per prompt, the config's for each when None): what
+    the "hf" backend, ``evaluate_cases`` and the one pass's leftover split prompts run."""
     return generate_completions(
         model, tokenizer, prompts, samples=cfg.samples, greedy=cfg.greedy, top_p=cfg.top_p,
         temperature=cfg.temperature, max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-        batch_size=cfg.batch_size, max_context_tokens=cfg.max_context_tokens, seed=cfg.seed, progress=progress,
+        batch_size=cfg.batch_size, seed=cfg.seed, progress=progress,
+        max_context_tokens=cfg.max_context_tokens if max_context_tokens is None else max_context_tokens,
         desc=desc, logits_processor_factory=logits_processor_factory, max_lines=max_lines)
 
 
@@ -163,14 +168,16 @@ class VLLMBackend:
 
     def complete(self, prompts: Sequence[str], cfg: EvalConfig, *, progress: bool = True,
                  desc: str = "generating", logits_processor_factory: Any = None, max_lines: int | None = None,
-                 max_new_tokens: int | None = None) -> list[Completions]:
+                 max_new_tokens: int | None = None,
+                 max_context_tokens: Sequence[int] | None = None) -> list[Completions]:
         """Greedy and k sampled first lines per prompt, as ``Completions`` (``new_tokens``: tokens vLLM
-        generated, including any past the first line)."""
+        generated, including any past the first line; ``max_context_tokens``: tokens kept per prompt,
+        the config's for each when None)."""
         if logits_processor_factory is not None:
             raise ConfigError("eval.backend 'vllm' cannot run codehotfix's logits processors (the decoding "
                               "guard); use --backend hf with --guard")
-        token_prompts = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts,
-                                                                            cfg.max_context_tokens)]
+        keep = cfg.max_context_tokens if max_context_tokens is None else max_context_tokens
+        token_prompts = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts, keep)]
         results = [Completions() for _ in prompts]
         if cfg.greedy:
             greedy = self._params(cfg, 1, True, max_new_tokens)

@@ -6,9 +6,10 @@ be seen. Each event is one prompt and one judging rule (docs/evaluation.md has t
 ``line``    prompt = the case's prefix; the completion's first non-blank line is compared with the
             fixed and buggy lines, whitespace-normalised (``classify.classify``): fixed / buggy / other.
 ``split``   prompt = the prefix plus the start the buggy and fixed lines share, cut back so that no
-            token is split (``split_point``); the completion finishes the line (up to its first
-            newline). The completed line (shared start + completion) is exact fixed / exact buggy /
-            other, and ``direction`` says which line it continues toward at the parting point.
+            token is split (``split_point``); its tokens start where the context's do
+            (``split_prompts``). The completion finishes the line (up to its first newline). The
+            completed line (shared start + completion) is exact fixed / exact buggy / other, and
+            ``direction`` says which line it continues toward at the parting point.
 ``window``  prompt = the prefix; up to ``WINDOW_LINES`` lines / ``window_tokens`` (128 at the default
             64-token line budget) are written
             and the window is judged by whether it *contains* the fixed or the buggy line (the paper's
@@ -35,7 +36,7 @@ from codehotfix.evaluation.classify import classify, first_line
 from codehotfix.evaluation.validity import ValidityCheck
 
 __all__ = ["EVENTS", "WINDOW_LINES", "window_tokens", "METRICS", "parse_events", "common_prefix_length",
-           "split_point", "direction", "judge_line", "judge_split", "judge_window", "metric_values"]
+           "split_point", "split_prompts", "direction", "judge_line", "judge_split", "judge_window", "metric_values"]
 
 EVENTS = EVAL_EVENTS  # the names config accepts (defined there: config must not import evaluation)
 # The window: long enough for a model that opens a block or writes a comment first to reach the line
@@ -108,6 +109,31 @@ def split_point(tokenizer: Any, prefix: str, buggy: str, fixed: str) -> tuple[in
         if _tokens_align(tokenizer, prefix, buggy, c) and _tokens_align(tokenizer, prefix, fixed, c):
             return c, True
     return 0, False
+
+
+def split_prompts(tokenizer: Any, cases: Sequence[HotfixCase], cuts: Sequence[int],
+                  max_context_tokens: int) -> tuple[list[str], list[int]]:
+    """The ``split`` prompts (``prefix + fixed[:cut]``) and, per prompt, how many of its last tokens it
+    keeps.
+
+    A prompt keeps what the context keeps (the prefix's last ``max_context_tokens`` tokens) plus every
+    token the shared start adds: of the tokens of ``prefix + fixed[:cut]`` it drops, on the left,
+    exactly as many as the context drops from the prefix's. Cutting the prompt to ``max_context_tokens``
+    on its own would start it a few tokens later than its context whenever the prefix is longer than the
+    budget, and then its tokens could not extend the context's (the one pass, ``onepass.py``, feeds a
+    split prompt as its context's tokens plus a few more). With this rule they do wherever the
+    tokenizer does not glue the prefix's last token to the line's first, so long contexts share the
+    pass too, and both evaluation paths complete the same tokens. A prefix within the budget keeps all
+    of its prompt, even when the shared start takes the prompt past the budget.
+    """
+    prompts, keep = [], []
+    for case, cut in zip(cases, cuts):
+        prompt = case.prefix + case.fixed[:cut]
+        n_prefix = len(tokenizer(case.prefix, add_special_tokens=False)["input_ids"]) if case.prefix else 0
+        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
+        prompts.append(prompt)
+        keep.append(n_prompt - max(0, n_prefix - max_context_tokens))
+    return prompts, keep
 
 
 def direction(completed: str, case: HotfixCase) -> str | None:

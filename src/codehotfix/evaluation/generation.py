@@ -74,14 +74,16 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, set[int]
 
 
 def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
-                   max_context_tokens: int) -> list[list[int]]:
-    """Token ids of each prompt, keeping the last ``max_context_tokens``; an empty prompt becomes the
-    start token (``start_token_id``)."""
+                   max_context_tokens: int | Sequence[int]) -> list[list[int]]:
+    """Token ids of each prompt, keeping its last ``max_context_tokens`` (one number for all prompts, or
+    one per prompt: the split event's, ``events.split_prompts``); an empty prompt becomes the start
+    token (``start_token_id``)."""
     start = start_token_id(tokenizer)
+    keeps = [max_context_tokens] * len(prompts) if isinstance(max_context_tokens, int) else max_context_tokens
     out = []
-    for p in prompts:
+    for p, keep in zip(prompts, keeps, strict=True):
         ids = tokenizer(p, add_special_tokens=False)["input_ids"] if p else []
-        out.append(ids[-max_context_tokens:] or [start])
+        out.append(ids[max(0, len(ids) - keep):] or [start])
     return out
 
 
@@ -369,7 +371,7 @@ def decode_prefilled(state: Prefilled, step: StepFn, *, max_new_tokens: int, rep
 
 def generate_completions(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], *,
                          samples: int = 10, greedy: bool = True, top_p: float = 0.95, temperature: float = 1.0,
-                         max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int = 256,
+                         max_new_tokens: int = 64, batch_size: int = 8, max_context_tokens: int | Sequence[int] = 256,
                          seed: int = 0, first_line_only: bool = True, progress: bool = True,
                          desc: str = "generating",
                          logits_processor_factory: ProcessorFactory | None = None,
@@ -380,6 +382,7 @@ def generate_completions(model: nn.Module, tokenizer: PreTrainedTokenizerBase, p
     same prompts, settings and seed give the same completions.
 
     Args:
+        max_context_tokens: each prompt keeps its last this-many tokens (one number, or one per prompt).
         logits_processor_factory: called once per batch with that batch's prompts; returns the
             logits processor(s) for its rows (see ``sample_lines``) or None for plain decoding.
         max_lines: more than one line per completion (the ``window`` event): each row ends after this

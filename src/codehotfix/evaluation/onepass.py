@@ -10,9 +10,12 @@ and the split prompts feed only their few extra tokens on a third.
 
 The batches are the ones ``line_logprobs`` and ``generate_completions`` form (contexts sorted by
 length, ``batch_size`` each, seeds ``seed + batch index``), so margins and line/window completions
-are the same computations as before, only without the repeated prefill. A split prompt shares the
-pass when its tokens start with the context's tokens (the usual case: ``split_point`` cuts where the
-tokens align); the others are completed on their own, as before.
+are the same computations as before, only without the repeated prefill. A split prompt keeps its
+context's left cut (``events.split_prompts``: the context's tokens plus the shared start's, also for
+contexts longer than ``max_context_tokens``), so it shares the pass whenever its tokens start with the
+context's tokens (the usual case: ``split_point`` cuts where the tokens align). The others (an empty
+prefix, or a tokenizer that glues the prefix's last newline to the line's indentation) are completed
+on their own, from the same tokens the separate path uses.
 
 Not for prompt-learning adapters (their virtual tokens are added in the PEFT forward), logits
 processors (they identify rows by their token ids) or other backends: ``rates.evaluate_cases``
@@ -32,6 +35,7 @@ from tqdm.auto import tqdm
 from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.backends import hf_complete
+from codehotfix.evaluation.events import split_prompts
 from codehotfix.evaluation.generation import Completions, Prefilled, complete_batch, encode_prompts, special_token_ids
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
@@ -95,7 +99,7 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
         window: complete up to ``window_lines`` lines / ``window_max_tokens`` tokens (the window
             event; its first lines are the line event's) instead of the first line only.
         split_cuts: per case, how many characters of the fixed line the split prompt keeps (None: no
-            split event).
+            split event); its tokens are cut on the left as ``events.split_prompts`` says.
     """
     pad_id, _ = special_token_ids(tokenizer)
     device = model_device(model)
@@ -108,8 +112,8 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
                  max_new_tokens=window_max_tokens or 2 * cfg.max_new_tokens) if window else lines
     tails: list[list[int] | None] = [None] * len(cases)
     if split_cuts is not None:
-        prompts = [c.prefix + c.fixed[:cut] for c, cut in zip(cases, split_cuts)]
-        for i, (ids, enc) in enumerate(zip(encode_prompts(tokenizer, prompts, cfg.max_context_tokens), encoded)):
+        prompts, keep = split_prompts(tokenizer, cases, split_cuts, cfg.max_context_tokens)
+        for i, (ids, enc) in enumerate(zip(encode_prompts(tokenizer, prompts, keep), encoded)):
             n = len(enc.context)
             tails[i] = ids[n:] if ids[:n] == enc.context else None
     completions: list[Completions] = [Completions() for _ in cases]
@@ -150,8 +154,8 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
     if split is not None and shared < len(cases):
         # Split prompts whose tokens do not extend their context's: completed on their own.
         rest = [i for i, t in enumerate(tails) if t is None]
-        done = hf_complete(model, tokenizer, [cases[i].prefix + cases[i].fixed[:split_cuts[i]] for i in rest], cfg,
-                           progress=progress, desc="eval: split event (rest)")
+        done = hf_complete(model, tokenizer, [prompts[i] for i in rest], cfg, progress=progress,
+                           desc="eval: split event (rest)", max_context_tokens=[keep[i] for i in rest])
         for i, comp in zip(rest, done):
             split[i] = comp
     return OnePass(completions, split, margins, shared)

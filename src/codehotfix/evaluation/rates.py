@@ -28,7 +28,8 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.classify import LABELS, classify, first_line
 from codehotfix.evaluation.backends import HFBackend, cut_first_line, hf_complete
 from codehotfix.evaluation.events import (WINDOW_LINES, judge_line, judge_split, judge_window,
-                                          metric_values, parse_events, split_point, window_tokens)
+                                          metric_values, parse_events, split_point, split_prompts,
+                                          window_tokens)
 from codehotfix.evaluation.generation import Completions, first_line_ids
 from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.validity import ValidityCheck
@@ -157,7 +158,7 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
             first = complete([c.prefix for c in scored], "eval: generating")
         completions = first if window is None else [_first_lines(w, tokenizer, cfg.max_new_tokens) for w in window]
         events = _run_events(tokenizer, cases, scored, completions, wanted, complete, cfg.max_new_tokens,
-                             window=window, split=split, cuts=cuts)
+                             cfg.max_context_tokens, window=window, split=split, cuts=cuts)
         t_gen = time.time() - t0
         if not one_pass:
             margins = line_logprobs(model, tokenizer, scored, max_context_tokens=cfg.max_context_tokens,
@@ -215,13 +216,14 @@ def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any
 
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
                 line_completions: Sequence[Completions], events: Sequence[str],
-                complete: Callable[..., list[Completions]], max_new_tokens: int,
+                complete: Callable[..., list[Completions]], max_new_tokens: int, max_context_tokens: int,
                 window: Sequence[Completions] | None = None, split: Sequence[Completions] | None = None,
                 cuts: Sequence[tuple[int, bool]] | None = None) -> list[dict[str, Any]]:
     """Per case, ``{"validity_check": …, "events": {event: judged completions}}`` for ``events``.
 
     ``line`` reuses the line completions; ``split`` completes each (transformed) prefix plus the
-    lines' shared start cut at ``split_point``; ``window`` completes each prefix for up to
+    lines' shared start cut at ``split_point``, keeping the context's left cut (``split_prompts``, the
+    rule the one pass follows too); ``window`` completes each prefix for up to
     ``WINDOW_LINES`` lines / ``window_tokens(max_new_tokens)`` tokens (``window``: those completions,
     already generated; ``split``: the split completions, already generated; ``cuts``: each case's
     ``split_point``, given whenever ``split`` is among ``events``). Cases are judged with their
@@ -232,8 +234,11 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
             "events": {"line": _judge_all(comp, lambda t, c=case, k=chk: judge_line(c, t, k))}}
            for case, chk, comp in zip(cases, checks, line_completions)]
     if "split" in events:
-        comps = split if split is not None else complete(
-            [s.prefix + c.fixed[:cut] for c, s, (cut, _) in zip(cases, scored, cuts)], "eval: split event")
+        if split is not None:
+            comps = split
+        else:
+            prompts, keep = split_prompts(tokenizer, scored, [cut for cut, _ in cuts], max_context_tokens)
+            comps = complete(prompts, "eval: split event", max_context_tokens=keep)
         for rec, case, chk, (cut, aligned), comp in zip(out, cases, checks, cuts, comps):
             rec["events"]["split"] = {"cut": cut, "token_aligned": aligned, "prompt_tail": case.fixed[:cut],
                                       **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}
