@@ -53,9 +53,12 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
     retrained = read_json(out / "adapters" / "retrained" / "003-g2" / "hotfix.json")
     assert sorted(retrained["case_ids"]) == sorted(c.id for g in groups for c in g.train)
     # cat is the exact sum of the adapters: the same margins as stacking them, up to float rounding.
+    # Relative: the random tiny model gives margins up to ~20 nats, where float32 summation order
+    # alone moved one by 5e-3 on one machine (2.6e-4 relative); a wrong merge moves them by whole nats.
     stacked = {r["id"]: r["margin"] for r in read_json(out / "stacked" / "step-003.json")["eval"]["cases"]}
     merged = {r["id"]: r["margin"] for r in read_json(out / "merged_cat" / "step-003.json")["eval"]["cases"]}
-    assert stacked.keys() == merged.keys() and all(abs(stacked[k] - merged[k]) < 1e-3 for k in stacked)
+    assert stacked.keys() == merged.keys()
+    assert all(abs(stacked[k] - merged[k]) <= 1e-3 * max(1.0, abs(stacked[k])) for k in stacked), (stacked, merged)
     assert "## retrained" in (out / "retention.md").read_text()
 
     def no_loading(*a, **k):
