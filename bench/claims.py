@@ -989,7 +989,51 @@ SEEN_V2 = [_seen_row(c, s) for c in (0, 1) for s in _SB2_SUBSETS] + [
             ("mcnemar_detail_p", SB2, "breakdown.cells.1.subsets.6.events.line.rows.0"))),
 ]
 
-CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT,
+PXH = "bench/results/privacy_holdout/privacy_experiment_holdout.json"  # --holdout-projects 2, 2026-12-02
+
+
+def _holdout_row(label: str, key: str, ci: bool) -> Claim:
+    """A row of privacy.md's held-out table, recomputed where counts allow (rates, Wilson, McNemar)."""
+    h = f"holdout.{key}"
+    specs: list[tuple] = [("value", PXH, f"{h}.targets", f"{h}.before.greedy_rate*100")]
+    if ci:
+        specs.append(("wilson", PXH, f"{h}.before.greedy_rate", f"{h}.targets", 100))
+    specs.append(("value", PXH, f"{h}.after.greedy_rate*100"))
+    if ci:
+        specs.append(("wilson", PXH, f"{h}.after.greedy_rate", f"{h}.targets", 100))
+    specs += [("value", PXH, f"{h}.greedy_mcnemar.stopped", f"{h}.greedy_mcnemar.started"),
+              ("mcnemar", PXH, f"{h}.greedy_mcnemar.stopped", f"{h}.greedy_mcnemar.started"),
+              ("value", PXH, f"{h}.before.sampled_rate*100", f"{h}.after.sampled_rate*100",
+               f"{h}.sampled_wilcoxon.p_value")]
+    quote = (f"| {label} | {{n}} | {{n}}% ({{n}}–{{n}}%) | {{n}}% ({{n}}–{{n}}%) | {{n}} / {{n}} | {{n}} | {{n}}% | {{n}}% | {{n}} |"
+             if ci else f"| {label} | {{n}} | {{n}}% | {{n}}% | {{n}} / {{n}} | {{n}} | {{n}}% | {{n}}% | {{n}} |")
+    return _claim(f"privacy-holdout-{key}", "docs/privacy.md", quote, ("multi", *specs))
+
+
+PRIVACY_HOLDOUT = [
+    _claim("privacy-holdout-setup", "docs/privacy.md", "hotfix's cases came only from the first {n} projects by name "
+           "({n} cases, default recipe, {n} steps)", ("multi", ("count", PXH, "holdout.trained_projects"),
+                                                      ("value", PXH, "cases", "hotfix.steps"))),
+    _holdout_row("trained projects", "trained", True),
+    _holdout_row("held-out projects", "held_out", True),
+    _holdout_row("all", "all", False),
+    _claim("privacy-holdout-sampled", "docs/privacy.md", "sampled {n}% → {n}% (p = {n}); greedy {n} → {n} of {n}, "
+           "{n} stopped and none started,\n  p = {n}", PXH, "value", "holdout.held_out.before.sampled_rate*100",
+           "holdout.held_out.after.sampled_rate*100", "holdout.held_out.sampled_wilcoxon.p_value",
+           "holdout.held_out.before.greedy_leaks", "holdout.held_out.after.greedy_leaks", "holdout.held_out.targets",
+           "holdout.held_out.greedy_mcnemar.stopped", "holdout.held_out.greedy_mcnemar.p_value"),
+    _claim("privacy-holdout-trained-leaks", "docs/privacy.md", "greedy {n} → {n} and no\n  sampled leak in {n} samples",
+           PXH, "value", "holdout.trained.before.greedy_leaks", "holdout.trained.after.sampled_leaks",
+           "holdout.trained.after.samples"),
+    _claim("privacy-holdout-side", "docs/privacy.md", "HumanEval pass@1 {n} → {n} on the first {n} problems\n"
+           "({n} lost, {n} gained, McNemar p = {n}); {n}% of {n} unrelated prompts completed unchanged",
+           ("multi", ("value", PXH, "humaneval.before.pass@1", "humaneval.after.pass@1", "humaneval.problems",
+                      "humaneval.lost", "humaneval.gained"),
+            ("mcnemar", PXH, "humaneval.gained", "humaneval.lost"),
+            ("value", PXH, "locality.unchanged_fraction*100", "locality.prompts"))),
+]
+
+CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2]
 
