@@ -43,10 +43,9 @@ project that get a key of their own or another project's (libGDX's game demos, `
 Hadoop, one ``io/netty`` file in async-http-client).
 Limits: a vendored or generated package is keyed to the package, not the project holding it;
 package names no project owns (``samples``, ``com/example``) join unrelated projects; a rename
-missing from ``_ALIASES`` splits a project; adjacent projects of one organisation are not told
-apart where they share a namespace (``com/codahale`` holds Dropwizard Metrics only because
-``com/yammer/metrics`` is aliased to it). So a grouped split by this key is mostly, not strictly,
-cross-project.
+missing from ``_ALIASES`` splits a project; an organisation's projects share one key unless its
+namespace is in ``_UMBRELLAS`` (as org/apache and com/alibaba are). So a grouped split by this key
+is mostly, not strictly, cross-project.
 
 Usage: ``load_cases("manysstubs4j_bugs_singleline.jsonl.gz")``.
 """
