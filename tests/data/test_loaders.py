@@ -159,7 +159,7 @@ def test_manysstubs4j_maps_every_field():
         language="java",
         group="core/src/main/java/org/x/A.java",
         source={"file_path": "core/src/main/java/org/x/A.java", "buggy_line_no": 3, "bugs_json_index": 0,
-                "context_before_truncated": False},
+                "context_before_truncated": False, "project": "org/x"},
     )
     # CRLF files keep their line endings verbatim, in the lines as in the context.
     assert cases[1].buggy == '    return s == "x";\r'
