@@ -39,6 +39,8 @@ def test_run_writes_every_file_the_report_reads_then_resumes(tmp_path, tiny_mode
     assert len(split["test"]) == 1 and len(split["train"]) == 3 and not set(split["test"]) & set(split["train"])
     card = (out / "hotfix" / "README.md").read_text()
     assert "Efficacy" in card and "Not measured" not in card and "HumanEval pass@1" in card
+    # The run judges every event by default; the card shows each, split first (deploy/test_card.py checks the rows).
+    assert card.index("Event `split`") < card.index("Event `line`") < card.index("Event `window`")
 
     def no_loading(*a, **k):
         raise AssertionError("a finished run must not load the model again")

@@ -9,6 +9,7 @@ import yaml
 from codehotfix.api import train
 from codehotfix.data.cases import write_cases
 from codehotfix.deploy.card import DEFAULT_HUB_ID, base_model_reference, render_card
+from codehotfix.evaluation.compare import compare
 
 
 def _front_matter(text):
@@ -61,6 +62,62 @@ def test_card_after_a_run_shows_efficacy_with_intervals_and_side_effects():
     assert "-1.50 → 2.25" in card and "5 cases gained" in card
     assert "- HumanEval pass@1 0.400→0.380" in card and "- Locality: 95.0%" in card
     assert "Not measured" not in card and "abc123" in card
+
+
+def _manifest():
+    return {"base_model": "default", "base_model_checksum": "abc123", "cases": 40, "cases_checksum": "c0ffee",
+            "config": {"adapter": {"method": "lora", "r": 8, "alpha": 16}}}
+
+
+def _eval(after, events=("line", "split", "window")):
+    """Ten greedy-only eval records (no samples, so the event tables hold greedy rows and the margin only).
+    Before, every case writes the buggy line; after, nine take the fixed line at the split, three write it
+    as the whole line, and two windows contain it."""
+    records = []
+    for i in range(10):
+        fixed = after and i < 9
+        line = {"label": "fixed" if after and i < 3 else "other" if after else "buggy", "valid": True}
+        split = {"label": "fixed" if fixed else "buggy", "toward": "fixed" if fixed else "buggy", "valid": True}
+        window = {"label": "other", "contains_fixed": after and i < 2, "contains_buggy": not (after and i == 9)}
+        judged = {"line": line, "split": split, "window": window}
+        records.append({"id": f"c{i}", "margin": 2.0 if after else -1.0,
+                        "events": {e: {"greedy": judged[e], "samples": []} for e in events}})
+    return {"cases": records}
+
+
+def test_card_shows_every_evaluated_event_split_first_with_the_reports_numbers():
+    numbers = _numbers()
+    numbers["rates"]["events"] = compare(_eval(False), _eval(True))
+    card = render_card(_manifest(), numbers)
+    assert "| greedy | 0.100 [0.010, 0.900] |" in card  # the line table above stays as it was
+    events = card.split("### Completion events")[1]
+    assert events.index("Event `split`") < events.index("Event `line`") < events.index("Event `window`")
+    # Split: 0/10 → 9/10 exact fixed, McNemar p = 2·0.5^9 ≈ 0.0039; Holm over its 7 greedy rows, five of
+    # them at 0.0039: 7 × 0.0039 ≈ 0.027, significant.
+    assert ("| fixed | greedy | 0.000 [0.00–0.28] | 0.900 [0.60–0.98] | +90.0 pts | McNemar exact, 9 gained, "
+            "0 lost | 0.0039 | 0.027 | significant increase |") in events
+    assert ("| toward fixed | greedy | 0.000 [0.00–0.28] | 0.900 [0.60–0.98] | +90.0 pts | McNemar exact, "
+            "9 gained, 0 lost | 0.0039 | 0.027 | significant increase |") in events
+    assert ("| buggy | greedy | 1.000 [0.72–1.00] | 0.100 [0.02–0.40] | −90.0 pts | McNemar exact, 0 gained, "
+            "9 lost | 0.0039 | 0.027 | significant decrease |") in events
+    assert "| fixed valid | greedy | 0.000 [0.00–0.28] | 0.900 [0.60–0.98] |" in events
+    # Window: 2 gained (p = 0.5), Holm-adjusted over its 5 rows to 1: not significant.
+    assert ("| contains fixed | greedy | 0.000 [0.00–0.28] | 0.200 [0.06–0.51] | +20.0 pts | McNemar exact, "
+            "2 gained, 0 lost | 0.50 | 1.00 | not significant |") in events
+    assert "| contains buggy | greedy | 1.000 [0.72–1.00] | 0.900 [0.60–0.98] |" in events
+    # Line: 3 gained; the margin row (mode "likelihood") stays in report.md with the sampled rows.
+    assert ("| fixed | greedy | 0.000 [0.00–0.28] | 0.300 [0.11–0.60] | +30.0 pts | McNemar exact, 3 gained, "
+            "0 lost | 0.25 | 0.75 | not significant |") in events
+    assert "| margin |" not in events and "| sampled |" not in events
+    assert card.index("### Completion events") < card.index("## Side effects")
+
+
+def test_card_without_split_or_window_renders_as_before():
+    before = render_card(_manifest(), _numbers())
+    numbers = _numbers()
+    numbers["rates"]["events"] = compare(_eval(False, ("line",)), _eval(True, ("line",)))
+    assert render_card(_manifest(), numbers) == before
+    assert "Completion events" not in before and "Event `" not in before
 
 
 def test_base_model_reference():

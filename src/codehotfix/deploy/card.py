@@ -4,6 +4,8 @@ PEFT's ``save_pretrained`` leaves an empty template card; a hotfix is meant to b
 its card says what a reader needs before trusting it: the base model (hub id, or absolute path plus
 the weights' sha256), the cases (count and checksum), the objectives, and the measured efficacy
 with 95% intervals and side effects — or, after a plain ``train``, that efficacy was not measured.
+Where the evaluation judged the split or window event too, the efficacy shows every event's greedy
+rows as the report's event tables do (split first; intervals, gained/lost, McNemar and Holm p).
 
     write_card("hotfixes/my-fix", manifest)                    # after training: efficacy not measured
     write_card("runs/x/hotfix", manifest, numbers=report_json)  # after `codehotfix run`: filled in
@@ -18,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from codehotfix.evaluation.tasks.rates import EVENT_COLUMNS, EVENT_HELP, event_cells
 from codehotfix.files import atomic_write_text
 
 __all__ = ["CARD", "DEFAULT_HUB_ID", "base_model_reference", "render_card", "write_card"]
@@ -81,7 +84,33 @@ def _efficacy(numbers: Mapping[str, Any] | None) -> list[str]:
     lines += ["", f"Mean margin log p(fixed) − log p(buggy): {_fmt(comp.get('margin_before'), 2)} → "
                   f"{_fmt(comp.get('margin_after'), 2)}.", ""]
     lines += [f"- {t['sentence']}" for t in (rates.get("tests") or {}).values()]
-    return lines + [""]
+    return lines + [""] + _events(rates.get("events"))
+
+
+def _events(events: Mapping[str, Any] | None) -> list[str]:
+    """Per completion event, the greedy rows of the report's event tables (``evaluation.compare``), in the
+    report's cells (``event_cells``): rates with 95% intervals, cases gained/lost, McNemar p and Holm p."""
+    events = events or {}
+    tables = events.get("events") or {}
+    # The line event alone is the table and the tests above already; its own table comes in with the
+    # other events, so that every evaluated event is shown the same way.
+    if not set(tables) - {"line"}:
+        return []
+    lines = ["### Completion events", "",
+             f"Greedy completions of {events['cases']} cases per completion event (docs/evaluation.md), as in "
+             "report.md: each rate with its 95% Wilson interval, the cases gained and lost, McNemar's exact p and "
+             "its Holm adjustment within the event's table (whose sampled rows and margin are in report.md); "
+             f"'not significant' where the Holm p ≥ {events['alpha']:g}.", ""]
+    # The split event first: its completion starts where the buggy and fixed lines part, so it is where
+    # the bug is decided (the report's verdict leads with it too).
+    for event in sorted(tables, key=lambda name: name != "split"):
+        rows = [event_cells(r) for r in tables[event]["rows"] if r["mode"] == "greedy"]
+        if not rows:
+            continue
+        lines += [f"Event `{event}`: {EVENT_HELP.get(event, '')}.", "",
+                  "| " + " | ".join(EVENT_COLUMNS) + " |", "|" + "---|" * len(EVENT_COLUMNS)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows] + [""]
+    return lines
 
 
 def _side_effects(numbers: Mapping[str, Any] | None) -> list[str]:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from torch import nn
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["RatesTaskConfig", "RatesTask", "RatesData", "CasePair"]
+__all__ = ["RatesTaskConfig", "RatesTask", "RatesData", "CasePair", "EVENT_HELP", "EVENT_COLUMNS", "event_cells"]
 
 COMMAND = ("codehotfix run CASES --out RUN_DIR, or codehotfix demo --out RUN_DIR (or codehotfix eval CASES --json "
            "RUN_DIR/base_eval.json, then again with --adapter HOTFIX --json RUN_DIR/hotfix_eval.json)")
@@ -242,11 +242,11 @@ def _groups(rates: RatesData) -> dict[str, Any]:
     return groups
 
 
-_EVENT_HELP = {"line": "prompt = the prefix; the first line written is judged",
-               "split": "prompt = the prefix plus the start the buggy and fixed lines share (cut at a token "
-                        "boundary); the completed line is judged, and which line it continues toward",
-               "window": "prompt = the prefix; up to 5 lines written, judged by whether they contain the fixed "
-                         "or buggy line (and the case's patterns)"}
+EVENT_HELP = {"line": "prompt = the prefix; the first line written is judged",
+              "split": "prompt = the prefix plus the start the buggy and fixed lines share (cut at a token "
+                       "boundary); the completed line is judged, and which line it continues toward",
+              "window": "prompt = the prefix; up to 5 lines written, judged by whether they contain the fixed "
+                        "or buggy line (and the case's patterns)"}
 
 
 def _p(p: float) -> str:
@@ -270,10 +270,22 @@ def _split_headlines(events: dict[str, Any] | None) -> list[str]:
     return out
 
 
-def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
-    """One table per completion event (``evaluation.compare``): every rate with its interval and test."""
+# The columns of an event table and one row's cells, shared with the model card (deploy/card.py), which
+# shows the greedy rows: the card and the report then print the same numbers the same way.
+EVENT_COLUMNS = ["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p", "verdict"]
+
+
+def event_cells(r: dict[str, Any]) -> list[str]:
+    """One row of an ``evaluation.compare`` event table as text, in ``EVENT_COLUMNS`` order."""
     from codehotfix.evaluation.compare import format_change
 
+    return [r["metric"].replace("_", " "), r["mode"], f"{fmt_rate(r['before'])} [{fmt_ci(r['before_ci'], 2)}]",
+            f"{fmt_rate(r['after'])} [{fmt_ci(r['after_ci'], 2)}]", format_change(r).replace("-", "\u2212"),
+            f"{r['test']}, {r['detail']}", _p(r["p"]), _p(r["p_holm"]), r["verdict"]]
+
+
+def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
+    """One table per completion event (``evaluation.compare``): every rate with its interval and test."""
     if not events or not events.get("events"):
         return
     s.p(f"Completion events (docs/evaluation.md), paired on {events['cases']} cases: every rate with its 95% "
@@ -281,14 +293,9 @@ def _event_tables(s: Section, events: dict[str, Any] | None) -> None:
         "sampled: sign-flip permutation on per-case rates); p is Holm-adjusted within each event's table, and "
         f"a change is 'not significant' where the adjusted p ≥ {events['alpha']:g}.")
     for event, table in events["events"].items():
-        rows = [[r["metric"].replace("_", " "), r["mode"], f"{fmt_rate(r['before'])} [{fmt_ci(r['before_ci'], 2)}]",
-                 f"{fmt_rate(r['after'])} [{fmt_ci(r['after_ci'], 2)}]",
-                 format_change(r).replace("-", "\u2212"), f"{r['test']}, {r['detail']}",
-                 _p(r["p"]), _p(r["p_holm"]), r["verdict"]] for r in table["rows"]]
         # The event's name goes above its table: as a caption below it, it read as the next table's heading.
-        s.p(f"Event '{event}': {_EVENT_HELP.get(event, '')}.")
-        s.table(Table(["metric", "mode", "before (95% CI)", "after (95% CI)", "change", "test", "p", "Holm p",
-                       "verdict"], rows))
+        s.p(f"Event '{event}': {EVENT_HELP.get(event, '')}.")
+        s.table(Table(list(EVENT_COLUMNS), [event_cells(r) for r in table["rows"]]))
 
 
 class RatesTask(Task[RatesTaskConfig]):
