@@ -559,6 +559,28 @@ def console_seconds(src: Path, label: str, occurrence: int = 0) -> float:
 # ---------------------------------------------------------------- combining
 
 @lru_cache(maxsize=None)
+def _curve(folder: Path) -> dict:
+    from bench.study.curve_table import curve_table  # recomputed from the per-case cell and base files
+    return curve_table(folder)
+
+
+def curve(folder: Path, split: str, size: str, event: str, outcome: str, *paths: str) -> tuple[float, ...]:
+    """Fields of one learning-curve row (``bench/study/curve_table.py``), recomputed from the per-case
+    records of every folder under ``folder``; ``paths`` into the row, e.g. ``base.count``,
+    ``seeds.0.rate``, ``pooled.p_holm``; ``between.p`` reads the grouped-vs-within row instead."""
+    table = _curve(folder)
+    if paths and paths[0].startswith("between."):
+        rows = [r for r in table["between_splits"] if (r["size"], r["event"], r["outcome"]) == (size, event, outcome)]
+        paths = tuple(p[len("between."):] for p in paths)
+    else:
+        rows = [r for r in table["rows"]
+                if (r["split"], r["size"], r["event"], r["outcome"]) == (split, size, event, outcome)]
+    if len(rows) != 1:
+        raise ValueError(f"curve {folder.name}: {len(rows)} rows for {split} {size} {event} {outcome}")
+    return tuple(float(lookup(rows[0], p)) for p in paths)
+
+
+@lru_cache(maxsize=None)
 def _call(fname: str, src: Path, args: tuple) -> Any:
     """One recompute, cached: many claims quote the same number (raw files are read-only here)."""
     return COMPUTE[fname](src, *args)
@@ -594,7 +616,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
                             demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p)
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve)
 }
 
 

@@ -182,9 +182,8 @@ def test_files_training_records_and_skipped_folders(curve):
     assert table["machine"]["cpu"] and table["machine"]["cpu_count"] >= 1
 
 
-def test_records_as_run_study_writes_them_pair_the_line_event_only(real_folder, tmp_path):
-    # run_study keeps per-case labels but not the events' per-case verdicts: the split and window rows
-    # come from the summaries' counts, with no paired test.
+def test_records_as_run_study_writes_them_pair_every_event(real_folder, tmp_path):
+    # run_study keeps each case's judged events, so the split and window rows get paired tests too.
     for name in ("grouped-n4-s0", "grouped-n4-s1"):
         shutil.copytree(real_folder, tmp_path / name)
         cell_path = next((tmp_path / name / "cells").glob("*.json"))
@@ -192,6 +191,25 @@ def test_records_as_run_study_writes_them_pair_the_line_event_only(real_folder, 
     table = write_curve_table(tmp_path)
     line = _row(table, "grouped", "4", "line", "fixed")
     assert line["per_case"] and line["pooled"]["p"] == 1.0  # same model, same outcomes
+    split = _row(table, "grouped", "4", "split", "toward_fixed")
+    assert split["per_case"] and split["pooled"]["p"] == 1.0 and split["n"] == 3
+    window = _row(table, "grouped", "4", "window", "contains_fixed")
+    assert window["per_case"] and window["pooled"] is not None
+
+
+def test_records_without_per_case_events_fall_back_to_summaries(real_folder, tmp_path):
+    # Records written before the runner kept events (e.g. older studies): split and window rows come
+    # from the summaries' counts, with no paired test, and say so.
+    for name in ("grouped-n4-s0", "grouped-n4-s1"):
+        shutil.copytree(real_folder, tmp_path / name)
+        for path in [*(tmp_path / name / "cells").glob("*.json"), *(tmp_path / name).glob("base_eval-*.json")]:
+            record = json.loads(path.read_text())
+            record["cases"] = [{k: v for k, v in c.items() if k != "events"} for c in record["cases"]]
+            if path.parent.name == "cells":
+                record["seed"] = int(name[-1])
+            path.write_text(json.dumps(record))
+    table = write_curve_table(tmp_path)
+    assert _row(table, "grouped", "4", "line", "fixed")["per_case"]
     split = _row(table, "grouped", "4", "split", "toward_fixed")
     assert not split["per_case"] and split["pooled"] is None and split["n"] == 3
     assert "| – | – | no per-case outcomes recorded |" in table["markdown"]
