@@ -567,9 +567,13 @@ def _curve(folder: Path) -> dict:
 def curve(folder: Path, split: str, size: str, event: str, outcome: str, *paths: str) -> tuple[float, ...]:
     """Fields of one learning-curve row (``bench/study/curve_table.py``), recomputed from the per-case
     records of every folder under ``folder``; ``paths`` into the row, e.g. ``base.count``,
-    ``seeds.0.rate``, ``pooled.p_holm``; ``between.p`` reads the grouped-vs-within row instead."""
+    ``seeds.0.rate``, ``pooled.p_holm``; ``between.p`` reads the grouped-vs-within row instead, and
+    ``training.steps`` the training row of the (split, size)'s first seed (event and outcome unused)."""
     table = _curve(folder)
-    if paths and paths[0].startswith("between."):
+    if paths and paths[0].startswith("training."):  # the (split, size) folder of the first seed's run
+        rows = [r for r in table["training"] if (r["split"], r["size"]) == (split, size)][:1]
+        paths = tuple(p[len("training."):] for p in paths)
+    elif paths and paths[0].startswith("between."):
         rows = [r for r in table["between_splits"] if (r["size"], r["event"], r["outcome"]) == (size, event, outcome)]
         paths = tuple(p[len("between."):] for p in paths)
     else:

@@ -17,6 +17,8 @@ seeds are repeated hotfixes of the same cases and can be paired with the one bas
 * grouped vs within at each size: each case's change (hotfix − base, averaged over seeds) on each
   split, and an unpaired two-sample permutation test (scipy.stats.permutation_test, 9,999 seeded
   resamples) of the difference of the mean changes (within − grouped); its own Holm family.
+* Δ mean (mean hotfix rate over seeds − base rate) with a 95% percentile bootstrap interval over the
+  test cases of the per-case changes (``stats.bootstrap_mean_ci``, 10,000 seeded resamples).
 
 Outcomes per completion event (``codehotfix.evaluation.events.METRICS``): line and split — exact
 fixed, exact buggy, fixed and valid (split also: toward fix / toward bug, which line the completion
@@ -145,7 +147,10 @@ def _per_case_row(event: str, metric: str, base: dict[str, Any], cells: Sequence
     return {"per_case": True, "base": _rate(sum(b), n), "seeds": seeds, "case_changes": changes,
             "pooled": {"test": "sign-flip permutation" + (" (exact)" if pooled.n_nonzero <= 16 else " (Monte-Carlo)"),
                        "changed_cases": pooled.n_nonzero, "sum_difference": pooled.statistic,
-                       "p": pooled.p_value}}
+                       "p": pooled.p_value,
+                       # over test cases (the seeds are averaged per case first): how far Δ mean can be
+                       # trusted with 48 cases, beside the test of whether it is 0
+                       "change_ci": list(stats.bootstrap_mean_ci(changes))}}
 
 
 def _summary_row(event: str, metric: str, base: dict[str, Any], cells: Sequence[dict[str, Any]]) -> dict | None:
@@ -299,6 +304,11 @@ def _outcome_key(row: dict[str, Any]) -> tuple[int, int]:
     return list(OUTCOMES).index(row["event"]), OUTCOMES[row["event"]].index(row["outcome"])
 
 
+def _change(row: dict[str, Any]) -> str:
+    ci = (row["pooled"] or {}).get("change_ci")
+    return _signed(row["mean_change"]) + (f" [{_signed(ci[0])}, {_signed(ci[1])}]" if ci else "")
+
+
 def _seed_cell(s: dict[str, Any]) -> str:
     text = f"s{s['seed']}: {s['rate']:.3f} {_ci(s['ci'])}"
     return text + (f" +{s['gained']}/−{s['lost']} {stats.format_p(s['p'])}" if "gained" in s else "")
@@ -306,7 +316,7 @@ def _seed_cell(s: dict[str, Any]) -> str:
 
 def _rows_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = ["| outcome | split | size | n | base [95% CI] | per seed: rate [95% CI] gained/lost McNemar p | "
-             "mean | Δ mean | pooled p | Holm p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "mean | Δ mean [95% CI] | pooled p | Holm p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = sorted(rows, key=lambda r: (_outcome_key(r), _split_key(r["split"]), _size_key(r["size"])))
     for r in order:
         pooled = r["pooled"]
@@ -315,7 +325,7 @@ def _rows_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
         lines.append("| " + " | ".join([LABELS[r["outcome"]], r["split"], r["size"], str(r["n"]),
                                          f"{r['base']['rate']:.3f} {_ci(r['base']['ci'])}",
                                          "<br>".join(_seed_cell(s) for s in r["seeds"]),
-                                         f"{r['mean_rate']:.3f}", _signed(r["mean_change"]), *tail]) + " |")
+                                         f"{r['mean_rate']:.3f}", _change(r), *tail]) + " |")
     return lines
 
 
@@ -335,7 +345,8 @@ def curve_markdown(table: dict[str, Any]) -> str:
              "p unadjusted). Pooled: per case, the number of seeds with the outcome against k × the base "
              "outcome, sign-flip permutation test (exact up to 16 changed cases); Holm's adjustment over every "
              f"pooled test in this report, 'not significant' where the Holm p ≥ {table['alpha']:g}. Intervals "
-             "are Wilson 95%. Δ mean = mean hotfix rate over seeds − base rate.", "",
+             "are Wilson 95% for rates; Δ mean = mean hotfix rate over seeds − base rate, its interval a "
+             "percentile bootstrap over the test cases.", "",
              "Outcomes: line and split events — the completed line is exactly the fixed / buggy line, or fixed "
              "and still parses in its file (fixed and valid); split — which line the completion continues "
              "where the two lines part (toward fix / toward bug); window — the 5-line window contains the "

@@ -8,6 +8,7 @@ is known (the sign-flip p-values are counted by hand in the comments).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -118,6 +119,14 @@ def test_rates_mcnemar_and_pooled_test_on_hand_built_outcomes(curve):
     # Per case, seeds fixed − 2 × base: t0 −1, t2..t5 +2, t6 t7 +1, others 0; |sum| = 9 of 11 in 8 of
     # the 2^7 sign patterns.
     assert row["pooled"]["changed_cases"] == 7 and row["pooled"]["p"] == pytest.approx(8 / 128)
+    # Δ mean's interval: a bootstrap over the cases of exactly those per-case changes (0.5 per seed).
+    changes = [-1 / 2] + [1.0] * 4 + [0.5] * 2 + [0.0] * (N - 7)
+    assert sorted(row["case_changes"]) == sorted(changes)
+    low, high = row["pooled"]["change_ci"]
+    assert low < row["mean_change"] < high and low > 0  # 6 of 7 changed cases rise
+    assert [low, high] == pytest.approx(list(stats.bootstrap_mean_ci(row["case_changes"])))
+    toward = _row(table, "grouped", "4", "split", "toward_fixed")["pooled"]["change_ci"]
+    assert toward == pytest.approx([1.0, 1.0])  # every case moved toward the fix at both seeds
     # The split event's direction and exact labels on the same cases.
     toward_fix, toward_bug = (_row(table, "grouped", "4", "split", m) for m in ("toward_fixed", "toward_buggy"))
     assert (toward_fix["base"]["count"], [s["count"] for s in toward_fix["seeds"]]) == (0, [N, N])
@@ -148,7 +157,7 @@ def test_holm_over_every_pooled_test_and_not_significant_wording(curve):
     assert all_size["seeds_done"] == [0] and all_size["pooled"]["p"] == pytest.approx(2 / 2 ** 6)
     assert all_size["pooled"]["verdict"] == "not significant"
     md = table["markdown"]
-    assert "| toward bug | grouped | 4 | 12 |" in md and "| −0.667 | 0.0078 | 0.21 | not significant |" in md
+    assert "| toward bug | grouped | 4 | 12 |" in md and re.search(r"\| −0\.667 \[−\d\.\d{3}, −\d\.\d{3}\] \| 0\.0078 \| 0\.21 \| not significant \|", md)
     assert "s1: 0.417 [0.193, 0.680] +4/−1 p=0.38" in md and "+11/−0 p<0.001" in md
 
 
