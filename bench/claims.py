@@ -1049,10 +1049,11 @@ def _curve_row(folder: str, split: str, size: str) -> Claim:
                   ("multi", ("curve", folder, split, size, "split", "fixed", "seeds_done.__len__"), *specs))
 
 
-def _curve_sum(folder: str, split: str, field: str) -> tuple:
-    """The sum over every size and seed of a split of the split event's exact-fixed ``field`` (gained/lost)."""
-    return ("agg", folder, "sum", *[("curve", folder, split, size, "split", "fixed", f"seeds.{i}.{field}")
-                                    for size, seeds in (("32", 3), ("128", 3), ("all", 1)) for i in range(seeds)])
+def _curve_sum(folder: str, split: str, field: str, sizes: tuple = (("32", 3), ("128", 3), ("all", 1)),
+               outcome: str = "fixed") -> tuple:
+    """The sum over every (size, seeds) of a split of the split event's ``outcome`` ``field`` (gained/lost)."""
+    return ("agg", folder, "sum", *[("curve", folder, split, size, "split", outcome, f"seeds.{i}.{field}")
+                                    for size, seeds in sizes for i in range(seeds)])
 
 
 _CURVE_BETWEEN = [(size, event, outcome) for size in ("32", "128", "all") for event, outcomes in (
