@@ -166,6 +166,18 @@ README = [
                ("curve", "bench/results/curve_pysstubs", split, size, "split", "toward_fixed", "mean_change")
                for split in ("grouped", "within") for size in ("32", "128", "all")]),
             ("value", "bench/results/curve_pysstubs/curve.json", "rows.__len__"))),
+    _claim("readme-curve-java", "README.md", "toward the fix {n} → {n} at {n}\n  fixes (unadjusted p = {n}; smallest "
+           "Holm-adjusted p of that curve {n}, not significant)",
+           ("multi", ("curve", "bench/results/curve_manysstubs4j", "grouped", "512", "split", "toward_fixed",
+                      "base.rate", "mean_rate"),
+            ("curve", "bench/results/curve_manysstubs4j", "grouped", "512", "", "", "training.train_cases"),
+            ("curve", "bench/results/curve_manysstubs4j", "grouped", "512", "split", "toward_fixed", "pooled.p"),
+            ("agg", "bench/results/curve_manysstubs4j", "min", *[
+                ("curve", "bench/results/curve_manysstubs4j", split, size, event, outcome, "pooled.p_holm")
+                for split in ("grouped", "within") for size in ("32", "128", "512") for event, outcomes in (
+                    ("line", ("fixed", "buggy", "fixed_valid")),
+                    ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
+                    ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes]))),
     _claim("study-lora-significant", "README.md", "(DPO on Python, p = {n}; `learn` on Java, p = {n})",
            ("multi", ("margin_test", PY, "lora/preference", "p"), ("margin_test", J4, "lora/learn", "p"))),
     _claim("study-dora-cost", "README.md", "DoRA matched LoRA at {n}–{n}× the training time",
@@ -384,7 +396,7 @@ STUDY = [
            ("multi", ("value", f"{SB}/study.json", "data.train_cases"), ("study", SB, "base", "n:cases"),
             ("study_cells", SB))),
     _claim("study-cell-settings", "docs/study.md",
-           "Every cell: {n} epochs at batch {n} ({n} steps), {n}-token contexts, then {n} samples",
+           "Every cell of sections 1–3: {n} epochs at batch {n} ({n} steps), {n}-token contexts, then {n} samples",
            ("multi", *[("study_cell_value", PY, "lora/learn", k) for k in
                        ("config.training.epochs", "config.training.batch_size", "train.steps",
                         "config.training.max_context_tokens", "config.eval.samples")])),
@@ -1040,11 +1052,12 @@ _CURVE_CELL = "{n} → {n}, {n} [{n}, {n}], p = {n}"
 _CURVE_PATHS = ("base.rate", "mean_rate", "mean_change", "pooled.change_ci.0", "pooled.change_ci.1", "pooled.p")
 
 
-def _curve_row(folder: str, split: str, size: str) -> Claim:
-    """A row of study.md's curve table: the split event's four outcomes, base → mean, Δ [CI], pooled p."""
+def _curve_row(folder: str, split: str, size: str, label: str = "") -> Claim:
+    """A row of study.md's curve table: the split event's four outcomes, base → mean, Δ [CI], pooled p.
+    ``label`` prefixes the split name where two curves' tables would otherwise have the same rows."""
     specs = [("curve", folder, split, size, "split", outcome, *_CURVE_PATHS)
              for outcome in ("fixed", "buggy", "toward_fixed", "toward_buggy")]
-    quote = f"| {split} | {size} | {{n}} | " + " | ".join([_CURVE_CELL] * 4) + " |"
+    quote = f"| {label}{split} | {size} | {{n}} | " + " | ".join([_CURVE_CELL] * 4) + " |"
     return _claim(f"curve-{Path(folder).name}-{split}-{size}", "docs/study.md", quote,
                   ("multi", ("curve", folder, split, size, "split", "fixed", "seeds_done.__len__"), *specs))
 
@@ -1106,6 +1119,57 @@ CURVE = [_curve_row(CP, split, size) for split in ("grouped", "within") for size
 ]
 
 
+CJ = "bench/results/curve_manysstubs4j"  # the Java learning curve (study.md section 4b)
+_CJ_SIZES = (("32", 3), ("128", 3), ("512", 2))
+_CJ_POOLED = [(split, size, event, outcome) for split in ("grouped", "within") for size, _ in _CJ_SIZES
+              for event, outcomes in (("line", ("fixed", "buggy", "fixed_valid")),
+                                      ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
+                                      ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes]
+_CJ_BETWEEN = [(size, event, outcome) for _, size, event, outcome in _CJ_POOLED[:len(_CJ_POOLED) // 2]]
+_CJ_STUDY = CJ + "/grouped-n512-s1/study.json"
+_CJ_STUDY_W = CJ + "/within-n512-s1/study.json"
+
+CURVE_JAVA = [_curve_row(CJ, split, size, "Java, ") for split in ("grouped", "within") for size, _ in _CJ_SIZES] + [
+    _claim("curve-java-split", "docs/study.md", "whole projects on one side ({n} keys, {n} fixes train; {n} keys, {n} test)",
+           ("multi", ("value", _CJ_STUDY, "data.split.groups_only_in_train"), ("value", _CJ_STUDY, "data.split.n_train"),
+            ("value", _CJ_STUDY, "data.split.groups_only_in_test"), ("value", _CJ_STUDY, "data.split.n_test"))),
+    _claim("curve-java-split-within", "docs/study.md", "({n} keys on both sides; {n} fixes train,\n  {n} test)",
+           ("multi", ("value", _CJ_STUDY_W, "data.split.groups_on_both_sides"), ("value", _CJ_STUDY_W, "data.split.n_train"),
+            ("value", _CJ_STUDY_W, "data.split.n_test"))),
+    _claim("curve-java-keys", "docs/study.md", "({n} keys for the data's 100 projects", _CJ_STUDY, "value", "data.split.n_groups"),
+    _claim("curve-java-steps", "docs/study.md", "Sizes 32, 128 and 512 training fixes ({n},\n{n} and {n} steps), {n} seeds at 32 and 128, {n} at 512",
+           ("multi", ("curve", CJ, "grouped", "32", "", "", "training.steps"), ("curve", CJ, "grouped", "128", "", "", "training.steps"),
+            ("curve", CJ, "grouped", "512", "", "", "training.steps"),
+            ("curve", CJ, "grouped", "128", "split", "fixed", "seeds_done.__len__"),
+            ("curve", CJ, "grouped", "512", "split", "fixed", "seeds_done.__len__"))),
+    _claim("curve-java-512-time", "docs/study.md", "a\n512-fix hotfix took {n}–{n} s here",
+           ("multi", ("agg", CJ, "min", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 14, 15)]),
+            ("agg", CJ, "max", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 14, 15)]))),
+    _claim("curve-java-512-toward", "docs/study.md", "512 fixes {n} → {n}, interval {n} to {n})", CJ, "curve", "grouped", "512",
+           "split", "toward_fixed", "base.rate", "mean_rate", "pooled.change_ci.0", "pooled.change_ci.1"),
+    _claim("curve-java-gains", "docs/study.md", "({n} gained, {n} lost over the {n} hotfixes; within projects {n} and {n})",
+           ("multi", _curve_sum(CJ, "grouped", "gained", _CJ_SIZES), _curve_sum(CJ, "grouped", "lost", _CJ_SIZES),
+            ("agg", CJ, "sum", *[("curve", CJ, "grouped", size, "split", "fixed", "seeds_done.__len__") for size, _ in _CJ_SIZES]),
+            _curve_sum(CJ, "within", "gained", _CJ_SIZES), _curve_sum(CJ, "within", "lost", _CJ_SIZES))),
+    _claim("curve-java-within-max", "docs/study.md", "Within projects nothing moved: toward the fix\n  changed by at most {n}",
+           ("agg", CJ, "max", *[("curve", CJ, "within", size, "split", "toward_fixed", "mean_change") for size, _ in _CJ_SIZES])),
+    _claim("curve-java-unadjusted", "docs/study.md", "the grouped move away from the fix has p = {n}\n  to {n} at the three sizes",
+           ("multi", ("agg", CJ, "min", *[("curve", CJ, "grouped", size, "split", "toward_fixed", "pooled.p") for size, _ in _CJ_SIZES]),
+            ("agg", CJ, "max", *[("curve", CJ, "grouped", size, "split", "toward_fixed", "pooled.p") for size, _ in _CJ_SIZES]))),
+    _claim("curve-java-holm", "docs/study.md", "Holm's adjustment over the curve's {n} pooled tests the\n  smallest adjusted p is {n}",
+           ("multi", ("value", f"{CJ}/curve.json", "rows.__len__"),
+            ("agg", CJ, "min", *[("curve", CJ, *key, "pooled.p_holm") for key in _CJ_POOLED]))),
+    _claim("curve-java-between", "docs/study.md", "Grouped against within: {n} two-sample permutation tests, smallest\n  p = {n}, every Holm-adjusted p = {n}",
+           ("multi", ("value", CJ + "/curve.json", "between_splits.__len__"),
+            ("agg", CJ, "min", *[("curve", CJ, "", size, event, outcome, "between.p") for size, event, outcome in _CJ_BETWEEN]),
+            ("agg", CJ, "min", *[("curve", CJ, "", size, event, outcome, "between.p_holm") for size, event, outcome in _CJ_BETWEEN]))),
+    _claim("curve-java-bounds", "docs/study.md", "Within projects, a move toward the fix\n  above {n}; on either split, an exact fixed line gained above {n}",
+           ("multi", ("agg", CJ, "max", *[("curve", CJ, "within", size, "split", "toward_fixed", "pooled.change_ci.1") for size, _ in _CJ_SIZES]),
+            ("agg", CJ, "max", *[("curve", CJ, split, size, "split", "fixed", "pooled.change_ci.1")
+                                 for split in ("grouped", "within") for size, _ in _CJ_SIZES]))),
+]
+
+
 SQ = "bench/results/sequence_default_n6"  # `codehotfix sequence --steps 6` on the default model (docs/sequence.md)
 
 
@@ -1151,7 +1215,7 @@ SEQUENCE_N6 = [_seq_row(s) for s in ("stacked", "merged_svd", "continual", "retr
 
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
-                       *SEEN_V2, *CURVE, *SEQUENCE_N6, *SEQUENCE_N6_README]
+                       *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
