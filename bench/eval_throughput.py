@@ -101,17 +101,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- repeats
 
-def repeated(ours: Callable[[], float], theirs: Callable[[], float], repeats: int) -> tuple[list[float], list[float]]:
+def repeated(ours: Callable[[], float], theirs: Callable[[], float], repeats: int,
+             label: str = "runs") -> tuple[list[float], list[float]]:
     """Runs both sides ``repeats`` times, alternating which goes first (warm caches, allocator
-    state); returns the seconds each side reported, per repeat."""
+    state); returns the seconds each side reported, per repeat. A bar (with ETA) counts the runs:
+    one side of one repeat can take minutes on a CPU."""
+    from tqdm.auto import tqdm
+
     mine, other = [], []
-    for r in range(repeats):
-        if r % 2 == 0:
-            mine.append(ours())
-            other.append(theirs())
-        else:
-            other.append(theirs())
-            mine.append(ours())
+    with tqdm(total=2 * repeats, desc=f"[eval_throughput] {label}", unit="run") as bar:
+        for r in range(repeats):
+            order = ((ours, mine, "codehotfix"), (theirs, other, "plain")) if r % 2 == 0 else \
+                ((theirs, other, "plain"), (ours, mine, "codehotfix"))
+            for run, out, name in order:
+                bar.set_postfix_str(f"repeat {r + 1}/{repeats}: {name}")
+                out.append(run())
+                bar.update(1)
     return mine, other
 
 
@@ -199,7 +204,9 @@ def bench_cases(model: Any, tokenizer: Any, cases: list, args: argparse.Namespac
     from codehotfix.evaluation.classify import classify
     from codehotfix.evaluation.rates import evaluate_cases
 
-    cfg = EvalConfig(samples=args.samples, batch_size=args.batch_size, seed=args.seed)
+    # The line event only: the plain loop writes each row's first line, so codehotfix must not also
+    # write the split and window completions (its default events), or the ratio compares amounts of work.
+    cfg = EvalConfig(samples=args.samples, batch_size=args.batch_size, seed=args.seed, events=["line"])
     print(f"[eval_throughput] 1. {len(cases)} cases × (greedy + {cfg.samples} samples), {args.repeats} repeats: "
           f"evaluate_cases vs a generate loop with the same first-line stop …", flush=True)
     runs: dict[str, Any] = {"total": []}
@@ -218,7 +225,7 @@ def bench_cases(model: Any, tokenizer: Any, cases: list, args: argparse.Namespac
                 max_context_tokens=cfg.max_context_tokens, seed=args.seed)
         return t.seconds
 
-    gen_s, naive_s = repeated(ours, naive, args.repeats)
+    gen_s, naive_s = repeated(ours, naive, args.repeats, "1. case eval")
     (naive_out, naive_tokens), ours_out = runs["naive"], runs["ours"]
     ours_tokens = sum(r["new_tokens"] for r in ours_out["cases"])
     same_greedy = sum(classify(nv["greedy"], c) == r["greedy_label"] and
@@ -279,7 +286,7 @@ def bench_humaneval_generation(model: Any, tokenizer: Any, problems: list[dict],
             runs["naive"] = naive_humaneval(model, tokenizer, prompts, args.he_max_new_tokens, STOP_SEQUENCES)
         return t.seconds
 
-    ours_s, naive_s = repeated(ours, naive, args.repeats)
+    ours_s, naive_s = repeated(ours, naive, args.repeats, "2. HumanEval generation")
 
     def tokens(texts: list[str]) -> int:
         return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
@@ -386,7 +393,7 @@ def bench_execution(problems: list[dict], completions: list[str], args: argparse
             runs["their_wall"].append(wall)
             return runs["theirs"]["seconds"]
 
-        ours_s, their_s = repeated(ours, theirs, args.repeats)
+        ours_s, their_s = repeated(ours, theirs, args.repeats, "3. execution")
     agree = sum((s == "passed") == p for s, p in zip(runs["ours"]["statuses"], runs["theirs"]["passed"]))
     n, a, b = len(problems), _median(ours_s), _median(their_s)
     speedups = spread([y / x for x, y in zip(ours_s, their_s)])

@@ -221,7 +221,8 @@ def _training(f: dict[str, Any]) -> dict[str, Any]:
             "train_seconds": cell["train"]["seconds"], "eval_seconds": cell["eval_seconds"],
             "wall_seconds": cell.get("wall_seconds"), "peak_rss_mb": (cell.get("memory") or {}).get("peak_rss_mb"),
             "threads": cell["config"]["training"].get("threads"), "dtype": cell["config"]["training"].get("dtype"),
-            "created": cell.get("created"), "versions": cell.get("versions")}
+            "created": cell.get("created"), "versions": cell.get("versions"),
+            "machine": cell.get("machine")}  # absent in cells written before the runner recorded it
 
 
 def curve_table(out: Path) -> dict[str, Any]:
@@ -380,7 +381,9 @@ def curve_markdown(table: dict[str, Any]) -> str:
         lines += ["", "Base evaluations: " + "; ".join(
             f"{b['split']} {b['cases']} cases, {b['seconds']} s" for b in table["base_evals"]) + "."]
     m = table["machine"]
-    lines += ["", f"Table written on {m['cpu']} ({m['cpu_count']} CPUs), git {m.get('git_commit') or 'unknown'}."]
+    flags = ", ".join(f for f, on in (m.get("cpu_flags") or {}).items() if on) or "no bf16/AMX flags"
+    lines += ["", f"Table written on {m['cpu']} ({m['cpu_count']} CPUs; {flags}), "
+                  f"git {m.get('git_commit') or 'unknown'}."]
     if table["skipped"]:
         lines += ["", "Skipped folders: " + "; ".join(f"{s['folder']} ({s['reason']})" for s in table["skipped"])]
     return "\n".join(lines) + "\n"

@@ -74,6 +74,9 @@ def test_two_cell_grid_via_cli_writes_cells_and_table(tmp_path, tiny_model_dir, 
     assert record["memory"]["peak_rss_mb"] >= record["memory"]["start_rss_mb"] > 0
     assert record["summary"]["sampled"]["n"] == 3 * 2 and len(record["cases"]) == 3
     assert "samples" not in record["cases"][0] and "greedy" not in record["cases"][0]  # no code kept
+    # Where the cell ran: the CPU's bf16 flags and the weights' dtype, in the cell and in study.json.
+    assert set(record["machine"]["cpu_flags"]) == {"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}
+    assert record["machine"]["model_dtype"] == study["machine"]["model_dtype"] and record["machine"]["model_dtype"]
     assert not (out / "work").exists()
     table = json.loads((out / "results.json").read_text())
     assert [r["rank"] for r in table["rows"]] == [1, 2]

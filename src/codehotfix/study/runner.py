@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from codehotfix.api import cases_checksum, library_versions, seed_everything
+from codehotfix.api import cases_checksum, library_versions, machine_info, seed_everything
 from codehotfix.errors import CodehotfixError
 from codehotfix.evaluation.rates import evaluate_cases
 from codehotfix.files import atomic_write_text, read_json, sha256_text, write_json
@@ -190,6 +190,9 @@ def _run_cell(cell: Cell, ctx: _Context) -> dict[str, Any]:
         "summary": evaluation["summary"],
         "cases": _strip(evaluation, ctx.spec.keep_completions)["cases"],
         "versions": library_versions(),
+        # bf16 kernels differ between CPUs (near-ties flip): the CPU, its bf16/AMX flags and the
+        # weights' dtype go with every cell, since the cells of one study may run on several machines.
+        "machine": machine_info(loaded.model),
     }
 
 
@@ -255,7 +258,8 @@ def run_study(spec: StudyConfig, out: str | Path | None = None, *, loaded: Loade
     write_json(out / "study.json", {
         "format": "codehotfix-study/1", "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spec": asdict(spec), "model": loaded.model_id, "model_checksum": loaded.checksum, "data_key": data_key,
-        "data": data.summary, "base_eval": base_name, "versions": library_versions()})
+        "data": data.summary, "base_eval": base_name, "versions": library_versions(),
+        "machine": machine_info(loaded.model)})
     ctx = _Context(spec, out, loaded, data, base_name, weights_signature(loaded.model), progress, log)
 
     n_configs = len({c.key for c in first})
