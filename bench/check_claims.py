@@ -18,7 +18,9 @@ A second check, ``uncovered``, lists the measurement-looking passages of the doc
 number a doc reports as measured must be registered, or it goes from the doc.
 
 Pure Python (json, gzip, scipy for the paired tests through ``codehotfix.evaluation.stats``,
-loaded on its own so that torch is never imported); no model; runs in about a second.
+loaded on its own so that torch is not imported); no model. One exception: the learning-curve
+claims recompute through ``bench/study/curve_table.py``, whose imports (``evaluation.events`` →
+``config`` → ``models``) pull in torch, so a check of those claims needs the project's environment.
 """
 
 from __future__ import annotations
@@ -559,7 +561,10 @@ def console_seconds(src: Path, label: str, occurrence: int = 0) -> float:
 # ---------------------------------------------------------------- combining
 
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=None)
 def _curve(folder: Path) -> dict:
+    """The curve under ``folder`` recomputed once per check (its permutation tests take seconds and
+    some thirty claims read it); the raw files do not change while a check runs."""
     from bench.study.curve_table import curve_table  # recomputed from the per-case cell and base files
     return curve_table(folder)
 

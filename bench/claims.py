@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 from bench.check_claims import Claim
 
@@ -71,6 +72,24 @@ def _claim(name: str, doc: str, quote: str, spec: tuple | str, *args) -> Claim:
         return Claim(name, doc, quote, spec[1], spec[0], spec[2:])
     return Claim(name, doc, quote, spec, args[0], tuple(args[1:]))
 
+
+
+# The outcomes a learning curve tests per completion event (bench/study/curve_table.py): one pooled test
+# per (split, size, event, outcome), one between-splits test per (size, event, outcome).
+_CURVE_OUTCOMES = (("line", ("fixed", "buggy", "fixed_valid")),
+                   ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
+                   ("window", ("contains_fixed", "contains_buggy")))
+
+
+def _curve_keys(sizes: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(size, event, outcome) of every test a curve runs at ``sizes`` (per split, or between splits)."""
+    return [(size, event, outcome) for size in sizes for event, outcomes in _CURVE_OUTCOMES for outcome in outcomes]
+
+
+def _curve_holm(folder: str, sizes: Sequence[str]) -> tuple:
+    """The smallest Holm-adjusted pooled p of a curve (both splits, every size, event and outcome)."""
+    return ("agg", folder, "min", *[("curve", folder, split, *key, "pooled.p_holm")
+                                    for split in ("grouped", "within") for key in _curve_keys(sizes)])
 
 D = "docs/results/demo"  # the demo run of 2026-12-02: per-case base_eval/hotfix_eval, split, summary, manifest
 DS = "docs/results/demo-speed"  # the demo before/after one pass per context, one machine: {before,after}/
@@ -172,12 +191,7 @@ README = [
                       "base.rate", "mean_rate"),
             ("curve", "bench/results/curve_manysstubs4j", "grouped", "512", "", "", "training.train_cases"),
             ("curve", "bench/results/curve_manysstubs4j", "grouped", "512", "split", "toward_fixed", "pooled.p"),
-            ("agg", "bench/results/curve_manysstubs4j", "min", *[
-                ("curve", "bench/results/curve_manysstubs4j", split, size, event, outcome, "pooled.p_holm")
-                for split in ("grouped", "within") for size in ("32", "128", "512") for event, outcomes in (
-                    ("line", ("fixed", "buggy", "fixed_valid")),
-                    ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
-                    ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes]))),
+            _curve_holm("bench/results/curve_manysstubs4j", ("32", "128", "512")))),
     _claim("study-lora-significant", "README.md", "(DPO on Python, p = {n}; `learn` on Java, p = {n})",
            ("multi", ("margin_test", PY, "lora/preference", "p"), ("margin_test", J4, "lora/learn", "p"))),
     _claim("study-dora-cost", "README.md", "DoRA matched LoRA at {n}–{n}× the training time",
@@ -1071,10 +1085,7 @@ def _curve_sum(folder: str, split: str, field: str, sizes: tuple = (("32", 3), (
                                     for size, seeds in sizes for i in range(seeds)])
 
 
-_CURVE_BETWEEN = [(size, event, outcome) for size in ("32", "128", "all") for event, outcomes in (
-    ("line", ("fixed", "buggy", "fixed_valid")),
-    ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
-    ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes]
+_CURVE_BETWEEN = _curve_keys(("32", "128", "all"))
 
 CURVE = [_curve_row(CP, split, size) for split in ("grouped", "within") for size in ("32", "128", "all")] + [
     _claim("curve-setup", "docs/study.md", '1 seed at "all" ({n} fixes grouped, {n} within; {n} and {n} steps)',
@@ -1087,12 +1098,7 @@ CURVE = [_curve_row(CP, split, size) for split in ("grouped", "within") for size
                             _curve_sum(CP, "within", "gained"), _curve_sum(CP, "within", "lost"))),
     _claim("curve-within-buggy", "docs/study.md", "(e.g. within, 32 fixes: {n} → {n}, p = {n}, 3 seeds)", CP, "curve",
            "within", "32", "split", "buggy", "base.rate", "mean_rate", "pooled.p"),
-    _claim("curve-holm-min", "docs/study.md", "(smallest adjusted p = {n})", ("agg", CP, "min", *[
-        ("curve", CP, split, size, event, outcome, "pooled.p_holm") for split in ("grouped", "within")
-        for size in ("32", "128", "all") for event, outcomes in (
-            ("line", ("fixed", "buggy", "fixed_valid")),
-            ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
-            ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes])),
+    _claim("curve-holm-min", "docs/study.md", "(smallest adjusted p = {n})", _curve_holm(CP, ("32", "128", "all"))),
     _claim("curve-toward-fix", "docs/study.md", "toward the fix by at most {n}, never significantly, and the largest "
            'size does no better than 32 (grouped "all": {n} → {n} toward the fix)',
            ("multi", ("agg", CP, "max", *[("curve", CP, split, size, "split", "toward_fixed", "mean_change")
@@ -1123,11 +1129,7 @@ CURVE = [_curve_row(CP, split, size) for split in ("grouped", "within") for size
 
 CJ = "bench/results/curve_manysstubs4j"  # the Java learning curve (study.md section 4b)
 _CJ_SIZES = (("32", 3), ("128", 3), ("512", 2))
-_CJ_POOLED = [(split, size, event, outcome) for split in ("grouped", "within") for size, _ in _CJ_SIZES
-              for event, outcomes in (("line", ("fixed", "buggy", "fixed_valid")),
-                                      ("split", ("fixed", "buggy", "toward_fixed", "toward_buggy", "fixed_valid")),
-                                      ("window", ("contains_fixed", "contains_buggy"))) for outcome in outcomes]
-_CJ_BETWEEN = [(size, event, outcome) for _, size, event, outcome in _CJ_POOLED[:len(_CJ_POOLED) // 2]]
+_CJ_BETWEEN = _curve_keys([size for size, _ in _CJ_SIZES])
 _CJ_STUDY = CJ + "/grouped-n512-s1/study.json"
 _CJ_STUDY_W = CJ + "/within-n512-s1/study.json"
 
@@ -1160,7 +1162,7 @@ CURVE_JAVA = [_curve_row(CJ, split, size, "Java, ") for split in ("grouped", "wi
             ("agg", CJ, "max", *[("curve", CJ, "grouped", size, "split", "toward_fixed", "pooled.p") for size, _ in _CJ_SIZES]))),
     _claim("curve-java-holm", "docs/study.md", "Holm's adjustment over the curve's {n} pooled tests the\n  smallest adjusted p is {n}",
            ("multi", ("value", f"{CJ}/curve.json", "rows.__len__"),
-            ("agg", CJ, "min", *[("curve", CJ, *key, "pooled.p_holm") for key in _CJ_POOLED]))),
+            _curve_holm(CJ, [size for size, _ in _CJ_SIZES]))),
     _claim("curve-java-between", "docs/study.md", "Grouped against within: {n} two-sample permutation tests, smallest\n  p = {n}, every Holm-adjusted p = {n}",
            ("multi", ("value", CJ + "/curve.json", "between_splits.__len__"),
             ("agg", CJ, "min", *[("curve", CJ, "", size, event, outcome, "between.p") for size, event, outcome in _CJ_BETWEEN]),

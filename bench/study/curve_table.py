@@ -44,7 +44,6 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as bench/study/…: make ``bench.common`` importable
     sys.path.insert(0, str(REPO))
 
-from bench.common import environment  # noqa: E402
 from codehotfix.evaluation import stats  # noqa: E402
 from codehotfix.evaluation.events import METRICS  # noqa: E402
 from codehotfix.files import atomic_write_text, read_json, write_json  # noqa: E402
@@ -281,9 +280,6 @@ def curve_table(out: Path) -> dict[str, Any]:
         "training": [_training(f) for members in groups.values() for f in members],
         "base_evals": list(bases.values()),
         "skipped": skipped,
-        # The cell records hold library versions, not the CPU; this is the machine writing the table,
-        # which learning_curve.py does after every folder, on the machine that ran it.
-        "machine": environment(),
     }
 
 
@@ -391,8 +387,12 @@ def curve_markdown(table: dict[str, Any]) -> str:
 
 def write_curve_table(out: Path) -> dict[str, Any]:
     """Writes ``out/curve.json`` and ``out/curve.md`` atomically; returns the table plus ``markdown``."""
+    from bench.common import environment  # imports torch; the table itself (and check_claims) does not need it
+
     out = Path(out)
-    table = curve_table(out)
+    # Where the table was written (learning_curve.py writes it after every folder, on the machine that
+    # ran it); each cell's own machine is in its "training" row.
+    table = {**curve_table(out), "machine": environment()}
     markdown = curve_markdown(table)
     write_json(out / "curve.json", table)
     atomic_write_text(out / "curve.md", markdown)
