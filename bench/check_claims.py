@@ -18,9 +18,9 @@ A second check, ``uncovered``, lists the measurement-looking passages of the doc
 number a doc reports as measured must be registered, or it goes from the doc.
 
 Pure Python (json, gzip, scipy for the paired tests through ``codehotfix.evaluation.stats``,
-loaded on its own so that torch is not imported); no model. One exception: the learning-curve
-claims recompute through ``bench/study/curve_table.py``, whose imports (``evaluation.events`` →
-``config`` → ``models``) pull in torch, so a check of those claims needs the project's environment.
+loaded on its own so that torch is not imported; the learning-curve claims go through
+``bench/study/curve_table.py``, whose imports are torch-free too); no model. A test runs the whole
+check with torch made unimportable.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ __all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "EVAL_BACKENDS", "EVA
 # The names ``eval.backend`` and ``eval.events`` accept. They live here, not in the evaluation modules that
 # implement them (``evaluation.backends.BACKENDS``, ``evaluation.events``), because evaluation imports this
 # module: a config that imported them back would close an import circle. tests/evaluation checks that
-# the backend registry and this list agree.
+# the backend registry and the events module agree with these lists.
 EVAL_BACKENDS = ("hf", "vllm")
 EVAL_EVENTS = ("line", "split", "window")
 

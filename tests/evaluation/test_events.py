@@ -122,3 +122,10 @@ def test_case_patterns_are_validated():
         case_from_dict({**base, "source": {"patterns": {"fixed": "("}}}, "f:1")
     with pytest.raises(DataError, match="keys 'fixed' and/or 'buggy'"):
         case_from_dict({**base, "source": {"patterns": {"good": "x"}}}, "f:1")
+
+
+def test_config_accepts_exactly_the_events_this_module_judges():
+    from codehotfix.config import EVAL_EVENTS
+    from codehotfix.evaluation.events import EVENTS, METRICS
+
+    assert tuple(EVAL_EVENTS) == tuple(EVENTS) == tuple(METRICS)

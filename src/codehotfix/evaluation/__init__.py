@@ -5,11 +5,26 @@ before/after tables with intervals and paired tests (``compare``) are imported o
 
 The sandbox, statistics and HumanEval modules (``sandbox``, ``stats``, ``humaneval``) are imported
 on their own: ``sandbox.py`` is the only place generated code runs.
+
+The names below load on first use (module ``__getattr__``, PEP 562): generation and rates import
+torch, and the torch-free modules (``stats``, ``events``, ``compare``) must stay importable without
+it: ``bench/check_claims.py`` recomputes published numbers through them where torch is not installed.
 """
 
-from codehotfix.evaluation.classify import classify, first_line
-from codehotfix.evaluation.generation import Completions, generate_completions
-from codehotfix.evaluation.rates import compare, evaluate_cases, line_logprobs, summarize
+from __future__ import annotations
 
-__all__ = ["classify", "first_line", "Completions", "generate_completions", "compare", "evaluate_cases",
-           "line_logprobs", "summarize"]
+import importlib
+
+_EXPORTS = {"classify": "classify", "first_line": "classify", "Completions": "generation",
+            "generate_completions": "generation", "compare": "rates", "evaluate_cases": "rates",
+            "line_logprobs": "rates", "summarize": "rates"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
-from codehotfix.config import EVAL_EVENTS
 from codehotfix.data.cases import HotfixCase, normalize_line
 from codehotfix.evaluation.classify import classify, first_line
 from codehotfix.evaluation.validity import ValidityCheck
@@ -38,7 +37,10 @@ from codehotfix.evaluation.validity import ValidityCheck
 __all__ = ["EVENTS", "WINDOW_LINES", "window_tokens", "METRICS", "parse_events", "common_prefix_length",
            "split_point", "split_prompts", "direction", "judge_line", "judge_split", "judge_window", "metric_values"]
 
-EVENTS = EVAL_EVENTS  # the names config accepts (defined there: config must not import evaluation)
+# The events this module judges. config.EVAL_EVENTS (the names eval.events accepts) must list the same:
+# config cannot import this module (evaluation imports config), and this module does not import config,
+# which pulls in the models and torch. tests/evaluation/test_events.py checks that the two agree.
+EVENTS = ("line", "split", "window")
 # The window: long enough for a model that opens a block or writes a comment first to reach the line
 # (5 lines), short enough that a window rarely runs into code the suffix already holds.
 WINDOW_LINES = 5

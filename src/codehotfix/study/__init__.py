@@ -5,25 +5,31 @@
 ``spec`` reads the YAML, ``data`` picks the cases, ``runner`` trains and evaluates every cell on one
 base model, ``table`` pools the cells into ``results.json`` and ``results.md``; on the seen split
 ``breakdown`` adds every cell on each subset of the test items (variant kind, trained line or not).
+
+The names below load on first use (module ``__getattr__``, PEP 562): the runner imports torch, and
+``table`` must stay importable without it (``bench/check_claims.py`` recomputes the learning-curve
+tables through it where torch is not installed).
 """
 
-from codehotfix.study.breakdown import breakdown, breakdown_markdown
-from codehotfix.study.data import StudyData, prepare_data, sample_cases, variant_items
-from codehotfix.study.runner import default_out, remove_adapter, run_study, weights_signature
-from codehotfix.study.spec import (
-    BestSeedsSpec,
-    Cell,
-    DatasetSpec,
-    LossSpec,
-    MethodSpec,
-    StudyConfig,
-    cell_id,
-    load_study,
-    resolve_cells,
-)
-from codehotfix.study.table import METRICS, PAPER_REFERENCE, build_table, relative_change, table_markdown
+from __future__ import annotations
 
-__all__ = ["StudyConfig", "DatasetSpec", "MethodSpec", "LossSpec", "BestSeedsSpec", "Cell", "load_study",
-           "resolve_cells", "cell_id", "StudyData", "prepare_data", "sample_cases", "variant_items", "run_study",
-           "remove_adapter", "weights_signature", "default_out", "METRICS", "PAPER_REFERENCE", "build_table",
-           "relative_change", "table_markdown", "breakdown", "breakdown_markdown"]
+import importlib
+
+_EXPORTS = {
+    **dict.fromkeys(("breakdown", "breakdown_markdown"), "breakdown"),
+    **dict.fromkeys(("StudyData", "prepare_data", "sample_cases", "variant_items"), "data"),
+    **dict.fromkeys(("default_out", "remove_adapter", "run_study", "weights_signature"), "runner"),
+    **dict.fromkeys(("BestSeedsSpec", "Cell", "DatasetSpec", "LossSpec", "MethodSpec", "StudyConfig", "cell_id",
+                     "load_study", "resolve_cells"), "spec"),
+    **dict.fromkeys(("METRICS", "PAPER_REFERENCE", "build_table", "relative_change", "table_markdown"), "table"),
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
