@@ -540,6 +540,25 @@ def eval_tokens(src: Path, event: str) -> float:
     return float(sum(c["events"][event]["new_tokens"] for c in cases))
 
 
+def eval_seconds_per_1k_tokens(src: Path) -> float:
+    """An evaluation's generation seconds per thousand greedy tokens it wrote (line + split events):
+    the per-token cost, apart from how long the completions ran."""
+    data = load(src)
+    tokens = sum(c["new_tokens"] + c["events"].get("split", {}).get("new_tokens", 0) for c in data["cases"])
+    return float(data["generation_seconds"]) / tokens * 1000
+
+
+def head_row(src: Path, dtype: str, rows: int, positions: int) -> tuple[float, ...]:
+    """One row of bench/head_contiguous.json: median seconds as torch runs the head, median seconds
+    with the slice copied first, and the speed-up's median, min and max over the repeats."""
+    for r in load(src)["results"]:
+        if (r["dtype"], r["rows"], r["positions"]) == (dtype, rows, positions):
+            med = lambda xs: statistics.median(xs)  # noqa: E731
+            sp = r["speedup"]
+            return (med(r["seconds"]["strided"]), med(r["seconds"]["copied first"]), sp["median"], sp["min"], sp["max"])
+    raise ValueError(f"{src}: no row for {dtype} {rows} × {positions}")
+
+
 def console_seconds(src: Path, label: str, occurrence: int = 0) -> float:
     """Seconds a progress bar ``label`` showed when it reached 100% in a committed console log (its
     ``occurrence``-th finished bar: 0 the first, -1 the last)."""
@@ -623,7 +642,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
-                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
+                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio, eval_seconds_per_1k_tokens, head_row,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve)
 }

@@ -93,6 +93,8 @@ def _curve_holm(folder: str, sizes: Sequence[str]) -> tuple:
 
 D = "docs/results/demo"  # the demo run of 2026-12-02: per-case base_eval/hotfix_eval, split, summary, manifest
 DS = "docs/results/demo-speed"  # the demo before/after one pass per context, one machine: {before,after}/
+DB = "docs/results/demo-speed-bf16"  # the demo before/after the output-head fix, one bf16 machine: {before,after}/
+PH = "bench/results/profile_step_head_"  # profile_step before/after that fix: {float32_before,bf16_before,bf16_after}.json
 SPLIT_FAMILY = ("label=fixed", "label=buggy", "label=other", "toward=fixed", "toward=buggy", "valid", "label=fixed&valid")
 WINDOW_FAMILY = ("label=fixed", "label=buggy", "label=other", "contains_fixed", "contains_buggy")
 
@@ -133,14 +135,54 @@ README = [
             ("mcnemar", D + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"))),
     _claim("demo-he-problems", "README.md", "(the first {n} problems, greedy, batch {n}, this hotfix",
            D + "/humaneval_base.json.gz", "value", "config.limit", "config.batch_size"),
-    _claim("demo-phases-before", "README.md", "| before | {n} | {n} | {n} | {n} | {n} | {n} |", DS + "/before/summary.json",
+    _claim("demo-he-full", "README.md",
+           "pass@1 {n} (95% CI {n}–{n}) → {n}\n({n}–{n}), {n} problems lost, {n} gained, McNemar exact p = {n}: not "
+           "significant. The paired\ndifference, {n} points (95% CI {n} to {n}), rules out a loss larger than {n} points",
+           ("multi", ("value", DB + "/after/report.json", f"{HE_B}.value"),
+            ("wilson", DB + "/after/report.json", f"{HE_B}.value", "humaneval.base.problems"),
+            ("value", DB + "/after/report.json", f"{HE_H}.value"),
+            ("wilson", DB + "/after/report.json", f"{HE_H}.value", "humaneval.hotfixed.problems"),
+            ("value", DB + "/after/report.json", "humaneval.paired.lost", "humaneval.paired.gained"),
+            ("mcnemar", DB + "/after/report.json", "humaneval.paired.gained", "humaneval.paired.lost"),
+            ("value", DB + "/after/report.json", "humaneval.paired.difference*100",
+             "humaneval.paired.difference_ci95.0*100", "humaneval.paired.difference_ci95.1*100"),
+            ("scaled", DB + "/after/report.json", -100.0, "value", "humaneval.paired.difference_ci95.0"))),
+    _claim("demo-he-full-problems", "README.md", "On all {n} problems, with the hotfix", DB + "/after/humaneval_base.json.gz",
+           "count", "tasks"),
+    _claim("he-demo-v2-table", "docs/humaneval.md",
+           "| base | {n} | {n}/{n} | {n}–{n} |\n| hotfixed | {n} | {n}/{n} | {n}–{n} |",
+           ("multi", ("value", DB + "/after/report.json", f"{HE_B}.value", f"{HE_B}.correct", "humaneval.base.problems"),
+            ("wilson", DB + "/after/report.json", f"{HE_B}.value", "humaneval.base.problems"),
+            ("value", DB + "/after/report.json", f"{HE_H}.value", f"{HE_H}.correct", "humaneval.hotfixed.problems"),
+            ("wilson", DB + "/after/report.json", f"{HE_H}.value", "humaneval.hotfixed.problems"))),
+    _claim("he-demo-v2-paired", "docs/humaneval.md",
+           "{n} problems lost and {n} gained, a change of {n} points (95% CI {n}\nto {n}); McNemar's exact test gives "
+           "p = {n}: **no significant change**. The interval rules out\na loss larger than {n} points",
+           ("multi", ("value", DB + "/after/report.json", "humaneval.paired.lost", "humaneval.paired.gained",
+                      "humaneval.paired.difference*100", "humaneval.paired.difference_ci95.0*100",
+                      "humaneval.paired.difference_ci95.1*100"),
+            ("mcnemar", DB + "/after/report.json", "humaneval.paired.gained", "humaneval.paired.lost"),
+            ("scaled", DB + "/after/report.json", -100.0, "value", "humaneval.paired.difference_ci95.0"))),
+    _claim("he-demo-v2-setup", "docs/humaneval.md", "pack v2, {n} target\ntopics, {n} training contexts, "
+           "`configs/demo.yaml`: 1 epoch at lr 1e-3, {n} steps", ("multi",
+           ("value", DB + "/after/split.json", "selection.targets.__len__"),
+           ("value", DB + "/after/hotfix_manifest.json", "cases", "steps"))),
+    _claim("he-demo-v2-cached", "docs/humaneval.md", "{n} of the\nbase model's {n} completions came from the generation cache",
+           DB + "/after/humaneval_base.json.gz", "value", "cached_prompts", "tasks.__len__"),
+    _claim("demo-phases-before", "README.md", "| before | {n} | {n} | {n} | {n} | {n} | {n} |", DB + "/before/summary.json",
            "demo_phases"),
-    _claim("demo-phases-after", "README.md", "| after | {n} | {n} | {n} | {n} | {n} | {n} |", DS + "/after/summary.json",
+    _claim("demo-phases-after", "README.md", "| after | {n} | {n} | {n} | {n} | {n} | {n} |", DB + "/after/summary.json",
            "demo_phases"),
     _claim("demo-minutes", "README.md", "That is {n} → {n} minutes against a goal of 5",
+           ("multi", ("demo_minutes", DB + "/before/summary.json"), ("demo_minutes", DB + "/after/summary.json"))),
+    _claim("demo-training-head-fix", "README.md", "Training fell from {n} s to {n} s.",
+           ("multi", ("value", DB + "/before/summary.json", "seconds.training"),
+            ("value", DB + "/after/summary.json", "seconds.training"))),
+    _claim("demo-per-token", "README.md", "({n} against {n} s per 1,000 tokens)",
+           ("multi", ("eval_seconds_per_1k_tokens", DB + "/after/hotfix_eval.json.gz"),
+            ("eval_seconds_per_1k_tokens", DB + "/after/base_eval.json.gz"))),
+    _claim("demo-minutes-float32", "README.md", "float32 runs ({n} → {n} minutes on a slower machine)",
            ("multi", ("demo_minutes", DS + "/before/summary.json"), ("demo_minutes", DS + "/after/summary.json"))),
-    _claim("demo-earlier-total", "README.md", "where the total was {n} s)", D + "/summary.json", "value",
-           "seconds.total"),
 
     _claim("demo-steps-params", "README.md", "(60 cases, {n} steps, {n} M trainable LoRA", R,
            "value", "train.steps", "run.trainable_parameters*1e-6"),
@@ -659,6 +701,59 @@ SPEED = [
     _claim("speed-onepass-steps", "docs/speed.md", "backward passes: {n} steps here, against {n}–{n} s a step",
            ("multi", ("value", DS + "/after/hotfix_manifest.json", "steps"),
             ("value", "bench/results/profile_step.json", "per_step.1.total", "per_step.2.total"))),
+    _claim("speed-head-demo-before", "docs/speed.md", "a default demo took {n} s, longer than the float32 machine's {n} s\n"
+           "would suggest, with {n} s a training step",
+           ("multi", ("value", DB + "/before/summary.json", "seconds.total"), ("value", D + "/summary.json", "seconds.total"),
+            ("ratio", DB + "/before/summary.json", "seconds.training", "train_cases", 8.0))),
+    _claim("speed-head-profile", "docs/speed.md",
+           "| kl_context reference: the base model on the contexts | {n} | {n} | {n} |\n"
+           "| case forward: the adapted model on context + both lines | {n} | {n} | {n} |\n"
+           "| backward pass | {n} | {n} | {n} |\n| the whole step | {n} | {n} | {n} |",
+           ("multi", *[("value", PH + run + ".json", "mean." + part)
+                       for part in ("reference context (epoch 1 only)", "case forward", "backward", "total")
+                       for run in ("float32_before", "bf16_before", "bf16_after")])),
+    *[_claim(f"speed-head-{dtype}-{rows}x{pos}", "docs/speed.md",
+             f"| {dtype} | {rows} × {pos}{{…}}| {{n}} | {{n}} | {{n}}× ({{n}}–{{n}}×) |",
+             "bench/results/head_contiguous.json", "head_row", dtype, rows, pos)
+      for dtype, rows, pos in (("bfloat16", 8, 1), ("bfloat16", 32, 1), ("bfloat16", 8, 32), ("float32", 8, 32))],
+    _claim("speed-head-phases", "docs/speed.md",
+           "| load model (warm cache) | {n} | {n} | |\n| select targets | {n} | {n} | same code |\n| base eval | {n} | {n} | "
+           "same code |\n| training | {n} | {n} | {n} |\n| hotfix eval | {n} | {n} | same code |\n"
+           "| sum of phases | {n} | {n} | {n} |",
+           ("multi", *[("value", DB + f"/{run}/summary.json", f"seconds.{phase}")
+                       for phase in ("load model", "split + select topics", "base eval") for run in ("before", "after")],
+            ("value", DB + "/before/summary.json", "seconds.training"), ("value", DB + "/after/summary.json", "seconds.training"),
+            ("demo_phase_ratio", DB + "/before/summary.json", DB + "/after/summary.json", "training"),
+            ("value", DB + "/before/summary.json", "seconds.hotfix eval"),
+            ("value", DB + "/after/summary.json", "seconds.hotfix eval"),
+            ("demo_phase_sum", DB + "/before/summary.json"), ("demo_phase_sum", DB + "/after/summary.json"),
+            ("demo_phase_ratio", DB + "/before/summary.json", DB + "/after/summary.json", "sum"))),
+    _claim("speed-head-minutes", "docs/speed.md", "That is {n} → {n} minutes. The phases whose code path did not change "
+           "moved by up to {n}% between\nthe two runs (selection)",
+           ("multi", ("demo_minutes", DB + "/before/summary.json"), ("demo_minutes", DB + "/after/summary.json"),
+            ("demo_phase_change", DB + "/before/summary.json", DB + "/after/summary.json", "split + select topics"))),
+    _claim("speed-head-matching", "docs/speed.md", "(base eval: line {n}, split {n}; hotfix eval: line {n}, split {n})",
+           ("multi", *[("demo_matching", DB + "/before", DB + "/after", f"{f}.json.gz", e)
+                       for f in ("base_eval", "hotfix_eval") for e in ("line", "split")])),
+    _claim("speed-head-effect", "docs/speed.md", "toward the fixed line {n} (95% CI {n}–{n}) →\n{n} ({n}–{n}), {n} gained and "
+           "{n} lost, McNemar exact p = {n}",
+           ("multi", ("demo_greedy_pick", DB + "/after", "split", "toward=fixed", 1, 2, 3, 4, 5, 6, 7, 8, 9))),
+    _claim("speed-head-effect-float32", "docs/speed.md", "(README) gave {n} → {n} on the same {n} contexts",
+           ("multi", ("demo_greedy_pick", D, "split", "toward=fixed", 1, 4), ("value", D + "/summary.json", "test_cases"))),
+    _claim("speed-head-per-token", "docs/speed.md", "{n} s against {n} s. Per generated token they cost\nthe same: {n} "
+           "and {n} s per 1,000 tokens",
+           ("multi", ("value", DB + "/after/summary.json", "seconds.hotfix eval", "seconds.base eval"),
+            ("eval_seconds_per_1k_tokens", DB + "/after/hotfix_eval.json.gz"),
+            ("eval_seconds_per_1k_tokens", DB + "/after/base_eval.json.gz"))),
+    _claim("speed-head-tokens", "docs/speed.md", "The hotfix wrote {n} tokens\nagainst the base's {n}",
+           ("multi", ("agg", ".", "sum", ("eval_tokens", DB + "/after/hotfix_eval.json.gz", "line"),
+                      ("eval_tokens", DB + "/after/hotfix_eval.json.gz", "split")),
+            ("agg", ".", "sum", ("eval_tokens", DB + "/after/base_eval.json.gz", "line"),
+             ("eval_tokens", DB + "/after/base_eval.json.gz", "split")))),
+    _claim("speed-head-left", "docs/speed.md", "Training is {n} of the {n} s: {n} steps of about {n} s",
+           ("multi", ("value", DB + "/after/summary.json", "seconds.training"), ("demo_phase_sum", DB + "/after/summary.json"),
+            ("value", DB + "/after/hotfix_manifest.json", "steps"),
+            ("ratio", DB + "/after/summary.json", "seconds.training", "train_cases", 8.0))),
     _claim("speed-onepass-per-token", "docs/speed.md", "the merged hotfix cost {n}% more than the base",
            "bench/results/profile_step.json", "rel_change", "eval.merge.base.seconds_per_1k_tokens",
            "eval.merge.hotfix merged.seconds_per_1k_tokens"),

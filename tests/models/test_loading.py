@@ -10,7 +10,7 @@ import torch
 
 from codehotfix.errors import ModelError
 from codehotfix.models import default as default_mod
-from codehotfix.models.loading import load_model, resolve_dtype
+from codehotfix.models.loading import contiguous_head_input, load_model, resolve_dtype
 
 
 @pytest.fixture()
@@ -57,6 +57,24 @@ def test_local_folder_loads_with_a_weights_checksum(tiny_model_dir):
     assert len(a.checksum) == 64 and a.checksum == b.checksum
     assert a.tokenizer.pad_token is not None
     assert next(a.model.parameters()).dtype == torch.float32
+
+
+def test_the_head_of_a_loaded_model_gets_a_contiguous_input(tiny_model_dir):
+    # Why: a strided [B, T, H] slice into a frozen head makes torch copy the weight B times on a bf16
+    # CPU (bench/head_contiguous.py); every loaded model's head copies the slice instead.
+    model = load_model(str(tiny_model_dir), dtype="float32").model
+    head = model.get_output_embeddings()
+    seen = []
+    head.register_forward_pre_hook(lambda mod, args: seen.append(args[0].is_contiguous()))
+    ids = torch.randint(1, 50, (3, 7))
+    with torch.no_grad():
+        out = model(input_ids=ids, logits_to_keep=1).logits  # transformers slices h[:, -1:]: strided
+        strided = model.model(input_ids=ids).last_hidden_state[:, -3:-1]
+        assert not strided.is_contiguous()
+        assert torch.allclose(head(strided), head.forward(strided), atol=1e-6)
+    assert seen == [True, True] and out.shape == (3, 1, model.config.vocab_size)
+    contiguous_head_input(model)  # idempotent: loading twice, or a caller making sure, adds no second hook
+    assert len(head._forward_pre_hooks) == 2  # the loader's and this test's
 
 
 def test_bad_specs_are_clear_errors(tmp_path):
