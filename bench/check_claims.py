@@ -548,6 +548,22 @@ def eval_seconds_per_1k_tokens(src: Path) -> float:
     return float(data["generation_seconds"]) / tokens * 1000
 
 
+def demo_phase_rel_change(src: Path, other: str, phase: str) -> float:
+    """(other / src − 1) in percent, signed, for one phase's seconds (or "sum")."""
+    return (demo_phase_ratio(src, other, phase) - 1) * 100
+
+
+def console_time(src: Path, which: str) -> float:
+    """Seconds of bash's ``time`` report (``real``, ``user`` or ``sys`` line, e.g. ``sys\t3m5.865s``)
+    at the end of a committed console log."""
+    import re
+
+    m = re.search(rf"^{which}\s+(\d+)m([\d.]+)s\s*$", src.read_text(encoding="utf-8"), re.MULTILINE)
+    if m is None:
+        raise ValueError(f"{src}: no '{which}' line of a time report")
+    return 60 * int(m.group(1)) + float(m.group(2))
+
+
 def head_row(src: Path, dtype: str, rows: int, positions: int) -> tuple[float, ...]:
     """One row of bench/head_contiguous.json: median seconds as torch runs the head, median seconds
     with the slice copied first, and the speed-up's median, min and max over the repeats."""
@@ -642,7 +658,8 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
-                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio, eval_seconds_per_1k_tokens, head_row,
+                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio, eval_seconds_per_1k_tokens, head_row, demo_phase_rel_change,
+                            console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve)
 }

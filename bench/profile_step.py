@@ -21,11 +21,19 @@ run it alone.
 
 from __future__ import annotations
 
-import argparse
-import json
-import random
 import sys
-import time
+
+from codehotfix.runtime import keep_freed_memory
+
+# Before torch is imported, as the CLI does it: applied after torch's import, the same setting saved
+# about half as much here (20.8 against 18.7 s a step, 3 runs against 2).
+MALLOC = ("default" if "--default-malloc" in sys.argv or __name__ != "__main__"
+          else "kept" if keep_freed_memory() else "default (not glibc)")
+
+import argparse  # noqa: E402 -- after the allocator setting above
+import json  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path
 
 import torch
@@ -136,6 +144,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' (repeatable)")
     ap.add_argument("--no-eval", action="store_true", help="profile the training step only")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc as it is (the CLI's batch commands keep freed memory: codehotfix.runtime)")
     args = ap.parse_args()
     cfg = load_config(None, args.set)
     torch.manual_seed(0)
@@ -145,6 +155,7 @@ def main() -> None:
     result = profile_training(loaded, train, cfg, args.steps)
     model = result.pop("model")
     result["overrides"] = args.set
+    result["malloc"] = MALLOC
     if not args.no_eval:
         result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
     from codehotfix.api import machine_info

@@ -22,7 +22,7 @@ import codehotfix
 # build on scoring, neither on the other). "__init__" is codehotfix/__init__.py, the public face.
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("files", "registry", "extras"),
+    ("files", "registry", "extras", "runtime"),
     ("tracking",),
     ("data",),
     ("models",),

@@ -130,6 +130,16 @@ def _usage_message(e: UsageError) -> str:
     return f"{path}: {what} (see '{path} --help')"
 
 
+# Commands that run for days: they keep glibc's default of returning freed memory to the kernel.
+LONG_RUNNING = frozenset({"serve", "watch"})
+
+
+def _keep_freed_memory() -> None:
+    from codehotfix.runtime import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point of the ``codehotfix`` script.
 
@@ -141,6 +151,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = False  # a previous in-process call's --debug must not leak into this one
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in LONG_RUNNING:
+        _keep_freed_memory()
     try:
         status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
     except (CodehotfixError, KeyError, OSError, UsageError, ClickException) as e:

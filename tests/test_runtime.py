@@ -1,0 +1,30 @@
+"""codehotfix.runtime: the allocator setting the CLI's batch commands apply, and where it is left off."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from codehotfix import cli, runtime
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_keep_freed_memory_applies_on_glibc(monkeypatch):
+    monkeypatch.delenv("CODEHOTFIX_DEFAULT_MALLOC", raising=False)
+    assert runtime.keep_freed_memory() is True
+    assert runtime.keep_freed_memory() is True  # idempotent
+
+
+def test_the_environment_opts_out(monkeypatch):
+    monkeypatch.setenv("CODEHOTFIX_DEFAULT_MALLOC", "1")
+    assert runtime.keep_freed_memory() is False
+
+
+@pytest.mark.parametrize("argv, applied", [(["demo", "--help"], True), (["-q", "train", "--help"], True),
+                                            (["serve", "--help"], False), (["--debug", "watch", "--help"], False)])
+def test_the_cli_keeps_freed_memory_for_batch_commands_only(monkeypatch, argv, applied):
+    calls = []
+    monkeypatch.setattr(runtime, "keep_freed_memory", lambda: calls.append(True) or True)
+    cli.main(argv)  # --help: prints the command's help and returns
+    assert bool(calls) is applied
