@@ -77,6 +77,21 @@ def test_the_head_of_a_loaded_model_gets_a_contiguous_input(tiny_model_dir):
     assert len(head._forward_pre_hooks) == 2  # the loader's and this test's
 
 
+def test_an_adapter_on_a_model_built_elsewhere_gets_the_guard_too(tiny_model):
+    # The API accepts models that did not come from load_model; PEFT freezes their head all the same.
+    from codehotfix.config import AdapterConfig
+    from codehotfix.models.adapters import build_adapter
+
+    head = tiny_model.get_output_embeddings()
+    assert not head._forward_pre_hooks
+    peft_model = build_adapter(tiny_model, AdapterConfig())
+    seen = []
+    head.register_forward_pre_hook(lambda mod, args: seen.append(args[0].is_contiguous()))
+    with torch.no_grad():
+        peft_model(input_ids=torch.randint(1, 50, (2, 5)), logits_to_keep=1)
+    assert seen == [True] and len(head._forward_pre_hooks) == 2
+
+
 def test_bad_specs_are_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="no such GGUF file"):
         load_model(str(tmp_path / "missing.gguf"))

@@ -36,6 +36,10 @@ def build_adapter(model: Any, cfg: Any) -> Any:
         KeyError: unknown method (lists the valid ones).
         ConfigError: the method cannot run here (e.g. qlora without bitsandbytes and a GPU).
     """
+    from codehotfix.models.loading import contiguous_head_input
+
+    # The adapter freezes the head; a model not loaded by load_model gets its guard here (see there).
+    contiguous_head_input(model)
     return ADAPTERS.get(cfg.method)(model, cfg)
 
 

@@ -120,6 +120,9 @@ def attach_hotfix(model: nn.Module, weights: HotfixWeights) -> nn.Module:
         AdapterLoadError: LoRA weights missing or matching no layer (a hotfix for another
             architecture), or full weights that do not fit ``model``.
     """
+    from codehotfix.models.loading import contiguous_head_input
+
+    contiguous_head_input(model)  # a frozen head on a strided slice is torch's slow path (see there)
     if weights.config is None:
         _load_full(model, weights)
         model.eval()
