@@ -569,8 +569,7 @@ def head_row(src: Path, dtype: str, rows: int, positions: int) -> tuple[float, .
     with the slice copied first, and the speed-up's median, min and max over the repeats."""
     for r in load(src)["results"]:
         if (r["dtype"], r["rows"], r["positions"]) == (dtype, rows, positions):
-            med = lambda xs: statistics.median(xs)  # noqa: E731
-            sp = r["speedup"]
+            sp, med = r["speedup"], statistics.median
             return (med(r["seconds"]["strided"]), med(r["seconds"]["copied first"]), sp["median"], sp["min"], sp["max"])
     raise ValueError(f"{src}: no row for {dtype} {rows} × {positions}")
 
@@ -658,8 +657,8 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
-                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio, eval_seconds_per_1k_tokens, head_row, demo_phase_rel_change,
-                            console_time,
+                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
+                            demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve)
 }

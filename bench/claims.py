@@ -64,6 +64,15 @@ def _demo_sampled_row(key: str) -> tuple:
              f"{test}.p_value"))
 
 
+def _he_paired(report: str) -> tuple:
+    """HumanEval of a report.json, base then hotfixed: pass@1 and its Wilson interval each, the
+    problems lost and gained, McNemar's exact p."""
+    return (("value", report, f"{HE_B}.value"), ("wilson", report, f"{HE_B}.value", "humaneval.base.problems"),
+            ("value", report, f"{HE_H}.value"), ("wilson", report, f"{HE_H}.value", "humaneval.hotfixed.problems"),
+            ("value", report, "humaneval.paired.lost", "humaneval.paired.gained"),
+            ("mcnemar", report, "humaneval.paired.gained", "humaneval.paired.lost"))
+
+
 def _claim(name: str, doc: str, quote: str, spec: tuple | str, *args) -> Claim:
     """``spec`` = a (compute, *args) tuple with sources inside (multi/agg) or a source path."""
     if isinstance(spec, tuple) and spec[0] == "multi":
@@ -127,23 +136,13 @@ README = [
             ("demo_holm", D, "window", "contains_buggy", *WINDOW_FAMILY))),
     _claim("demo-he-subset", "README.md",
            "pass@1 {n} (95% CI {n}–{n}) → {n} ({n}–{n}), {n} problem lost, {n} gained, McNemar exact p = {n}",
-           ("multi", ("value", D + "/report.json", f"{HE_B}.value"),
-            ("wilson", D + "/report.json", f"{HE_B}.value", "humaneval.base.problems"),
-            ("value", D + "/report.json", f"{HE_H}.value"),
-            ("wilson", D + "/report.json", f"{HE_H}.value", "humaneval.hotfixed.problems"),
-            ("value", D + "/report.json", "humaneval.paired.lost", "humaneval.paired.gained"),
-            ("mcnemar", D + "/report.json", "humaneval.paired.gained", "humaneval.paired.lost"))),
+           ("multi", *_he_paired(D + "/report.json"))),
     _claim("demo-he-problems", "README.md", "(the first {n} problems, greedy, batch {n}, this hotfix",
            D + "/humaneval_base.json.gz", "value", "config.limit", "config.batch_size"),
     _claim("demo-he-full", "README.md",
            "pass@1 {n} (95% CI {n}–{n}) → {n}\n({n}–{n}), {n} problems lost, {n} gained, McNemar exact p = {n}: not "
            "significant. The paired\ndifference, {n} points (95% CI {n} to {n}), rules out a loss larger than {n} points",
-           ("multi", ("value", DB + "/after/report.json", f"{HE_B}.value"),
-            ("wilson", DB + "/after/report.json", f"{HE_B}.value", "humaneval.base.problems"),
-            ("value", DB + "/after/report.json", f"{HE_H}.value"),
-            ("wilson", DB + "/after/report.json", f"{HE_H}.value", "humaneval.hotfixed.problems"),
-            ("value", DB + "/after/report.json", "humaneval.paired.lost", "humaneval.paired.gained"),
-            ("mcnemar", DB + "/after/report.json", "humaneval.paired.gained", "humaneval.paired.lost"),
+           ("multi", *_he_paired(DB + "/after/report.json"),
             ("value", DB + "/after/report.json", "humaneval.paired.difference*100",
              "humaneval.paired.difference_ci95.0*100", "humaneval.paired.difference_ci95.1*100"),
             ("scaled", DB + "/after/report.json", -100.0, "value", "humaneval.paired.difference_ci95.0"))),

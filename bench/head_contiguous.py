@@ -6,8 +6,9 @@
 Every caller of the output head passes hidden states at a slice of positions: the next token of a
 generation prefill (``h[:, -1:]``, transformers' ``logits_to_keep``), the last K context positions
 of the retain losses. Such a slice is strided. On a 2-core AVX512-BF16 CPU in bfloat16, a frozen
-``Linear`` (as every base weight is under a PEFT adapter) given that input expanded its [V, H] weight to [B, H, V] and copied it, which made the
-default recipe's training step 2.5× slower than it had to be. ``models.loading.contiguous_head_input``
+``Linear`` (as every base weight is under a PEFT adapter) given that input expanded its [V, H]
+weight to [B, H, V] and copied it, which made the default recipe's training step 2.5× slower than
+it had to be. ``models.loading.contiguous_head_input``
 now copies the (small) slice first, through a forward pre-hook on the head of every loaded model.
 
 This times, on the default model's head, for each dtype and (rows, positions) shape:
@@ -92,9 +93,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None, spec: str | None, out
         head = loaded.model.get_output_embeddings().requires_grad_(False)
         for row in measure(head, getattr(torch, name), SHAPES, args.repeats):
             results.append(row)
-            med = lambda k: sorted(row["seconds"][k])[len(row["seconds"][k]) // 2]  # noqa: E731
-            table.append([row["dtype"], row["rows"], row["positions"], round(med("strided"), 3),
-                          round(med("copied first"), 3), format_spread(row["speedup"]),
+            med = {k: spread(v)["median"] for k, v in row["seconds"].items()}
+            table.append([row["dtype"], row["rows"], row["positions"], round(med["strided"], 3),
+                          round(med["copied first"], 3), format_spread(row["speedup"]),
                           f"{row['max_abs_logit_difference']:.2g}"])
         del loaded, head
     md = print_table("Output head on a strided slice: torch as is vs the slice copied first",

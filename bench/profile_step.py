@@ -26,7 +26,7 @@ import sys
 from codehotfix.runtime import keep_freed_memory
 
 # Before torch is imported, as the CLI does it: applied after torch's import, the same setting saved
-# about half as much here (20.8 against 18.7 s a step, 3 runs against 2).
+# less (docs/speed.md, "Freed memory kept").
 MALLOC = ("default" if "--default-malloc" in sys.argv or __name__ != "__main__"
           else "kept" if keep_freed_memory() else "default (not glibc)")
 

@@ -65,3 +65,14 @@ def test_run_and_train_check_their_extras_before_loading_a_model(tmp_path, tiny_
     monkeypatch.setitem(sys.modules, "jinja2", None)
     with pytest.raises(MissingExtraError, match=r"--no-report"):
         api.run(cases, tmp_path / "run")
+
+
+def test_lazy_exports_import_on_first_use_and_name_what_is_missing():
+    from codehotfix.extras import lazy_exports
+
+    getter = lazy_exports("codehotfix.evaluation", {"classify": "classify"})
+    package = sys.modules["codehotfix.evaluation"]
+    assert getter("classify") is importlib.import_module("codehotfix.evaluation.classify").classify
+    assert package.__dict__["classify"] is getter("classify")  # kept as a plain attribute
+    with pytest.raises(AttributeError, match="codehotfix.evaluation.*no_such_name"):
+        getter("no_such_name")

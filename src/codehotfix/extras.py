@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Callable, Mapping
 
 from codehotfix.errors import CodehotfixError
 
-__all__ = ["EXTRAS", "MissingExtraError", "require_extra"]
+__all__ = ["EXTRAS", "MissingExtraError", "lazy_exports", "require_extra"]
 
 # Import names per extra; pyproject.toml's [project.optional-dependencies] lists the same packages.
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -56,3 +57,26 @@ def require_extra(extra: str, what: str | None = None) -> list[ModuleType]:
             raise MissingExtraError(f"{what or extra} needs {name}, which is not installed: "
                                     f"pip install 'codehotfix[{extra}]'") from None
     return modules
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` (PEP 562) for ``package``: each name of ``exports`` is imported from
+    its submodule (``exports[name]``) on first use, then kept as a plain attribute.
+
+    So a package can offer names whose modules import torch (or an extra) while its torch-free
+    submodules stay importable without it::
+
+        _EXPORTS = {"evaluate_cases": "rates"}
+        __all__ = list(_EXPORTS)
+        __getattr__ = lazy_exports(__name__, _EXPORTS)
+    """
+    import sys
+
+    def __getattr__(name: str) -> object:  # noqa: N807 -- the module hook's own name
+        if name in exports:
+            value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+            setattr(sys.modules[package], name, value)  # once loaded, a plain attribute
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

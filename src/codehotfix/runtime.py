@@ -21,7 +21,7 @@ def keep_freed_memory() -> bool:
     mmap off and no trimming, the heap keeps the pages and the next step reuses them. Measured on the
     default model, bfloat16, 2-core AVX512-BF16 CPU: ``python -m bench.profile_step`` (2 runs each,
     bench/results/profile_step_malloc_{default,kept}_{1,2}.json) a training step 22.4-23.3 s →
-    19.3-21.3 s; the demo (docs/speed.md) 627 → 530 s, the same adapter bytes and records. Applied
+    19.3-21.3 s; the demo (docs/speed.md) 627 → 526 s, the same adapter bytes and records. Applied
     after torch is imported it saved about half as much, so the CLI applies it first. The resident
     set stays near its peak instead of shrinking between steps (+0.5-1 GB there).
 

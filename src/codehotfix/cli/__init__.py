@@ -134,12 +134,6 @@ def _usage_message(e: UsageError) -> str:
 LONG_RUNNING = frozenset({"serve", "watch"})
 
 
-def _keep_freed_memory() -> None:
-    from codehotfix.runtime import keep_freed_memory
-
-    keep_freed_memory()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point of the ``codehotfix`` script.
 
@@ -153,7 +147,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = next((a for a in argv if not a.startswith("-")), None)
     if command not in LONG_RUNNING:
-        _keep_freed_memory()
+        from codehotfix import runtime  # torch-free: set before any command imports torch
+
+        runtime.keep_freed_memory()
     try:
         status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
     except (CodehotfixError, KeyError, OSError, UsageError, ClickException) as e:

@@ -13,7 +13,7 @@ it: ``bench/check_claims.py`` recomputes published numbers through them where to
 
 from __future__ import annotations
 
-import importlib
+from codehotfix.extras import lazy_exports
 
 _EXPORTS = {"classify": "classify", "first_line": "classify", "Completions": "generation",
             "generate_completions": "generation", "compare": "rates", "evaluate_cases": "rates",
@@ -22,9 +22,4 @@ _EXPORTS = {"classify": "classify", "first_line": "classify", "Completions": "ge
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value  # once loaded, a plain attribute
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

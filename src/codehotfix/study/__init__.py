@@ -13,7 +13,7 @@ tables through it where torch is not installed).
 
 from __future__ import annotations
 
-import importlib
+from codehotfix.extras import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("breakdown", "breakdown_markdown"), "breakdown"),
@@ -27,9 +27,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value  # once loaded, a plain attribute
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
