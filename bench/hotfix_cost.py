@@ -23,13 +23,22 @@ up to the end of that epoch. Tokens (and FLOPs) come from one forward hook on ev
 transformer body (``bench.common.PassCounter``), so every batch counts, kl_corpus and reference
 passes included. Peak RSS is sampled every 50 ms from before the load. The ratios to codehotfix are
 printed per seed and as median and min–max over seeds. Writes bench/results/hotfix_cost.json and .md
-(``--tiny``: hotfix_cost--tiny.*); refuses to overwrite earlier results without --force.
+(``--tiny``: hotfix_cost--tiny.*).
+
+Resumable, because the whole run takes hours on a CPU: each (seed, system) row is written to
+``<out>.runs/seed<S>-<system>.json`` the moment it is measured, with the settings it ran under. A
+later run with the same settings reuses the rows it finds (``--seeds 0`` today and ``--seeds 1,2``
+tomorrow make one three-seed table; a run cut short loses only the system it was in) and tables
+every row of the folder. A row measured under other settings (cases, target, cap, dtype, …) stops
+the run with its file named: pass --force to start over or --out elsewhere. An older result without
+a rows folder is not overwritten without --force either.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -266,6 +275,57 @@ def _flops_at(epoch: dict[str, Any], n: int, n_lora: int) -> float:
     return training_flops(n, n_lora, t["train_tokens_real"], t["ref_tokens_real"])
 
 
+# --------------------------------------------------------------------------- rows kept per (seed, system)
+
+def runs_dir(out: Path) -> Path:
+    """Where each measured (seed, system) row is kept (``hotfix_cost.json`` → ``hotfix_cost.runs/``)."""
+    return out.with_name(out.stem + ".runs")
+
+
+def settings(args: argparse.Namespace, spec: str, dtype: str, train: Sequence[HotfixCase],
+             test: Sequence[HotfixCase]) -> dict[str, Any]:
+    """What must be equal for rows of different invocations to share one table."""
+    return {"model": spec if not args.tiny else "tiny-random-qwen2", "dtype": dtype, "tiny": args.tiny,
+            "train_ids": [c.id for c in train], "test_ids": [c.id for c in test],
+            "targets": [str(t) for t in args.targets], "max_epochs": args.max_epochs, "patience": args.patience,
+            "overrides": list(args.overrides), "paper_micro_batch": args.paper_micro_batch, "dpo_lr": args.dpo_lr,
+            "threads": args.threads, "split_seed": args.split_seed,
+            "systems": list(args.systems)}  # the order each seed shuffles (a row's position depends on it)
+
+
+def kept_rows(folder: Path, want: dict[str, Any]) -> dict[tuple[int, str], dict[str, Any]]:
+    """The rows already measured in ``folder``, by (seed, system).
+
+    Raises:
+        CodehotfixError: naming the first row file whose settings differ from ``want`` (and how).
+    """
+    from codehotfix.files import read_json
+
+    rows = {}
+    for path in sorted(folder.glob("seed*-*.json")):
+        try:
+            saved = read_json(path)
+            got, row = saved["settings"], saved["row"]
+            key = (int(row["seed"]), str(row["system"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CodehotfixError(f"{path}: not a hotfix_cost row ({e}); move it away or pass --force") from None
+        differ = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        if differ:
+            raise CodehotfixError(f"{path}: measured with other settings ({', '.join(differ)} differ); pass --force "
+                                  f"to start over or --out elsewhere")
+        rows[key] = row
+    return rows
+
+
+def keep_row(folder: Path, row: dict[str, Any], want: dict[str, Any]) -> None:
+    from bench.common import environment
+    from codehotfix.files import write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / f"seed{row['seed']}-{row['system']}.json",
+               {"settings": want, "environment": environment(), "row": row})
+
+
 def measure_system(name: str, run: _Run, seed: int, position: int, matmul: float) -> dict[str, Any]:
     """Runs one system for one seed from a fresh load under the RSS sampler; returns its result row."""
     release_memory()
@@ -413,7 +473,11 @@ def _headline(summary: Sequence[dict[str, Any]]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     out = result_path("hotfix_cost", args.tiny, args.out)
-    check_writable(out, args.force)
+    rows_dir = runs_dir(out)
+    if args.force and rows_dir.is_dir():
+        shutil.rmtree(rows_dir)
+    elif not rows_dir.is_dir():
+        check_writable(out, args.force)  # a result from before rows were kept
     import transformers
 
     transformers.logging.set_verbosity_error()
@@ -436,14 +500,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     size = 256 if args.tiny else 2048  # one 2048² bf16 product can take seconds on a CPU without bf16 units
     matmul = {name: measure_matmul_flops(getattr(torch, name), size=size, seconds=args.matmul_seconds)
               for name in ("bfloat16", "float32")}
+    want = settings(args, spec, dtype, train, test)
+    kept = kept_rows(rows_dir, want)  # before any work: a mismatch fails fast
     probe = EffectProbe(test, args.targets)
     run = _Run(args, spec, train, probe, max_length)
-    rows, orders = [], {}
     for seed in args.seeds:
         order = list(args.systems)
         random.Random(seed).shuffle(order)  # no system always runs first (warm caches, heap growth)
-        orders[seed] = order
-        rows += [measure_system(name, run, seed, position, matmul[dtype]) for position, name in enumerate(order)]
+        for position, name in enumerate(order):
+            if (seed, name) in kept:
+                print(f"[hotfix_cost] seed {seed}, #{position + 1} {name}: kept from {rows_dir}", flush=True)
+                continue
+            row = measure_system(name, run, seed, position, matmul[dtype])
+            row["matmul_flops_per_s"] = matmul[dtype]
+            keep_row(rows_dir, row, want)
+            kept[(seed, name)] = row
+    # Every kept row, the ones of earlier invocations too, in (seed, position) order.
+    rows = sorted((r for r in kept.values() if r["system"] in args.systems), key=lambda r: (r["seed"], r["position"]))
+    seeds = sorted({r["seed"] for r in rows})
+    orders = {seed: [r["system"] for r in rows if r["seed"] == seed] for seed in seeds}
     summary = summarize(rows, args.systems)
     md = report(rows, summary, args.targets, matmul, dtype)
     for line in _headline(summary):
@@ -454,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "dtype": dtype, "cases": source, "train_cases": len(train), "test_cases": len(test),
         "train_ids": [c.id for c in train], "test_ids": [c.id for c in test],
         "targets": [str(t) for t in args.targets], "max_epochs": args.max_epochs, "patience": args.patience,
-        "seeds": args.seeds, "split_seed": args.split_seed, "orders": {str(k): v for k, v in orders.items()},
+        "seeds": seeds, "split_seed": args.split_seed, "rows_dir": str(rows_dir), "orders": {str(k): v for k, v in orders.items()},
         "matmul_flops_per_s": matmul, "base_effect": probe.base, "systems": rows, "summary": summary,
         "time_definition": "seconds from 'base model loaded' to the end of the first epoch meeting every target, "
                            "minus the effect-measurement time",

@@ -69,10 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("overrides", nargs="*", help="study overrides key.path=value for every folder")
     args = ap.parse_args(argv)
-    if not args.table_only:
-        # Before torch is imported, as the CLI's batch commands do (codehotfix.runtime says why).
-        from codehotfix.runtime import keep_freed_memory
-        keep_freed_memory()
     if str(REPO / "bench/study") not in sys.path:
         sys.path.insert(0, str(REPO / "bench/study"))
     from curve_table import write_curve_table  # noqa: E402  (bench/study is not a package)

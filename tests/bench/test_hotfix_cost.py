@@ -4,6 +4,7 @@ every batch) on hand-made inputs and the tiny model, and the whole script end to
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import hotfix_cost  # noqa: E402
 from bench.common import PassCounter, parse_targets, spread  # noqa: E402
+from codehotfix.errors import CodehotfixError  # noqa: E402
 
 TARGET = parse_targets(["prefers_fixed>=0.9"])
 
@@ -109,3 +111,36 @@ def test_tiny_end_to_end_three_seeds(tmp_path):
     assert summary["codehotfix"]["epoch_ratio"]["median"] == pytest.approx(1.0)
     assert summary["trl_dpo"]["epoch_ratio"]["n"] == 3
     assert "Ratios to codehotfix over seeds" in out.with_suffix(".md").read_text()
+
+
+def test_rows_are_kept_per_seed_and_system_and_a_later_run_adds_to_them(tmp_path, monkeypatch):
+    """--seeds 0 then --seeds 0,1: the second run measures only seed 1 and tables both; a run under
+    other settings stops naming the kept row's file; --force starts over."""
+    out = tmp_path / "cost.json"
+    common = ["--tiny", "--threads", "1", "--out", str(out), "--systems", "codehotfix", "--max-epochs", "1"]
+    first = hotfix_cost.main([*common, "--seeds", "0"])
+    kept = hotfix_cost.runs_dir(out) / "seed0-codehotfix.json"
+    assert kept.is_file() and first["seeds"] == [0]
+
+    measured = []
+    real = hotfix_cost.measure_system
+    monkeypatch.setattr(hotfix_cost, "measure_system",
+                        lambda name, run, seed, *a: measured.append((seed, name)) or real(name, run, seed, *a))
+    second = hotfix_cost.main([*common, "--seeds", "0,1"])
+    assert measured == [(1, "codehotfix")]
+    assert second["seeds"] == [0, 1] and [r["seed"] for r in second["systems"]] == [0, 1]
+    assert second["systems"][0] == json.loads(json.dumps(first["systems"][0]))  # the kept row, as measured
+
+    with pytest.raises(CodehotfixError, match=r"seed0-codehotfix\.json: measured with other settings \(max_epochs"):
+        hotfix_cost.main([*common[:-1], "2", "--seeds", "0"])
+    measured.clear()
+    hotfix_cost.main([*common, "--seeds", "1", "--force"])
+    assert measured == [(1, "codehotfix")] and not kept.exists()
+
+
+def test_an_older_result_without_rows_is_not_overwritten(tmp_path):
+    out = tmp_path / "cost.json"
+    out.write_text("{}")
+    with pytest.raises(CodehotfixError, match="already holds results"):
+        hotfix_cost.main(["--tiny", "--out", str(out), "--systems", "codehotfix"])
+    assert out.read_text() == "{}"

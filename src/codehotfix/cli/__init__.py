@@ -130,7 +130,8 @@ def _usage_message(e: UsageError) -> str:
     return f"{path}: {what} (see '{path} --help')"
 
 
-# Commands that run for days: they keep glibc's default of returning freed memory to the kernel.
+# Commands that run for days: they keep glibc's default of returning freed memory to the kernel even
+# when CODEHOTFIX_KEEP_FREED_MEMORY asks the batch commands not to (codehotfix.runtime).
 LONG_RUNNING = frozenset({"serve", "watch"})
 
 
@@ -149,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if command not in LONG_RUNNING:
         from codehotfix import runtime  # torch-free: set before any command imports torch
 
-        runtime.keep_freed_memory()
+        runtime.keep_freed_memory_if_asked()
     try:
         status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
     except (CodehotfixError, KeyError, OSError, UsageError, ClickException) as e:
