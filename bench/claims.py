@@ -103,8 +103,7 @@ def _curve_holm(folder: str, sizes: Sequence[str]) -> tuple:
 D = "docs/results/demo"  # the demo run of 2026-12-02: per-case base_eval/hotfix_eval, split, summary, manifest
 DS = "docs/results/demo-speed"  # the demo before/after one pass per context, one machine: {before,after}/
 DB = "docs/results/demo-speed-bf16"  # the demo before/after the output-head fix, one bf16 machine: {before,after}/
-PH = "bench/results/profile_step_head_"
-MR = "bench/results/malloc_rss"  # resident memory per step with glibc keeping freed memory (kept, kept_trim)  # profile_step before/after that fix: {float32_before,bf16_before,bf16_after}.json
+PH = "bench/results/profile_step_head_"  # profile_step before/after that fix: {float32_before,bf16_before,bf16_after}.json
 SPLIT_FAMILY = ("label=fixed", "label=buggy", "label=other", "toward=fixed", "toward=buggy", "valid", "label=fixed&valid")
 WINDOW_FAMILY = ("label=fixed", "label=buggy", "label=other", "contains_fixed", "contains_buggy")
 
@@ -173,15 +172,11 @@ README = [
            "demo_phases"),
     _claim("demo-phases-after", "README.md", "| output head fixed | {n} | {n} | {n} | {n} | {n} | {n} |",
            DB + "/after/summary.json", "demo_phases"),
-    _claim("demo-phases-kept-memory", "README.md",
-           "| freed memory kept, too (opt-in) | {n} | {n} | {n} | {n} | {n} | {n} |",
+    _claim("demo-phases-kept-memory", "README.md", "| freed memory kept, too | {n} | {n} | {n} | {n} | {n} | {n} |",
            DB + "/kept-memory/summary.json", "demo_phases"),
-    _claim("demo-minutes", "README.md", "That is {n} → {n} minutes by default, against a goal of 5, and {n} with",
+    _claim("demo-minutes", "README.md", "That is {n} → {n} → {n} minutes against a goal of 5",
            ("multi", ("demo_minutes", DB + "/before/summary.json"), ("demo_minutes", DB + "/after/summary.json"),
             ("demo_minutes", DB + "/kept-memory/summary.json"))),
-    _claim("malloc-kept-oom", "README.md", "went through {n} steps, its resident set\nrising to {n} MB",
-           ("multi", ("value", MR + "/kept.json", "steps.__len__"),
-            ("agg", MR, "max", *[("value", MR + "/kept.json", f"steps.{i}.rss_mb") for i in range(27)]))),
     _claim("demo-training-head-fix", "README.md", "Training fell from {n} s to {n} s. Second ({n} s)",
            ("multi", ("value", DB + "/before/summary.json", "seconds.training"),
             ("value", DB + "/after/summary.json", "seconds.training"),
@@ -766,14 +761,6 @@ SPEED = [
     _claim("speed-malloc-steps", "docs/speed.md", "| glibc's default | {n} | {n} |\n| freed memory kept | {n} | {n} |",
            ("multi", *[("value", f"bench/results/profile_step_malloc_{v}_{i}.json", "mean.total")
                        for v in ("default", "kept") for i in (1, 2)])),
-    _claim("speed-malloc-oom", "docs/speed.md", "jumped from {n} to {n} MB at step {n}, the process recorded {n} steps",
-           ("multi", ("value", MR + "/kept.json", "steps.22.rss_mb", "steps.23.rss_mb", "steps.23.step"),
-            ("value", MR + "/kept.json", "steps.__len__"))),
-    _claim("speed-malloc-trim", "docs/speed.md", "kept it at {n} MB or\nless between steps but took the gain away: "
-           "steps 2–14 took {n} s against {n} s kept",
-           ("multi", ("agg", MR, "max", *[("value", MR + "/kept_trim.json", f"steps.{i}.rss_mb") for i in range(14)]),
-            ("difference", MR + "/kept_trim.json", "steps.13.t", "steps.0.t"),
-            ("difference", MR + "/kept.json", "steps.13.t", "steps.0.t"))),
     _claim("speed-malloc-step-range", "docs/speed.md", "({n} to {n} s with the default)",
            ("multi", ("agg", ".", "min", *[("value", f"bench/results/profile_step_malloc_default_{i}.json",
                                               f"per_step.{j}.total") for i in (1, 2) for j in (0, 1, 2)]),

@@ -25,10 +25,10 @@ import sys
 
 from codehotfix.runtime import keep_freed_memory
 
-# Before torch is imported, as the CLI does it when asked: applied after torch's import, the same
-# setting saved less (docs/speed.md, "Freed memory kept").
-MALLOC = ("kept" if "--keep-freed-memory" in sys.argv and __name__ == "__main__" and keep_freed_memory()
-          else "default")
+# Before torch is imported, as the CLI does it: applied after torch's import, the same setting saved
+# less (docs/speed.md, "Freed memory kept").
+MALLOC = ("default" if "--default-malloc" in sys.argv or __name__ != "__main__"
+          else "kept" if keep_freed_memory() else "default (not glibc)")
 
 import argparse  # noqa: E402 -- after the allocator setting above
 import json  # noqa: E402
@@ -144,8 +144,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' (repeatable)")
     ap.add_argument("--no-eval", action="store_true", help="profile the training step only")
-    ap.add_argument("--keep-freed-memory", action="store_true",
-                    help="glibc keeps freed memory (codehotfix.runtime; the CLI's CODEHOTFIX_KEEP_FREED_MEMORY)")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc as it is (the CLI's batch commands keep freed memory: codehotfix.runtime)")
     args = ap.parse_args()
     cfg = load_config(None, args.set)
     torch.manual_seed(0)

@@ -225,3 +225,36 @@ def test_trainer_runs_any_model_loss_and_batches():
                      check=fail_at_third)
     with pytest.raises(RuntimeError, match="stop at 3"):
         broken.fit(lambda epoch: [[0, 1], [2, 3]], epochs=3)
+
+
+def test_a_case_with_a_line_over_the_limit_is_left_out_named_and_recorded(tiny_tokenizer, tiny_cases, caplog,
+                                                                          monkeypatch):
+    """A generated 'line' of thousands of tokens would make its batch's logits tens of GB: training
+    leaves it out, logs its id, records it in the result, and trains the same as without it."""
+    import logging
+
+    from codehotfix.data.cases import HotfixCase
+    from codehotfix.errors import DataError
+    from codehotfix.training import loop
+    from tiny_model import build_tiny_model
+
+    monkeypatch.setattr(loop, "LINE_TOKEN_LIMIT", 40)  # the tiny tokenizer's lines are short
+    blob = HotfixCase(id="blob/0", prefix="TABLE = \\\n", buggy='    "' + "ab&" * 200 + '"',
+                      fixed='    "' + "ab&" * 199 + 'c"', group="blob")
+    cfg = load_config(overrides=["training.epochs=1", "training.batch_size=2", "objectives=[{name: fixed_ce}]"])
+
+    def train(cases):
+        torch.manual_seed(0)
+        model = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
+        return model, train_adapter(model, tiny_tokenizer, cases, cfg, progress=False)
+
+    with caplog.at_level(logging.WARNING, logger="codehotfix.training.loop"):
+        with_blob, result = train([*tiny_cases, blob])
+    assert [r["id"] for r in result.left_out] == ["blob/0"] and result.left_out[0]["buggy_tokens"] > 40
+    assert "leaves out 1 of 5 cases" in caplog.text and "blob/0" in caplog.text
+    without, clean = train(tiny_cases)
+    assert clean.left_out == [] and clean.steps == result.steps
+    for (name, a), (_, b) in zip(with_blob.named_parameters(), without.named_parameters()):
+        assert torch.equal(a, b), name
+    with pytest.raises(DataError, match="every training case has a line over 40 tokens: blob/0"):
+        train([blob])

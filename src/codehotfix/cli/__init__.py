@@ -130,8 +130,7 @@ def _usage_message(e: UsageError) -> str:
     return f"{path}: {what} (see '{path} --help')"
 
 
-# Commands that run for days: they keep glibc's default of returning freed memory to the kernel even
-# when CODEHOTFIX_KEEP_FREED_MEMORY asks the batch commands not to (codehotfix.runtime).
+# Commands that run for days: they keep glibc's default of returning freed memory to the kernel.
 LONG_RUNNING = frozenset({"serve", "watch"})
 
 
@@ -150,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if command not in LONG_RUNNING:
         from codehotfix import runtime  # torch-free: set before any command imports torch
 
-        runtime.keep_freed_memory_if_asked()
+        runtime.keep_freed_memory()
     try:
         status = app(args=argv, prog_name="codehotfix", standalone_mode=False)
     except (CodehotfixError, KeyError, OSError, UsageError, ClickException) as e:
