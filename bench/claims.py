@@ -1260,7 +1260,7 @@ CURVE = [_curve_row(CP, split, size) for split in ("grouped", "within") for size
 
 
 CJ = "bench/results/curve_manysstubs4j"  # the Java learning curve (study.md section 4b)
-_CJ_SIZES = (("32", 3), ("128", 3), ("512", 2))
+_CJ_SIZES = (("32", 3), ("128", 3), ("512", 3))
 _CJ_BETWEEN = _curve_keys([size for size, _ in _CJ_SIZES])
 _CJ_STUDY = CJ + "/grouped-n512-s1/study.json"
 _CJ_STUDY_W = CJ + "/within-n512-s1/study.json"
@@ -1273,14 +1273,16 @@ CURVE_JAVA = [_curve_row(CJ, split, size, "Java, ") for split in ("grouped", "wi
            ("multi", ("value", _CJ_STUDY_W, "data.split.groups_on_both_sides"), ("value", _CJ_STUDY_W, "data.split.n_train"),
             ("value", _CJ_STUDY_W, "data.split.n_test"))),
     _claim("curve-java-keys", "docs/study.md", "({n} keys for the data's 100 projects", _CJ_STUDY, "value", "data.split.n_groups"),
-    _claim("curve-java-steps", "docs/study.md", "Sizes 32, 128 and 512 training fixes ({n},\n{n} and {n} steps), {n} seeds at 32 and 128, {n} at 512",
+    _claim("curve-java-steps", "docs/study.md", "Sizes 32, 128 and 512 training fixes ({n},\n{n} and {n} steps), {n} seeds at every size",
            ("multi", ("curve", CJ, "grouped", "32", "", "", "training.steps"), ("curve", CJ, "grouped", "128", "", "", "training.steps"),
             ("curve", CJ, "grouped", "512", "", "", "training.steps"),
-            ("curve", CJ, "grouped", "128", "split", "fixed", "seeds_done.__len__"),
-            ("curve", CJ, "grouped", "512", "split", "fixed", "seeds_done.__len__"))),
+            ("agg", CJ, "min", *[("curve", CJ, split, size, "split", "fixed", "seeds_done.__len__")
+                                 for split in ("grouped", "within") for size, _ in _CJ_SIZES]))),
+    _claim("curve-java-left-out", "docs/study.md", "string literal of {n} tokens", CJ + "/grouped-n512-s2/cells/"
+           + "lora--learn_unlearn--s2--9274e60efe.json", "value", "train.left_out.0.fixed_tokens"),
     _claim("curve-java-512-time", "docs/study.md", "a\n512-fix hotfix took {n}–{n} s here",
-           ("multi", ("agg", CJ, "min", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 14, 15)]),
-            ("agg", CJ, "max", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 14, 15)]))),
+           ("multi", ("agg", CJ, "min", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 8, 15, 16, 17)]),
+            ("agg", CJ, "max", *[("value", f"{CJ}/curve.json", f"training.{i}.wall_seconds") for i in (6, 7, 8, 15, 16, 17)]))),
     _claim("curve-java-512-toward", "docs/study.md", "512 fixes {n} → {n}, interval {n} to {n})", CJ, "curve", "grouped", "512",
            "split", "toward_fixed", "base.rate", "mean_rate", "pooled.change_ci.0", "pooled.change_ci.1"),
     _claim("curve-java-gains", "docs/study.md", "({n} gained, {n} lost over the {n} hotfixes; within projects {n} and {n})",
