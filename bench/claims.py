@@ -116,7 +116,21 @@ def _split_row(label: str, outcome: str) -> Claim:
                    ("demo_holm", D, "split", outcome, *SPLIT_FAMILY)))
 
 
+DEMO_SEEDS = ("docs/results/demo-clean-clone", "docs/results/demo-seed1", "docs/results/demo-seed2")
+_SEED_COLUMNS = (("split", "toward=fixed"), ("split", "label=fixed"), ("split", "label=buggy"), ("line", "label=fixed"),
+                 ("window", "contains_fixed"), ("split", "valid"))
+
+
+def _seed_row(seed: int) -> Claim:
+    """A row of the README's three-seed demo table: per column before → after (gained/lost, McNemar p)."""
+    quote = f"| {seed} | " + " | ".join(["{n} → {n} ({n}/{n}, p = {n})"] * len(_SEED_COLUMNS)) + " |"
+    return _claim(f"demo-seed-{seed}", "README.md", quote,
+                  ("multi", *[("demo_greedy_pick", DEMO_SEEDS[seed], event, outcome, 1, 4, 7, 8, 9)
+                              for event, outcome in _SEED_COLUMNS]))
+
+
 README = [
+    *[_seed_row(seed) for seed in range(len(DEMO_SEEDS))],
     _claim("demo-targets", "README.md", "That\n  gave {n} of {n} topics.", D + "/split.json", "value",
            "selection.targets.__len__", "selection.topics.__len__"),
     _claim("demo-steps", "README.md", "1 epoch at lr 1e-3, {n} steps.", D + "/hotfix_manifest.json", "value", "steps"),
