@@ -131,6 +131,8 @@ def _seed_row(seed: int) -> Claim:
 
 README = [
     *[_seed_row(seed) for seed in range(len(DEMO_SEEDS))],
+    _claim("demo-three-events-total", "README.md", "the clean-clone run of\nthe three-seed table took {n} s in all",
+           DEMO_SEEDS[0] + "/summary.json", "value", "seconds.total"),
     _claim("demo-targets", "README.md", "That\n  gave {n} of {n} topics.", D + "/split.json", "value",
            "selection.targets.__len__", "selection.topics.__len__"),
     _claim("demo-steps", "README.md", "1 epoch at lr 1e-3, {n} steps.", D + "/hotfix_manifest.json", "value", "steps"),
