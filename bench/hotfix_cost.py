@@ -62,6 +62,7 @@ from bench.common import (  # noqa: E402
     Timer,
     build_tiny_model,
     check_writable,
+    environment,
     flops_summary,
     format_spread,
     forward_params,
@@ -77,6 +78,7 @@ from bench.common import (  # noqa: E402
 )
 from codehotfix.data.cases import HotfixCase  # noqa: E402
 from codehotfix.errors import CodehotfixError, ConfigError  # noqa: E402
+from codehotfix.files import read_json, write_json  # noqa: E402
 
 SYSTEMS = ("codehotfix", "paper_recipe", "trl_dpo")
 DEFAULT_TARGET = "prefers_fixed>=0.9"
@@ -299,8 +301,6 @@ def kept_rows(folder: Path, want: dict[str, Any]) -> dict[tuple[int, str], dict[
     Raises:
         CodehotfixError: naming the first row file whose settings differ from ``want`` (and how).
     """
-    from codehotfix.files import read_json
-
     rows = {}
     for path in sorted(folder.glob("seed*-*.json")):
         try:
@@ -318,9 +318,6 @@ def kept_rows(folder: Path, want: dict[str, Any]) -> dict[tuple[int, str], dict[
 
 
 def keep_row(folder: Path, row: dict[str, Any], want: dict[str, Any]) -> None:
-    from bench.common import environment
-    from codehotfix.files import write_json
-
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"seed{row['seed']}-{row['system']}.json",
                {"settings": want, "environment": environment(), "row": row})
@@ -495,13 +492,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     set_threads(args.threads)
     dtype = str(resolve_dtype(args.dtype)).replace("torch.", "")
+    want = settings(args, spec, dtype, train, test)
+    kept = kept_rows(rows_dir, want)  # before the matmul reference and any training: a mismatch fails fast
     print(f"[hotfix_cost] {len(train)} training, {len(test)} held-out cases from {source}; model {spec} ({dtype}), "
           f"{torch.get_num_threads()} threads, seeds {args.seeds}; measuring matmul FLOP/s …", flush=True)
     size = 256 if args.tiny else 2048  # one 2048² bf16 product can take seconds on a CPU without bf16 units
     matmul = {name: measure_matmul_flops(getattr(torch, name), size=size, seconds=args.matmul_seconds)
               for name in ("bfloat16", "float32")}
-    want = settings(args, spec, dtype, train, test)
-    kept = kept_rows(rows_dir, want)  # before any work: a mismatch fails fast
     probe = EffectProbe(test, args.targets)
     run = _Run(args, spec, train, probe, max_length)
     for seed in args.seeds:

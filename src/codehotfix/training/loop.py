@@ -98,11 +98,12 @@ def _within_line_limit(encoded: list[EncodedCase]) -> tuple[list[EncodedCase], l
     Raises:
         DataError: no case fits.
     """
-    keep = [e for e in encoded if max(len(e.fixed), len(e.buggy)) <= LINE_TOKEN_LIMIT]
-    left_out = [{"id": e.case_id, "fixed_tokens": len(e.fixed), "buggy_tokens": len(e.buggy)}
-                for e in encoded if max(len(e.fixed), len(e.buggy)) > LINE_TOKEN_LIMIT]
+    keep, long = [], []
+    for e in encoded:
+        (long if max(len(e.fixed), len(e.buggy)) > LINE_TOKEN_LIMIT else keep).append(e)
+    left_out = [{"id": e.case_id, "fixed_tokens": len(e.fixed), "buggy_tokens": len(e.buggy)} for e in long]
     if left_out:
-        what = ", ".join(f"{r['id']} ({max(r['fixed_tokens'], r['buggy_tokens'])} tokens)" for r in left_out[:5])
+        what = ", ".join(f"{e.case_id} ({max(len(e.fixed), len(e.buggy))} tokens)" for e in long[:5])
         more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
         if not keep:
             raise DataError(f"every training case has a line over {LINE_TOKEN_LIMIT} tokens: {what}{more}")
