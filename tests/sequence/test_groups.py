@@ -5,7 +5,7 @@ import pytest
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.packs import load_pack
 from codehotfix.errors import DataError
-from codehotfix.sequence import groups_from_cases, groups_from_pack
+from codehotfix.sequence import collect_groups, groups_from_cases, groups_from_pack
 
 
 def _case(i, repo):
@@ -39,3 +39,19 @@ def test_cases_grouped_by_repository_leave_out_a_group_without_a_held_out_contex
         groups_from_cases(cases, by="source.repo", names=["zzz"])
     with pytest.raises(DataError, match="two or more"):
         groups_from_cases([_case(0, "a")], by="source.repo")
+
+
+def test_group_size_keeps_a_seeded_sample_of_each_large_group_and_leaves_the_pack_whole():
+    cases = [_case(i, "big") for i in range(30)] + [_case(100 + i, "small") for i in range(4)]
+    groups = groups_from_cases(cases, by="source.repo", group_size=10, test_fraction=0.4, seed=3)
+    assert [len(g.train) + len(g.test) for g in groups] == [10, 4]
+    again = groups_from_cases(cases, by="source.repo", group_size=10, test_fraction=0.4, seed=3)
+    assert again == groups  # same seed, same sample and split
+    alone = groups_from_cases(cases[:30], by="source.repo", group_size=10, test_fraction=0.4, seed=3)
+    assert alone[0] == groups[0]  # a group's sample does not depend on the other groups
+    other = groups_from_cases(cases, by="source.repo", group_size=10, test_fraction=0.4, seed=4)
+    assert {c.id for c in other[0].train + other[0].test} != {c.id for c in groups[0].train + groups[0].test}
+    mixed = collect_groups("default", [cases], by="source.repo", group_size=5, limit=42, seed=0)
+    assert [len(g.train) + len(g.test) for g in mixed[40:]] == [10, 5]  # a pack topic stays at its 10
+    with pytest.raises(DataError, match="at least 2"):
+        groups_from_cases(cases, by="source.repo", group_size=1)

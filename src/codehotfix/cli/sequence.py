@@ -2,7 +2,8 @@
 
     codehotfix sequence --out runs/seq --steps 10                           # the default pack's first 10 topics
     codehotfix sequence --out runs/seq --pack none --cases mined.jsonl --by source.repo --strategies stacked,continual
-    codehotfix sequence --out runs/seq --cases mined.jsonl --by source.repo --steps 50   # 41 topics + 9 repositories
+    codehotfix sequence --out runs/seq --cases mined.jsonl --by source.repo --group-size 10 --steps 50
+                                                                        # 41 topics + 9 repositories, 10 fixes each
     codehotfix sequence --out runs/seq --steps 50 --measure-every 5 --humaneval 20 --allow-exec --locality 32
 """
 
@@ -35,6 +36,9 @@ def sequence_cmd(
     topics: List[str] = typer.Option([], "--topic", help="Only these groups, in this order (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", callback=at_least(1), help="Hotfixes in the sequence "
                                         "(the first N groups; default: all)."),
+    group_size: Optional[int] = typer.Option(None, "--group-size", callback=at_least(2),
+                                             help="With --cases: keep at most N cases of each group (a seeded "
+                                             "sample), so a mined repository costs what a pack topic costs."),
     test_fraction: float = typer.Option(0.4, "--test-fraction", callback=finite,
                                         help="Share of each group's contexts held out."),
     strategies: str = typer.Option("stacked,merged_svd,continual,retrained", "--strategies",
@@ -69,7 +73,8 @@ def sequence_cmd(
                           locality=locality, side_effects_every_step=every_step)
     cfg = load_config(config, overrides or [])
     groups = collect_groups(None if pack == "none" else pack, [load_cases(c, fmt) for c in cases], by=by,
-                            names=topics or None, limit=steps, test_fraction=test_fraction, seed=seed)
+                            names=topics or None, limit=steps, test_fraction=test_fraction, seed=seed,
+                            group_size=group_size)
     table = run_sequence(groups, out, cfg=cfg, opts=opts, model=model, restart=restart, progress=progress,
                          device=device, threads=threads)
     last = {s: t["curve"][-1] for s, t in table["strategies"].items() if t["curve"]}

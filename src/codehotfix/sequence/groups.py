@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -71,9 +72,26 @@ def _split_groups(cases: Sequence[HotfixCase], order: Sequence[str], test_fracti
     return groups
 
 
+def _capped(cases: Sequence[HotfixCase], size: int, seed: int) -> list[HotfixCase]:
+    """At most ``size`` cases of each group, a seeded sample per group (input order kept): a group's
+    sample depends only on its own cases, its name and the seed, like its split."""
+    by_group: dict[str, list[HotfixCase]] = {}
+    for c in cases:
+        by_group.setdefault(c.group, []).append(c)
+    kept: set[str] = set()
+    for name, members in by_group.items():
+        if len(members) > size:
+            pool = sorted(c.id for c in members)
+            kept.update(random.Random(f"{seed}:group-size:{name}").sample(pool, size))
+            logger.info("sequence: group %r keeps %d of its %d cases (group size %d)", name, size, len(members), size)
+        else:
+            kept.update(c.id for c in members)
+    return [c for c in cases if c.id in kept]
+
+
 def groups_from_cases(cases: Sequence[HotfixCase], *, by: str = "group", test_fraction: float = 0.4,
                       seed: int = 0, names: Sequence[str] | None = None,
-                      limit: int | None = None) -> list[HotfixGroup]:
+                      limit: int | None = None, group_size: int | None = None) -> list[HotfixGroup]:
     """The sequence's hotfixes from a cases file, one per value of ``by``, in order of first appearance.
 
     Args:
@@ -83,6 +101,9 @@ def groups_from_cases(cases: Sequence[HotfixCase], *, by: str = "group", test_fr
         seed: seeds each group's split.
         names: only these groups, in this order.
         limit: only the first ``limit`` groups (after ``names``).
+        group_size: keep at most this many cases of each group (a seeded sample, before the split), so
+            a hotfix from a large group (a mined repository's hundreds of fixes) costs what a pack
+            topic costs.
 
     Raises:
         DataError: no group with a held-out context, or a name in ``names`` that no case has.
@@ -94,6 +115,10 @@ def groups_from_cases(cases: Sequence[HotfixCase], *, by: str = "group", test_fr
             logger.warning("sequence: case %r has no %s; left out", c.id, by)
             continue
         keyed.append(dataclasses.replace(c, group=key))
+    if group_size is not None:
+        if group_size < 2:
+            raise DataError(f"group size {group_size}: a group needs at least 2 cases (one to hold out)")
+        keyed = _capped(keyed, group_size, seed)
     order = list(dict.fromkeys(c.group for c in keyed))
     if names:
         missing = [n for n in names if n not in order]
@@ -116,16 +141,17 @@ def groups_from_pack(pack: str = "default", *, topics: Sequence[str] | None = No
 
 def collect_groups(pack: str | None, case_sets: Sequence[Sequence[HotfixCase]], *, by: str = "group",
                    names: Sequence[str] | None = None, limit: int | None = None, test_fraction: float = 0.4,
-                   seed: int = 0) -> list[HotfixGroup]:
+                   seed: int = 0, group_size: int | None = None) -> list[HotfixGroup]:
     """The pack's topics (unless ``pack`` is None), then each case set's groups, as one sequence: how
-    N grows past a pack's topics (e.g. the 41 topics plus mined repositories).
+    N grows past a pack's topics (e.g. the 41 topics plus mined repositories). ``group_size`` caps the
+    case sets' groups (``groups_from_cases``); the pack's topics stay whole.
 
     Raises:
         DataError: two sources share a group name (rename one), or ``names`` lists an unknown group.
     """
     groups = groups_from_pack(pack, test_fraction=test_fraction, seed=seed) if pack else []
     for cases in case_sets:
-        groups += groups_from_cases(cases, by=by, test_fraction=test_fraction, seed=seed)
+        groups += groups_from_cases(cases, by=by, test_fraction=test_fraction, seed=seed, group_size=group_size)
     seen: set[str] = set()
     for g in groups:
         if g.name in seen:
