@@ -319,7 +319,9 @@ def _hotfix_parts(adapter: str | Path | None, hotfix: EvalHotfix | None, guard: 
                       "prompts_changed": sum(r["prompt_changed"] for r in result["cases"])})
     if guard is not None:
         transform = hotfix.transform() if hotfix is not None else None
-        for rec, case in zip(result["cases"], cases):
+        by_id = {c.id: c for c in cases}  # by id: evaluation may leave out cases (result["left_out"])
+        for rec in result["cases"]:
+            case = by_id[rec["id"]]
             rec["guard_matched"] = bool(guard.matching_cases(transform(case.prefix) if transform else case.prefix))
         parts.append({**guard.info(), "source": hotfix.guard_source if hotfix else None,
                       "cases_checksum": cases_checksum(guard.cases),

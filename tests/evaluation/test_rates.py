@@ -133,3 +133,34 @@ def test_greedy_line_event_equals_a_separate_line_generation(tiny_model, tiny_to
                            EvalConfig(samples=0, max_new_tokens=8, events=["line"]), progress=False)
     assert [r["greedy"] for r in both["cases"]] == [r["greedy"] for r in alone["cases"]]
     assert [r["greedy_label"] for r in both["cases"]] == [r["greedy_label"] for r in alone["cases"]]
+
+
+def test_a_case_with_a_line_over_the_limit_is_left_out_of_evaluation_named_and_listed(
+        tiny_model, tiny_tokenizer, tiny_cases, caplog, monkeypatch):
+    """Scoring a generated 'line' of thousands of tokens would need activations and logits for all of
+    them in every row of its batch: evaluation leaves the case out as training does, names it, lists
+    it, and the other cases' records are the ones they get without it."""
+    import logging
+
+    from codehotfix.config import EvalConfig
+    from codehotfix.data.cases import HotfixCase
+    from codehotfix.errors import DataError
+    from codehotfix.evaluation.rates import evaluate_cases
+    from codehotfix.scoring import encoding
+
+    monkeypatch.setattr(encoding, "LINE_TOKEN_LIMIT", 40)  # the tiny tokenizer's lines are short
+    blob = HotfixCase(id="blob/0", prefix="TABLE = \\\n", buggy='    "' + "ab&" * 200 + '"',
+                      fixed='    "' + "ab&" * 199 + 'c"', group="blob")
+    cfg = EvalConfig(samples=0, max_new_tokens=6)
+    with caplog.at_level(logging.WARNING, logger="codehotfix.scoring.encoding"):
+        out = evaluate_cases(tiny_model, tiny_tokenizer, [tiny_cases[0], blob, *tiny_cases[1:]], cfg, progress=False)
+    assert [r["id"] for r in out["cases"]] == [c.id for c in tiny_cases]
+    assert [r["id"] for r in out["left_out"]] == ["blob/0"] and out["left_out"][0]["buggy_tokens"] > 40
+    assert "evaluation leaves out 1 of" in caplog.text and "blob/0" in caplog.text
+    clean = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, cfg, progress=False)
+    assert clean["left_out"] == []
+    strip = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in out["cases"]] == \
+        [{k: v for k, v in r.items() if k not in strip} for r in clean["cases"]]
+    with pytest.raises(DataError, match="evaluation: every case has a line over 40 tokens: blob/0"):
+        evaluate_cases(tiny_model, tiny_tokenizer, [blob], cfg, progress=False)

@@ -155,3 +155,24 @@ def test_the_old_training_names_still_work_and_say_where_they_moved(monkeypatch)
         assert training.collate is scoring.collate
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         training.nothing  # noqa: B018
+
+
+def test_the_head_scores_long_inputs_in_slices_without_gradients_and_whole_with_them(monkeypatch):
+    """Without gradients the output head runs HEAD_ROWS rows at a time (bounded memory for a line of
+    thousands of tokens) and gives the log-probs of one product; with gradients it is one product."""
+    from codehotfix.scoring import forward
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(16, 50, bias=False)
+    hidden, targets = torch.randn(23, 16), torch.randint(0, 50, (23,))
+    whole = forward._token_logp(head(hidden), targets)
+    calls = []
+    head.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[0]))
+    monkeypatch.setattr(forward, "HEAD_ROWS", 5)
+    with torch.no_grad():
+        sliced = forward._head_logp(head, hidden, targets)
+    assert calls == [5, 5, 5, 5, 3]
+    torch.testing.assert_close(sliced, whole)
+    calls.clear()
+    forward._head_logp(head, hidden, targets).sum().backward()
+    assert calls == [23] and head.weight.grad is not None

@@ -235,10 +235,10 @@ def test_a_case_with_a_line_over_the_limit_is_left_out_named_and_recorded(tiny_t
 
     from codehotfix.data.cases import HotfixCase
     from codehotfix.errors import DataError
-    from codehotfix.training import loop
+    from codehotfix.scoring import encoding
     from tiny_model import build_tiny_model
 
-    monkeypatch.setattr(loop, "LINE_TOKEN_LIMIT", 40)  # the tiny tokenizer's lines are short
+    monkeypatch.setattr(encoding, "LINE_TOKEN_LIMIT", 40)  # the tiny tokenizer's lines are short
     blob = HotfixCase(id="blob/0", prefix="TABLE = \\\n", buggy='    "' + "ab&" * 200 + '"',
                       fixed='    "' + "ab&" * 199 + 'c"', group="blob")
     cfg = load_config(overrides=["training.epochs=1", "training.batch_size=2", "objectives=[{name: fixed_ce}]"])
@@ -248,13 +248,13 @@ def test_a_case_with_a_line_over_the_limit_is_left_out_named_and_recorded(tiny_t
         model = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
         return model, train_adapter(model, tiny_tokenizer, cases, cfg, progress=False)
 
-    with caplog.at_level(logging.WARNING, logger="codehotfix.training.loop"):
+    with caplog.at_level(logging.WARNING, logger="codehotfix.scoring.encoding"):
         with_blob, result = train([*tiny_cases, blob])
     assert [r["id"] for r in result.left_out] == ["blob/0"] and result.left_out[0]["buggy_tokens"] > 40
-    assert "leaves out 1 of 5 cases" in caplog.text and "blob/0" in caplog.text
+    assert "training leaves out 1 of 5 cases" in caplog.text and "blob/0" in caplog.text
     without, clean = train(tiny_cases)
     assert clean.left_out == [] and clean.steps == result.steps
     for (name, a), (_, b) in zip(with_blob.named_parameters(), without.named_parameters()):
         assert torch.equal(a, b), name
-    with pytest.raises(DataError, match="every training case has a line over 40 tokens: blob/0"):
+    with pytest.raises(DataError, match="training: every case has a line over 40 tokens: blob/0"):
         train([blob])

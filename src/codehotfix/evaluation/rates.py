@@ -35,7 +35,7 @@ from codehotfix.evaluation.onepass import evaluate_one_pass
 from codehotfix.evaluation.validity import ValidityCheck
 from codehotfix.models.adapters import is_prompt_learning
 from codehotfix.models.adapters.merge import merged_for_inference
-from codehotfix.scoring import line_logprobs
+from codehotfix.scoring import encode_case, line_logprobs, within_line_limit
 
 # line_logprobs lives in codehotfix.scoring; it stays importable from here, where the margins use it.
 __all__ = ["evaluate_cases", "line_logprobs", "summarize", "summarize_events", "compare"]
@@ -113,10 +113,23 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
         {"summary": summarize(...), "cases": [per-case records], "seconds": …, "config": …}; a record
         holds id, group, greedy text/label, sample labels and first lines, rates and the margin (the
         line event), plus ``validity_check`` and ``events`` (every event of ``cfg.events``; see
-        ``_run_events`` and docs/evaluation.md).
+        ``_run_events`` and docs/evaluation.md); ``left_out`` lists the cases with a line over
+        ``LINE_TOKEN_LIMIT`` tokens (id and token counts), which have no record.
+
+    Raises:
+        DataError: every case has a line over the limit.
     """
     cfg = cfg or EvalConfig()
     t0 = time.time()
+    # A case with a line over scoring.encoding.LINE_TOKEN_LIMIT tokens is left out (named in a warning,
+    # listed under "left_out"), as training leaves it out: scoring its margin would need activations
+    # and logits for thousands of line tokens in every row of its batch. The rule depends only on the
+    # tokenizer, so a base and a hotfix evaluation leave out the same cases and stay paired.
+    fitting, left_out = within_line_limit([encode_case(tokenizer, c, cfg.max_context_tokens) for c in cases],
+                                          "evaluation")
+    if left_out:
+        kept = {e.case_id for e in fitting}
+        cases = [c for c in cases if c.id in kept]
     scored = list(cases)
     if prompt_transform is not None:
         scored = [dataclasses.replace(c, prefix=prompt_transform(c.prefix)) for c in cases]
@@ -185,7 +198,7 @@ def evaluate_cases(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg:
         })
     seconds = time.time() - t0
     return {"summary": summarize(records), "cases": records, "seconds": round(seconds, 2),
-            "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy()}
+            "generation_seconds": round(t_gen, 2), "config": cfg.__dict__.copy(), "left_out": left_out}
 
 
 def _first_lines(window: Completions, tokenizer: Any, max_new_tokens: int) -> Completions:

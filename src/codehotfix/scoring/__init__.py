@@ -2,7 +2,8 @@
 
 The bottom of the modelling stack (it imports only ``data`` and ``models``; docs/architecture.md):
 
-- ``encoding``: ``EncodedCase`` and ``encode_case`` (context, fixed and buggy line as token ids).
+- ``encoding``: ``EncodedCase`` and ``encode_case`` (context, fixed and buggy line as token ids), and
+  ``within_line_limit`` (the cases whose lines are short enough to score, ``LINE_TOKEN_LIMIT``).
 - ``batch``: ``Batch``, ``collate`` and ``pad_rows`` (left-padded contexts, right-padded lines).
 - ``scores``: ``Scores``, the typed input of every objective.
 - ``forward``: ``score_batch`` (shared-prefix scoring) and ``split_model`` (decoder and head).
@@ -11,13 +12,13 @@ The bottom of the modelling stack (it imports only ``data`` and ``models``; docs
 """
 
 from codehotfix.scoring.batch import Batch, collate, pad_rows
-from codehotfix.scoring.encoding import EncodedCase, encode_case
+from codehotfix.scoring.encoding import LINE_TOKEN_LIMIT, EncodedCase, encode_case, within_line_limit
 from codehotfix.scoring.forward import score_batch, split_model
 from codehotfix.scoring.lines import line_logprobs
 from codehotfix.scoring.reference import (adapters_disabled, base_model_view, reference_context_logprobs,
                                           reference_line_logprobs)
 from codehotfix.scoring.scores import Scores
 
-__all__ = ["EncodedCase", "encode_case", "Batch", "collate", "pad_rows", "Scores", "score_batch", "split_model",
+__all__ = ["EncodedCase", "encode_case", "LINE_TOKEN_LIMIT", "within_line_limit", "Batch", "collate", "pad_rows", "Scores", "score_batch", "split_model",
            "line_logprobs", "base_model_view", "adapters_disabled", "reference_context_logprobs",
            "reference_line_logprobs"]

@@ -8,15 +8,27 @@ scores the whole snippet (``snippet_ce``) does the case also carry the first tok
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codehotfix.data.cases import HotfixCase
+from codehotfix.errors import DataError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["EncodedCase", "encode_case"]
+__all__ = ["EncodedCase", "encode_case", "LINE_TOKEN_LIMIT", "within_line_limit"]
+
+logger = logging.getLogger(__name__)
+
+# Training and evaluation leave out a case whose fixed or buggy line is longer than this many
+# tokens, say which, and record it. Why: mined fixes include generated "lines" such as a
+# 58,000-character string literal (one ManySStuBs4J fix in Guava), and a batch holding one needs
+# logits and activations of rows × line tokens (× the 152k vocabulary for the logits): a training
+# process was killed for memory on a 24 GB machine. Real single-line fixes are far shorter (the
+# longest of the other 512-fix Java samples: about 520 characters a line).
+LINE_TOKEN_LIMIT = 256
 
 
 @dataclass
@@ -77,3 +89,24 @@ def _converge(fixed: list[int], buggy: list[int], diverge: int, diverge_at: int)
     while shared < room and fixed[-1 - shared] == buggy[-1 - shared]:
         shared += 1
     return max(diverge_at + 1, len(buggy) - shared)
+
+
+def within_line_limit(encoded: list[EncodedCase], what: str) -> tuple[list[EncodedCase], list[dict[str, Any]]]:
+    """The cases whose lines fit ``LINE_TOKEN_LIMIT``, and a record of the others (logged as a
+    warning that names them; ``what`` says who leaves them out, e.g. "training").
+
+    Raises:
+        DataError: no case fits.
+    """
+    keep, long = [], []
+    for e in encoded:
+        (long if max(len(e.fixed), len(e.buggy)) > LINE_TOKEN_LIMIT else keep).append(e)
+    left_out = [{"id": e.case_id, "fixed_tokens": len(e.fixed), "buggy_tokens": len(e.buggy)} for e in long]
+    if left_out:
+        named = ", ".join(f"{e.case_id} ({max(len(e.fixed), len(e.buggy))} tokens)" for e in long[:5])
+        more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+        if not keep:
+            raise DataError(f"{what}: every case has a line over {LINE_TOKEN_LIMIT} tokens: {named}{more}")
+        logger.warning("%s leaves out %d of %d cases, whose fixed or buggy line is over %d tokens: %s%s",
+                       what, len(left_out), len(encoded), LINE_TOKEN_LIMIT, named, more)
+    return keep, left_out

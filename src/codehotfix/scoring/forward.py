@@ -56,8 +56,25 @@ def kl_columns(batch: Batch) -> slice:
     return slice(width - 1 - k, width - 1)
 
 
+# Rows of hidden states the output head turns into logits at once when no gradient is kept: 2,048
+# rows × 151,936 vocabulary entries is ~1.2 GB in float32. An evaluation batch of ordinary lines
+# stays under it (one product, as before); a case whose "line" is thousands of tokens (a generated
+# table, a long string literal) is scored in slices instead of asking for tens of GB at once.
+HEAD_ROWS = 2048
+
+
 def _token_logp(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def _head_logp(head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) of each row of ``hidden`` [N, H] under the output head: [N]. With gradients the
+    logits are kept for the backward pass anyway, so it is one product; without, ``HEAD_ROWS`` rows
+    at a time bound the memory."""
+    if torch.is_grad_enabled() or hidden.shape[0] <= HEAD_ROWS:
+        return _token_logp(head(hidden), targets)
+    return torch.cat([_token_logp(head(hidden[i:i + HEAD_ROWS]), targets[i:i + HEAD_ROWS])
+                      for i in range(0, hidden.shape[0], HEAD_ROWS)])
 
 
 def _scores_from_line_logp(batch: Batch, logp: torch.Tensor) -> Scores:
@@ -120,12 +137,12 @@ def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: t
     # j = 0, the line's own column j-1 after that.
     h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
     mask = batch.cont_mask.bool()
-    token_logp = _token_logp(head(h_pred[mask]), batch.cont_ids[mask])  # only real line tokens: [N]
+    token_logp = _head_logp(head, h_pred[mask], batch.cont_ids[mask])  # only real line tokens: [N]
     logp = torch.zeros(mask.shape, dtype=token_logp.dtype, device=mask.device).masked_scatter(mask, token_logp)
     scores = _scores_from_line_logp(batch, logp)
     if with_snippet:
         ctx_mask = batch.ctx_mask[:, :-1].bool()  # left padding: a real column is followed by a real one
-        ctx_logp = _token_logp(head(h_ctx[:, :-1][ctx_mask]), batch.ctx_ids[:, 1:][ctx_mask])
+        ctx_logp = _head_logp(head, h_ctx[:, :-1][ctx_mask], batch.ctx_ids[:, 1:][ctx_mask])
         scores.ctx_token_logp = torch.zeros(ctx_mask.shape, dtype=ctx_logp.dtype,
                                             device=ctx_mask.device).masked_scatter(ctx_mask, ctx_logp)
         scores.ctx_token_mask = ctx_mask

@@ -37,13 +37,13 @@ from tqdm.auto import tqdm
 
 from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
-from codehotfix.errors import DataError
 from codehotfix.objectives import build_objectives
 from codehotfix.models.adapters import NonFiniteError, is_peft_model, nonfinite_names
 from codehotfix.models.loading import model_device
 from codehotfix.objectives.base import LossOutput
 from codehotfix.objectives.mix import ObjectiveMix
-from codehotfix.scoring import Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch
+from codehotfix.scoring import (Batch, EncodedCase, Scores, base_model_view, collate, encode_case, score_batch,
+                               within_line_limit)
 from codehotfix.training.checkpoint import RunState, discard_checkpoint, fingerprint, load_checkpoint, save_checkpoint
 from codehotfix.training.distributed import (ScoringStep, launched_distributed, make_accelerator,
                                              mean_over_processes, shard_batches, supports_checkpoints)
@@ -58,14 +58,6 @@ __all__ = ["TrainResult", "train_adapter", "make_batches", "Trainer", "TrainerCa
 _NONFINITE = "nonfinite_weights"  # a flag averaged with the metrics, never logged
 
 logger = logging.getLogger(__name__)
-
-# Training leaves out a case whose fixed or buggy line is longer than this many tokens, says which,
-# and records it (``TrainResult.left_out``). Why: mined fixes include generated "lines" such as a
-# 58,000-character string literal (one ManySStuBs4J fix in Guava), and a batch holding one needs
-# logits of rows × line tokens × the vocabulary (152k): the process was killed for memory on a
-# 24 GB machine. Real single-line fixes are far shorter (the longest of the other 512-fix Java
-# samples: about 520 characters a line).
-LINE_TOKEN_LIMIT = 256
 
 
 @dataclass
@@ -90,26 +82,6 @@ class TrainResult:
     is_main_process: bool = True
     adapter_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     left_out: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _within_line_limit(encoded: list[EncodedCase]) -> tuple[list[EncodedCase], list[dict[str, Any]]]:
-    """The cases whose lines fit ``LINE_TOKEN_LIMIT``, and a record of the others (logged).
-
-    Raises:
-        DataError: no case fits.
-    """
-    keep, long = [], []
-    for e in encoded:
-        (long if max(len(e.fixed), len(e.buggy)) > LINE_TOKEN_LIMIT else keep).append(e)
-    left_out = [{"id": e.case_id, "fixed_tokens": len(e.fixed), "buggy_tokens": len(e.buggy)} for e in long]
-    if left_out:
-        what = ", ".join(f"{e.case_id} ({max(len(e.fixed), len(e.buggy))} tokens)" for e in long[:5])
-        more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
-        if not keep:
-            raise DataError(f"every training case has a line over {LINE_TOKEN_LIMIT} tokens: {what}{more}")
-        logger.warning("training leaves out %d of %d cases, whose fixed or buggy line is over %d tokens: %s%s",
-                       len(left_out), len(encoded), LINE_TOKEN_LIMIT, what, more)
-    return keep, left_out
 
 
 def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Random) -> list[list[EncodedCase]]:
@@ -330,8 +302,10 @@ class _AdapterRun:
         self.objectives, self.reference, self.retain, self.retain_ref = _components(model, tokenizer, cfg, self.rank,
                                                                                     ref_model)
         self.kl_positions = self.objectives.kl_positions()
-        self.encoded, self.left_out = _within_line_limit(
-            [encode_case(tokenizer, c, tc.max_context_tokens, self.objectives.suffix_tokens()) for c in cases])
+        # A line over scoring.encoding.LINE_TOKEN_LIMIT tokens is left out, named and recorded.
+        self.encoded, self.left_out = within_line_limit(
+            [encode_case(tokenizer, c, tc.max_context_tokens, self.objectives.suffix_tokens()) for c in cases],
+            "training")
         self.trainable = {k: p for k, p in model.named_parameters() if p.requires_grad}
         self.optimizer, self.schedule = _optimizer(list(self.trainable.values()), tc)
         self.fp, self.ckpt = fingerprint(cfg, cases), _checkpoint_folder(checkpoint_dir, accelerator)
