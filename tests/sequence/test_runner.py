@@ -41,6 +41,7 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
         assert sorted(r["id"] for r in step3["eval"]["cases"]) == sorted(c.id for g in groups for c in g.test)
         assert all("split" in r["events"] for r in step3["eval"]["cases"])
         assert step3["comparison"]["rows"] and step3["overall"]["n"] == len(groups)
+        assert step3["machine"]["torch_threads"] >= 1 and "cpu_flags" in step3["machine"]
     # Adapters are shared where strategies coincide; continual and retrained train what they should.
     assert read_json(out / "continual" / "step-002.json")["adapters"] == ["adapters/continual/002-g1"]
     assert not (out / "adapters" / "continual" / "001-g0").exists()  # step 1 of continual is single/001

@@ -44,6 +44,7 @@ from codehotfix.errors import CodehotfixError, ConfigError
 from codehotfix.evaluation.compare import compare
 from codehotfix.files import atomic_write_text, read_json, sha256_file, sha256_text, write_json
 from codehotfix.models.loading import LoadedModel, load_model
+from codehotfix.models.provenance import machine_info
 from codehotfix.sequence import measure
 from codehotfix.sequence.config import SequenceConfig
 from codehotfix.sequence.groups import HotfixGroup
@@ -207,7 +208,8 @@ def _measure_step(run: _Run, strategy: Strategy, step: int, base: dict[str, Any]
             "per_hotfix": measure.per_hotfix(result, members), "overall": measure.rate_block(values),
             "base_overall": measure.rate_block(base_values),
             "comparison": compare(base_subset, result)["events"].get("split"), **side,
-            "eval": result, "seconds": round(time.time() - t0, 2)}
+            "eval": result, "seconds": round(time.time() - t0, 2),
+            "machine": machine_info(run.loaded.model)}  # bf16 kernels differ between CPUs: near-ties can flip
 
 
 def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixConfig,
