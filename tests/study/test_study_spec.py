@@ -182,3 +182,26 @@ def test_seen_bug_config_has_room_for_its_subsets():
     assert ds.test_cases >= 64 and ds.train_cases >= 32 and spec.seeds == [0, 1]
     assert [(c.loss, c.seed) for c in resolve_cells(spec)] == [
         (loss, seed) for loss in ("learn_unlearn_retain", "paper") for seed in (0, 1)]
+
+
+def test_the_demo_recipe_study_compares_the_demo_recipe_with_its_cheaper_variants():
+    """configs/study/demo_recipe.yaml: the reference row is the demo's own recipe (configs/demo.yaml's
+    schedule and the default mix), the other rows change one thing each, and the size gives the
+    demo's 15 steps of one epoch."""
+    from codehotfix.config import HotfixConfig, load_config
+
+    path = REPO / "configs" / "study" / "demo_recipe.yaml"
+    assert "codehotfix study configs/study/demo_recipe.yaml" in path.read_text()
+    spec = load_study(path)
+    cells = {(c.method, c.loss, c.seed): c.config for c in resolve_cells(spec)}
+    demo = load_config(REPO / "configs" / "demo.yaml")
+    ref = cells[("lora", "demo", 0)]
+    assert (ref.training.epochs, ref.training.lr) == (demo.training.epochs, demo.training.lr) == (1, 0.001)
+    assert [o.name for o in ref.objectives] == [o.name for o in HotfixConfig().objectives]
+    assert spec.dataset.train_cases // ref.training.batch_size == 15 and spec.dataset.split == "seen"
+    top8 = cells[("lora_top8", "demo", 0)]
+    assert top8.adapter.layers == [-8, -7, -6, -5, -4, -3, -2, -1] and ref.adapter.layers is None
+    assert top8.training == ref.training and top8.objectives == ref.objectives
+    no_corpus = cells[("lora", "demo_no_corpus", 0)]
+    assert [o.name for o in no_corpus.objectives] == [o.name for o in ref.objectives if o.name != "kl_corpus"]
+    assert len(cells) == 8 and spec.dataset.path.startswith("../shared/data/")
