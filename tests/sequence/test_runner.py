@@ -31,8 +31,26 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
     # Steps 2 and 3 measured (step 1 only trained): 8 measurements instead of 12, the same code paths.
     opts = SequenceConfig(strategies=("stacked", "merged_cat", "continual", "retrained"), replay=1, measure_every=2)
     out = tmp_path / "seq"
+    # Stopped during the third measurement (as a session's end stops a long run): the table of the
+    # two steps measured so far is on disk, marked in progress.
+    measure_step, calls = runner_mod._measure_step, []
+
+    def stop_at_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return measure_step(*args)
+
+    monkeypatch.setattr(runner_mod, "_measure_step", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False, threads=1)
+    partial = read_json(out / "retention.json")
+    assert partial["complete"] is False and "In progress" in (out / "retention.md").read_text()
+    assert [c["step"] for c in partial["strategies"]["merged_cat"]["curve"]] == [2]
+    monkeypatch.setattr(runner_mod, "_measure_step", measure_step)
     table = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False, threads=1)
-    assert table["steps"] == {"ran": 8, "reused": 0}
+    assert table["steps"] == {"ran": 6, "reused": 2} and table["complete"] is True
+    assert "In progress" not in (out / "retention.md").read_text()
     for strategy in opts.strategies:
         t = table["strategies"][strategy]
         assert t["steps"] == [2, 3] and not (out / strategy / "step-001.json").exists()

@@ -94,7 +94,9 @@ def _side_effects(last: Mapping[str, Any]) -> tuple[str, str]:
 def retention_markdown(table: Mapping[str, Any]) -> str:
     """The curves per strategy, a last-step summary and each strategy's matrix, as Markdown (%)."""
     names = table["hotfixes"]
-    lines = ["Efficacy: split event, exact fixed line, % of held-out contexts [95% CI]. Retention: share of "
+    progress = [] if table.get("complete", True) else [
+        "**In progress**: the steps measured so far; the run has more to measure (run the same command again).", ""]
+    lines = [*progress, "Efficacy: split event, exact fixed line, % of held-out contexts [95% CI]. Retention: share of "
              "each hotfix's own gain over the base still there (mean / min over hotfixes so far).", "",
              "## After the last step", "",
              "| strategy | step | efficacy | base | mean retention | min retention | HumanEval pass@1 | locality unchanged |",

@@ -237,18 +237,28 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
     todo = [(k, s) for k in range(1, n + 1) if opts.measured(k, n) for s in strategies]
     counts = {"ran": 0, "reused": 0}
     by_strategy: dict[str, list[dict[str, Any]]] = {s.name: [] for s in strategies}
-    for k, strategy in tqdm(todo, desc="sequence", disable=not progress, dynamic_ncols=True):
+    for i, (k, strategy) in enumerate(tqdm(todo, desc="sequence", disable=not progress, dynamic_ncols=True)):
         path = out / strategy.name / f"step-{k:03d}.json"
-        if path.exists():
-            doc = read_json(path)
-            counts["reused"] += 1
-        else:
+        fresh = not path.exists()
+        if fresh:
             logger.info("sequence: step %d/%d, %s", k, n, strategy.name)
             doc = _measure_step(run, strategy, k, base)
             write_json(path, doc)
             counts["ran"] += 1
+        else:
+            doc = read_json(path)
+            counts["reused"] += 1
         by_strategy[strategy.name].append({key: v for key, v in doc.items() if key != "eval"})
-    table = build_retention([g.name for g in groups], base["per_hotfix"], by_strategy)
-    write_json(out / "retention.json", table)
-    md = atomic_write_text(out / "retention.md", retention_markdown(table))
+        if fresh and i < len(todo) - 1:
+            # A long run spans sessions: the table of the steps so far is there to read after each new one.
+            _write_table(out, groups, base, by_strategy, complete=False)
+    table, md = _write_table(out, groups, base, by_strategy, complete=True)
     return {**table, "out": str(out), "steps": counts, "retention_md": str(md)}
+
+
+def _write_table(out: Path, groups: Sequence[HotfixGroup], base: dict[str, Any],
+                 by_strategy: dict[str, list[dict[str, Any]]], *, complete: bool) -> tuple[dict[str, Any], Path]:
+    """retention.json/.md from the steps measured so far (``complete``: every measured step is in)."""
+    table = {**build_retention([g.name for g in groups], base["per_hotfix"], by_strategy), "complete": complete}
+    write_json(out / "retention.json", table)
+    return table, atomic_write_text(out / "retention.md", retention_markdown(table))
