@@ -83,7 +83,7 @@ def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfi
         "steps": result.steps,
         "tokens": result.tokens,
         "resumed_from_epoch": result.resumed_from_epoch,
-        "left_out": result.left_out,  # cases with a line too long to train on (training.loop.LINE_TOKEN_LIMIT)
+        "left_out": result.left_out,  # cases with a line too long to train on (scoring.encoding.LINE_TOKEN_LIMIT)
         "final_losses": result.final_metrics,
         "device": loaded.device,
         "processes": result.processes,
