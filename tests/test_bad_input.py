@@ -272,6 +272,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("report-out-is-file", "report {d}/adir --out {d}/afile", ["--out {d}/afile: is a file"]),
     ("study-out-is-file", "study {d}/inf.yaml --out {d}/afile", ["--out {d}/afile: is a file"]),
     ("report-run-dir-missing", "report {d}/none", ["{d}/none"]),
+    ("sequence-replay-budget-zero", "sequence --out {d}/seq --replay-budget 0", ["--replay-budget", "must be >= 1, got 0"]),
 ]
 
 

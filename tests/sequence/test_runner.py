@@ -113,3 +113,52 @@ def test_only_lora_sequences_and_measured_steps(groups, tmp_path):
         SequenceConfig(strategies=("stacked", "bogus"))
     opts = SequenceConfig(measure_every=5)
     assert [k for k in range(1, 13) if opts.measured(k, 12)] == [5, 10, 12]
+
+
+def _many_groups(n: int, per: int = 6):
+    cases = [HotfixCase(id=f"h{g:02d}/{i}", prefix=f"def f{i}(v):\n", buggy=f"    x = {g}", fixed=f"    x = {g + 1}",
+                        group=f"h{g:02d}") for g in range(n) for i in range(per)]
+    return groups_from_cases(cases, test_fraction=0.34, seed=0)
+
+
+def test_a_replay_budget_caps_continual_replay_without_changing_smaller_draws(tmp_path):
+    groups = _many_groups(8)
+    cfg = load_config(None, [])
+
+    def replay(step, **kw):
+        run = runner_mod._Run(groups, tmp_path, cfg, SequenceConfig(replay=2, **kw), None, None, 1, False)
+        return [c.id for c in run.replay(step)]
+
+    uncapped = replay(8)
+    assert len(uncapped) == 14 and len({i.split("/")[0] for i in uncapped}) == 7  # 2 from each of 7 earlier
+    capped = replay(8, replay_budget=5)
+    # A seeded sample of the uncapped draw, kept in draw order, the same every time.
+    assert len(capped) == 5 and capped == replay(8, replay_budget=5)
+    assert capped == [i for i in uncapped if i in capped] and len(set(capped)) == 5
+    assert replay(3, replay_budget=5) == replay(3)  # 4 drawn ≤ 5: nothing to cut
+    assert replay(1, replay_budget=5) == []
+
+
+def test_replay_budget_is_checked_and_fingerprinted_only_when_set():
+    with pytest.raises(ConfigError, match="replay_budget must be >= 1"):
+        SequenceConfig(replay_budget=0)
+    groups, cfg = _many_groups(2), load_config(None, [])
+    plain = runner_mod._fingerprint(groups, cfg, SequenceConfig(), None)
+    # Unset, the fingerprint is the one runs had before the option existed, so they still resume.
+    assert plain == runner_mod._fingerprint(groups, cfg, SequenceConfig(replay_budget=None), None)
+    assert plain != runner_mod._fingerprint(groups, cfg, SequenceConfig(replay_budget=4), None)
+
+
+def test_the_committed_n6_run_still_has_its_fingerprint():
+    """bench/results/sequence_default_n6 was run before replay_budget existed: the same command must
+    still find its ledger (a changed fingerprint would refuse to resume or reuse its step files)."""
+    from pathlib import Path
+
+    from codehotfix.sequence import collect_groups
+
+    ledger = Path(__file__).resolve().parents[2] / "bench/results/sequence_default_n6/sequence.json"
+    groups = collect_groups("default", [], by="group", names=None, limit=6, test_fraction=0.4, seed=0)
+    opts = SequenceConfig(strategies=("stacked", "merged_svd", "continual", "retrained"), measure_every=3, replay=2,
+                          humaneval=10, allow_exec=True, locality=16)
+    fingerprint = runner_mod._fingerprint(groups, load_config(None, ["eval.samples=0"]), opts, None)
+    assert fingerprint == read_json(ledger)["fingerprint"]

@@ -342,3 +342,12 @@ def test_a_cell_interrupted_mid_training_resumes_from_its_last_epoch(tmp_path, l
     record = json.loads(next((out / "cells").glob("*.json")).read_text())
     assert result["complete"] and record["train"]["resumed_from_epoch"] == 1 and record["train"]["steps"] == 4
     assert not (out / "work").exists()
+
+
+def test_cells_run_seed_by_seed_so_a_stopped_study_compares_at_equal_seeds(tmp_path, loaded):
+    spec = load_study(_study(tmp_path, seeds=[0, 1]))
+    out, quiet = tmp_path / "out", {"loaded": loaded, "progress": False, "log": lambda _: None}
+    # Listed loss by loss (learn s0, learn s1, learn_unlearn s0, …), run seed by seed.
+    partial = run_study(spec, out, limit_cells=2, **quiet)
+    done = sorted((r["loss"], r["seeds"]) for r in partial["rows"])
+    assert done == [("learn", [0]), ("learn_unlearn", [0])] and len(partial["pending"]) == 2

@@ -47,6 +47,9 @@ def sequence_cmd(
                                       help="Measure after every N steps (and after the last)."),
     replay: int = typer.Option(2, "--replay", callback=at_least(0),
                                help="Continual: training cases of each earlier hotfix replayed."),
+    replay_budget: Optional[int] = typer.Option(None, "--replay-budget", callback=at_least(1),
+                                                help="Continual: replay at most N earlier cases per step (a "
+                                                "seeded sample), so a step costs the same at any N."),
     humaneval: int = typer.Option(0, "--humaneval", callback=at_least(0), help="HumanEval problems at the base "
                                   "and after the last step (0: skip; needs --allow-exec)."),
     allow_exec: bool = opt.allow_exec(),
@@ -69,7 +72,8 @@ def sequence_cmd(
     from codehotfix.sequence import SequenceConfig, collect_groups, run_sequence
 
     opts = SequenceConfig(strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
-                          measure_every=measure_every, replay=replay, humaneval=humaneval, allow_exec=allow_exec,
+                          measure_every=measure_every, replay=replay,
+                          replay_budget=replay_budget, humaneval=humaneval, allow_exec=allow_exec,
                           locality=locality, side_effects_every_step=every_step)
     cfg = load_config(config, overrides or [])
     groups = collect_groups(None if pack == "none" else pack, [load_cases(c, fmt) for c in cases], by=by,

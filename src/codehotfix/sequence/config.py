@@ -29,6 +29,10 @@ class SequenceConfig:
         measure_every: measure after every this-many steps (and always after the last); training
             still happens at every step. Sizes a long sequence to the machine.
         replay: continual only: training cases of each earlier hotfix replayed with the new one.
+        replay_budget: continual only: at most this many replayed cases per step (a seeded sample of
+            the ``replay``-per-hotfix draw), so a step's training cost stops growing with the number
+            of earlier hotfixes: without it, step k trains on its own cases plus ``replay`` × (k − 1),
+            and the continual strategy costs O(N²) over N steps. None: no cap.
         humaneval: HumanEval problems run at the base and after the last step (0: skip); needs
             ``allow_exec``.
         allow_exec: permit running generated code (HumanEval) in the sandbox.
@@ -39,6 +43,7 @@ class SequenceConfig:
     strategies: tuple[str, ...] = ("stacked", "merged_svd", "continual", "retrained")
     measure_every: int = 1
     replay: int = 2
+    replay_budget: int | None = None
     humaneval: int = 0
     allow_exec: bool = False
     locality: int = 0
@@ -59,6 +64,8 @@ class SequenceConfig:
         for name in ("replay", "humaneval", "locality"):
             if getattr(self, name) < 0:
                 errors.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.replay_budget is not None and self.replay_budget < 1:
+            errors.append(f"replay_budget must be >= 1 (or unset for no cap), got {self.replay_budget}")
         if self.humaneval and not self.allow_exec:
             errors.append("humaneval runs model-generated code: pass --allow-exec to permit it (in the sandbox)")
         if errors:

@@ -120,12 +120,17 @@ class _Run:
         return train_fresh(self.loaded, union, self.cfg, self._folder("retrained", step), progress=self.progress)
 
     def replay(self, step: int) -> list[HotfixCase]:
-        """``opts.replay`` training cases of each earlier hotfix, drawn with a seed per (step, hotfix)."""
+        """``opts.replay`` training cases of each earlier hotfix, drawn with a seed per (step, hotfix);
+        with ``opts.replay_budget``, a seeded sample of at most that many of them (in draw order)."""
         out: list[HotfixCase] = []
         for j, group in enumerate(self.groups[:step - 1], 1):
             pool = sorted(group.train, key=lambda c: c.id)
             rng = random.Random(f"{self.cfg.seed}:replay:{step}:{j}")
             out += rng.sample(pool, min(self.opts.replay, len(pool)))
+        budget = self.opts.replay_budget
+        if budget is not None and len(out) > budget:
+            keep = sorted(random.Random(f"{self.cfg.seed}:replay-budget:{step}").sample(range(len(out)), budget))
+            out = [out[i] for i in keep]
         return out
 
 
@@ -135,6 +140,8 @@ def _fingerprint(groups: Sequence[HotfixGroup], cfg: HotfixConfig, opts: Sequenc
     cases = [c for g in groups for c in (*g.train, *g.test)]
     core = {"groups": [g.to_dict() for g in groups], "cases": cases_checksum(cases), "config": asdict(cfg),
             "replay": opts.replay, "model": base_model_reference(model)}
+    if opts.replay_budget is not None:  # only when set, so the fingerprints of earlier runs still match
+        core["replay_budget"] = opts.replay_budget
     return sha256_text(json.dumps(core, sort_keys=True, default=str))
 
 

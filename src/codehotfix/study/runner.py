@@ -270,7 +270,10 @@ def run_study(spec: StudyConfig, out: str | Path | None = None, *, loaded: Loade
     budget = [limit_cells if limit_cells is not None else total]  # new cells this run may start
     with tqdm(total=total, initial=done_before, desc="study cells", unit="cell", disable=not progress,
               dynamic_ncols=True) as bar:
-        pending = _run_cells(first, ctx, bar, budget)
+        # Seed by seed: a study stopped early (--limit-cells, a session's end) then holds every
+        # configuration at the same seeds, so its partial table already compares them pairwise.
+        by_seed = sorted(first, key=lambda c: spec.seeds.index(c.seed))
+        pending = _run_cells(by_seed, ctx, bar, budget)
         second: list[Cell] = []
         if extra and not pending:
             ranked = rank_rows(aggregate(_records(first, out), base["summary"]), extra.metric)
