@@ -624,6 +624,26 @@ def curve(folder: Path, split: str, size: str, event: str, outcome: str, *paths:
 
 
 @lru_cache(maxsize=None)
+def _compare(folder: Path, reference: str) -> dict:
+    from bench.study.compare_cells import compare_cells  # recomputed from the per-case cell and base files
+    return compare_cells(folder, reference)
+
+
+def study_compare(folder: Path, reference: str, row: str, event: str, outcome: str, *paths: str) -> tuple[float, ...]:
+    """Fields of one row of a study's paired comparison with its reference row
+    (``bench/study/compare_cells.py``), recomputed from the per-case records; ``paths`` into the row,
+    e.g. ``candidate.count``, ``gained``, ``p_holm``; ``cost.ratio.median`` reads the row's training cost
+    (event and outcome unused)."""
+    table = _compare(folder, reference)
+    if paths and paths[0].startswith("cost."):
+        return tuple(float(lookup(table["costs"][row], p[len("cost."):])) for p in paths)
+    rows = [r for r in table["rows"] if (r["row"], r["event"], r["outcome"]) == (row, event, outcome)]
+    if len(rows) != 1:
+        raise ValueError(f"compare {folder.name}: {len(rows)} rows for {row} {event} {outcome}")
+    return tuple(float(lookup(rows[0], p)) for p in paths)
+
+
+@lru_cache(maxsize=None)
 def _call(fname: str, src: Path, args: tuple) -> Any:
     """One recompute, cached: many claims quote the same number (raw files are read-only here)."""
     return COMPUTE[fname](src, *args)
@@ -660,7 +680,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve)
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare)
 }
 
 
