@@ -1398,10 +1398,61 @@ SEQUENCE_N50 = [_seq50_row(s, k) for s, k in _SQ50_STEPS] + [
 ]
 
 
+DR = "bench/results/study_demo_recipe"  # the demo recipe's cheaper variants, seed 0 (docs/speed.md)
+
+
+def _dr(row: str, outcome: str, *paths: str) -> tuple:
+    return ("study_compare", DR, "lora/demo", row, "split", outcome, *paths)
+
+
+def _demo_recipe_row(label: str, row: str) -> Claim:
+    """A row of speed.md's demo-recipe table: each split outcome paired with the demo recipe
+    (recomputed from the per-case cells by bench/study/compare_cells.py) and the training cost."""
+    rate = ("candidate.count", "candidate.n", "candidate.ci.0", "candidate.ci.1")
+    test = ("gained", "lost", "p", "p_holm")
+    quote = (f"| {label} | {{n}}/{{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | {{n}}/{{n}} [{{n}}, {{n}}] | "
+             "{n} / {n}, p = {n} ({n}) | {n}/{n} | {n} | {n} |")
+    return _claim(f"demo-recipe-{row}", "docs/speed.md", quote,
+                  ("multi", _dr(row, "fixed", *rate, *test), _dr(row, "toward_fixed", *rate, *test),
+                   _dr(row, "valid", "candidate.count", "candidate.n"),
+                   _dr(row, "fixed", "cost.train_seconds.0", "cost.ratio.median")))
+
+
+_ANY = "lora/demo_no_corpus"  # every row pairs the same reference and base cases
+DEMO_RECIPE = [
+    _demo_recipe_row("without the kl_corpus batch", "lora/demo_no_corpus"),
+    _demo_recipe_row("adapter on the top 8 blocks", "lora_top8/demo"),
+    _demo_recipe_row("top 8 blocks, no kl_corpus", "lora_top8/demo_no_corpus"),
+    _claim("demo-recipe-base", "docs/speed.md", "| base model | {n}/{n} [{n}, {n}] | | {n}/{n} [{n}, {n}] | | {n}/{n} | | |",
+           ("multi", _dr(_ANY, "fixed", "base.count", "base.n", "base.ci.0", "base.ci.1"),
+            _dr(_ANY, "toward_fixed", "base.count", "base.n", "base.ci.0", "base.ci.1"),
+            _dr(_ANY, "valid", "base.count", "base.n"))),
+    _claim("demo-recipe-reference", "docs/speed.md",
+           "| demo recipe (`lora/demo`) | {n}/{n} [{n}, {n}] | | {n}/{n} [{n}, {n}] | | {n}/{n} | {n} | – |",
+           ("multi", _dr(_ANY, "fixed", "reference.count", "reference.n", "reference.ci.0", "reference.ci.1"),
+            _dr(_ANY, "toward_fixed", "reference.count", "reference.n", "reference.ci.0", "reference.ci.1"),
+            _dr(_ANY, "valid", "reference.count", "reference.n"),
+            _dr(_ANY, "fixed", "cost.reference_train_seconds.0"))),
+    _claim("demo-recipe-corpus", "docs/speed.md", "({n} gained, {n} lost on\nthe exact fixed line)",
+           ("multi", _dr("lora/demo_no_corpus", "fixed", "gained", "lost"))),
+    _claim("demo-recipe-top8", "docs/speed.md", "It continued toward the fix in {n} of {n} contexts against {n}\n  "
+           "({n} lost, {n} gained; p = {n} before Holm's adjustment, not significant after it), and wrote the\n  "
+           "exact fixed line in {n} against {n}",
+           ("multi", _dr("lora_top8/demo", "toward_fixed", "candidate.count", "candidate.n", "reference.count", "lost",
+                         "gained", "p"),
+            _dr("lora_top8/demo", "fixed", "candidate.count", "reference.count"))),
+    _claim("demo-recipe-cost", "docs/speed.md", "so its {n} s is too high",
+           ("multi", _dr(_ANY, "fixed", "cost.reference_train_seconds.0"))),
+    _claim("demo-recipe-profile", "docs/speed.md", "puts\n  the top-8 step at {n} s against {n} s",
+           ("multi", ("value", "bench/results/profile_step_top8.json", "mean.total"),
+            ("value", "bench/results/profile_step_all_layers.json", "mean.total"))),
+]
+
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
-                       *SEQUENCE_N50]
+                       *SEQUENCE_N50, *DEMO_RECIPE]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
