@@ -36,7 +36,7 @@ for path in (REPO, REPO / "bench" / "study"):  # run as a module or a file: the 
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from curve_table import _greedy_outcome  # noqa: E402
+from curve_table import _greedy_outcome, _p  # noqa: E402
 from codehotfix.evaluation import stats  # noqa: E402
 from codehotfix.files import atomic_write_text, read_json, write_json  # noqa: E402
 
@@ -104,10 +104,10 @@ def compare_cells(folder: Path, reference: str) -> dict[str, Any]:
     if reference not in by_row:
         raise ValueError(f"{folder}: no cell of the reference row {reference!r}; rows: {', '.join(sorted(by_row))}")
     ref = by_row[reference]
+    costs = {key: _cost(ref, by_row[key]) for key in sorted(by_row) if key != reference}
     rows: list[dict[str, Any]] = []
-    for key in sorted(k for k in by_row if k != reference):
+    for key, cost in costs.items():
         row = by_row[key]
-        cost = _cost(ref, row)
         for event, outcome in OUTCOMES:
             pairs = _pairs(base, ref, row, event, outcome)
             if not pairs:
@@ -122,15 +122,9 @@ def compare_cells(folder: Path, reference: str) -> dict[str, Any]:
         r["p_holm"] = p_holm
         r["verdict"] = ("not significantly different" if p_holm >= ALPHA or diff == 0
                         else "higher" if diff > 0 else "lower")
-    costs = {key: _cost(ref, by_row[key]) for key in sorted(by_row) if key != reference}
     return {"folder": str(folder), "reference": reference, "outcomes": [list(o) for o in OUTCOMES],
             "reference_seeds": sorted(ref), "rows": rows, "costs": costs, "alpha": ALPHA,
             "holm_family": "every test of this table"}
-
-
-def _p(p: float) -> str:
-    text = stats.format_p(p)  # "p=0.62" / "p<0.001": the column names the p
-    return text[2:] if text.startswith("p=") else text[1:]
 
 
 def _fmt_rate(r: dict[str, Any]) -> str:
