@@ -1411,11 +1411,12 @@ def _demo_recipe_row(label: str, row: str) -> Claim:
     rate = ("candidate.count", "candidate.n", "candidate.ci.0", "candidate.ci.1")
     test = ("gained", "lost", "p", "p_holm")
     quote = (f"| {label} | {{n}}/{{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | {{n}}/{{n}} [{{n}}, {{n}}] | "
-             "{n} / {n}, p = {n} ({n}) | {n}/{n} | {n} | {n} |")
+             "{n} / {n}, p = {n} ({n}) | {n}/{n} | {n}, {n} | {n} ({n}–{n}) |")
     return _claim(f"demo-recipe-{row}", "docs/speed.md", quote,
                   ("multi", _dr(row, "fixed", *rate, *test), _dr(row, "toward_fixed", *rate, *test),
                    _dr(row, "valid", "candidate.count", "candidate.n"),
-                   _dr(row, "fixed", "cost.train_seconds.0", "cost.ratio.median")))
+                   _dr(row, "fixed", "cost.train_seconds.0", "cost.train_seconds.1", "cost.ratio.median",
+                       "cost.ratio.min", "cost.ratio.max")))
 
 
 _ANY = "lora/demo_no_corpus"  # every row pairs the same reference and base cases
@@ -1428,21 +1429,20 @@ DEMO_RECIPE = [
             _dr(_ANY, "toward_fixed", "base.count", "base.n", "base.ci.0", "base.ci.1"),
             _dr(_ANY, "valid", "base.count", "base.n"))),
     _claim("demo-recipe-reference", "docs/speed.md",
-           "| demo recipe (`lora/demo`) | {n}/{n} [{n}, {n}] | | {n}/{n} [{n}, {n}] | | {n}/{n} | {n} | – |",
+           "| demo recipe (`lora/demo`) | {n}/{n} [{n}, {n}] | | {n}/{n} [{n}, {n}] | | {n}/{n} | {n}, {n} | – |",
            ("multi", _dr(_ANY, "fixed", "reference.count", "reference.n", "reference.ci.0", "reference.ci.1"),
             _dr(_ANY, "toward_fixed", "reference.count", "reference.n", "reference.ci.0", "reference.ci.1"),
             _dr(_ANY, "valid", "reference.count", "reference.n"),
-            _dr(_ANY, "fixed", "cost.reference_train_seconds.0"))),
-    _claim("demo-recipe-corpus", "docs/speed.md", "({n} gained, {n} lost on\nthe exact fixed line)",
+            _dr(_ANY, "fixed", "cost.reference_train_seconds.0", "cost.reference_train_seconds.1"))),
+    _claim("demo-recipe-corpus", "docs/speed.md", "({n}\n  gained, {n} lost on the exact fixed line)",
            ("multi", _dr("lora/demo_no_corpus", "fixed", "gained", "lost"))),
-    _claim("demo-recipe-top8", "docs/speed.md", "It continued toward the fix in {n} of {n} contexts against {n}\n  "
-           "({n} lost, {n} gained; p = {n} before Holm's adjustment, not significant after it), and wrote the\n  "
-           "exact fixed line in {n} against {n}",
+    _claim("demo-recipe-top8", "docs/speed.md", "It continued toward the fix in {n} of {n} paired\n  "
+           "outcomes against {n} ({n} lost, {n} gained; p = {n} before Holm's adjustment, {n} after it)",
            ("multi", _dr("lora_top8/demo", "toward_fixed", "candidate.count", "candidate.n", "reference.count", "lost",
-                         "gained", "p"),
-            _dr("lora_top8/demo", "fixed", "candidate.count", "reference.count"))),
-    _claim("demo-recipe-cost", "docs/speed.md", "so its {n} s is too high",
-           ("multi", _dr(_ANY, "fixed", "cost.reference_train_seconds.0"))),
+                         "gained", "p", "p_holm"))),
+    _claim("demo-recipe-alone", "docs/speed.md", "ran alone at seed 1: {n} s without kl_corpus, {n} s for top 8",
+           ("multi", _dr("lora/demo_no_corpus", "fixed", "cost.train_seconds.1"),
+            _dr("lora_top8/demo", "fixed", "cost.train_seconds.1"))),
     _claim("demo-recipe-profile", "docs/speed.md", "puts\n  the top-8 step at {n} s against {n} s",
            ("multi", ("value", "bench/results/profile_step_top8.json", "mean.total"),
             ("value", "bench/results/profile_step_all_layers.json", "mean.total"))),

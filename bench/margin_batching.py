@@ -1,20 +1,24 @@
 """Line log-probs of the demo's target selection, batched in input order against batched by length.
 
-    python -m bench.margin_batching [--out bench/results/margin_batching.json]
+    python -m bench.margin_batching [--out bench/results/margin_batching.json] [--force]
+    python -m bench.margin_batching --tiny --force   # seconds: the tiny random model (what CI runs)
 
 The demo scores log p(fixed) and log p(buggy) of the 205 training contexts of all 41 pack topics (5 of
 10 per topic) at batch 32 to choose its targets. Contexts run from 4 to 115 tokens; in input order a
 batch pads every context to its longest. ``scoring.line_logprobs`` now sorts by length first. This
 times both orders on the default model, one after the other in one process, and checks that the
-margins agree. Run it alone.
+margins agree. An existing results file is kept unless ``--force``. Run it alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any, Sequence
 
 import torch
 
@@ -22,6 +26,11 @@ from codehotfix.data.packs import load_pack, split_pack
 from codehotfix.models.loading import load_model
 from codehotfix.models.provenance import machine_info
 from codehotfix.scoring import collate, encode_case, line_logprobs, score_batch
+
+if __package__ in (None, ""):  # run as a file: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import build_tiny_model, check_writable, result_path  # noqa: E402
 
 
 @torch.no_grad()
@@ -35,12 +44,22 @@ def _input_order(model, tokenizer, cases, batch_size: int) -> list[tuple[float, 
     return out
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench/results/margin_batching.json"))
-    args = ap.parse_args()
-    loaded = load_model(None)
+    ap.add_argument("--out", default=None, help="results JSON (default bench/results/margin_batching.json)")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing results file")
+    ap.add_argument("--model", default=None, help="base model (default: the embedded default model)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    ap.add_argument("--tiny", action="store_true", help="the tiny random model (tests/CI): checks the script, times nothing real")
+    args = ap.parse_args(argv)
+    out = result_path("margin_batching", args.tiny, args.out)
+    check_writable(out, args.force)
     train, _ = split_pack(load_pack("default"), test_fraction=0.5, seed=0)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-")
+    spec = args.model
+    if args.tiny:
+        spec = str(build_tiny_model(Path(tmp.name) / "model", extra_text=[c.prefix for c in train]))
+    loaded = load_model(spec, threads=args.threads)
     timings, margins = {}, {}
     for name, fn in (("input order", lambda: _input_order(loaded.model, loaded.tokenizer, train, 32)),
                      ("by length", lambda: line_logprobs(loaded.model, loaded.tokenizer, train, batch_size=32))):
@@ -49,15 +68,24 @@ def main() -> None:
         timings[name] = round(time.perf_counter() - t0, 2)
         margins[name] = [f - b for f, b in pairs]
     diff = max(abs(a - b) for a, b in zip(margins["input order"], margins["by length"]))
-    result = {"command": "python -m bench.margin_batching", "contexts": len(train), "batch_size": 32,
+    command = "python -m bench.margin_batching" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv))
+    result = {"command": command, "tiny": args.tiny, "contexts": len(train), "batch_size": 32,
               "seconds": timings, "max_margin_difference_nats": diff,
               "same_sign_below_1_nat": sum((a < 1.0) == (b < 1.0) for a, b in zip(margins["input order"],
                                                                                   margins["by length"])),
               "machine": machine_info(loaded.model)}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("contexts", "seconds", "max_margin_difference_nats",
                                               "same_sign_below_1_nat")}))
+    tmp.cleanup()
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    from codehotfix.errors import CodehotfixError
+
+    try:
+        main()
+    except CodehotfixError as e:
+        sys.exit(f"margin_batching: {e}")

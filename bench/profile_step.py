@@ -2,6 +2,7 @@
 
     python -m bench.profile_step [--model default] [--steps 3] [--out bench/results/profile_step.json]
     python -m bench.profile_step --set 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' --no-eval --out …
+    python -m bench.profile_step --tiny --force      # seconds: the tiny random model, 1 step (what CI runs)
 
 Builds the default recipe's pieces (LoRA r8 on every block, fixed_ce + unlikelihood + kl_context +
 kl_corpus) on the default model and times, for ``--steps`` batches of 8 default-pack training cases,
@@ -15,8 +16,8 @@ each phase of a step in the order the loop runs them:
 - ``loss``, ``backward``, ``optimizer``.
 
 Then greedy generation on 32 held-out prompts: batch 8 against 32, and the base model against a
-hotfix unmerged and merged (``--adapter``: a trained one, e.g. the demo's). Writes JSON + markdown;
-run it alone.
+hotfix unmerged and merged (``--adapter``: a trained one, e.g. the demo's). Writes JSON + markdown
+(``--tiny``: profile_step--tiny.*; an existing file is kept unless ``--force``); run it alone.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ MALLOC = ("default" if "--default-malloc" in sys.argv or __name__ != "__main__"
 import argparse  # noqa: E402 -- after the allocator setting above
 import json  # noqa: E402
 import random  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path
+from typing import Any, Sequence
 
 import torch
 
@@ -43,10 +46,14 @@ from codehotfix.data.packs import load_pack, split_pack
 from codehotfix.models.adapters import build_adapter
 from codehotfix.models.loading import load_model
 from codehotfix.objectives import build_objectives
-from codehotfix.training.batching import collate, encode_case, score_batch
+from codehotfix.scoring import base_model_view, collate, encode_case, score_batch
 from codehotfix.training.reference import CaseReference
 from codehotfix.training.retain import RetainReference, RetainSampler, load_retain_corpus, retain_logprobs
-from codehotfix.training.batching import base_model_view
+
+if __package__ in (None, ""):  # run as a file: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import build_tiny_model, check_writable, result_path  # noqa: E402
 
 
 def _timed(times: dict, name: str, fn):
@@ -135,24 +142,36 @@ def profile_eval(loaded, model, cases, cfg, adapter: Path | None) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps after a warm-up step (default 3; --tiny: 1)")
     ap.add_argument("--adapter", type=Path, default=None, help="a trained hotfix for the merge comparison")
-    ap.add_argument("--out", type=Path, default=Path("bench/results/profile_step.json"))
+    ap.add_argument("--out", default=None, help="results JSON (default bench/results/profile_step.json)")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing results file")
+    ap.add_argument("--tiny", action="store_true", help="the tiny random model (tests/CI): checks the script, times nothing real")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the config's, all cores)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' (repeatable)")
     ap.add_argument("--no-eval", action="store_true", help="profile the training step only")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc as it is (the CLI's batch commands keep freed memory: codehotfix.runtime)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    out = result_path("profile_step", args.tiny, args.out)
+    check_writable(out, args.force)
+    steps = args.steps if args.steps is not None else 1 if args.tiny else 3
+    if steps < 1:
+        raise SystemExit(f"profile_step: --steps must be at least 1, got {steps}")
     cfg = load_config(None, args.set)
     torch.manual_seed(0)
-    loaded = load_model(args.model, dtype=cfg.training.dtype, threads=cfg.training.threads)
     train, test = split_pack(load_pack("default"), test_fraction=0.4, seed=0)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-")
+    model_spec = args.model
+    if args.tiny:
+        model_spec = str(build_tiny_model(Path(tmp.name) / "model", extra_text=[c.prefix for c in train]))
+    loaded = load_model(model_spec, dtype=cfg.training.dtype, threads=args.threads or cfg.training.threads)
     random.Random(0).shuffle(train)
-    result = profile_training(loaded, train, cfg, args.steps)
+    result = profile_training(loaded, train, cfg, steps)
     model = result.pop("model")
     result["overrides"] = args.set
     result["malloc"] = MALLOC
@@ -161,9 +180,10 @@ def main() -> None:
     from codehotfix.api import machine_info
     result["machine"] = machine_info(loaded.model)
     import shlex
-    result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:] if argv is None else argv)
+    result["tiny"] = args.tiny
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     lines = ["| phase | mean seconds per step | share |", "|---|---|---|"]
     for k, v in result["mean"].items():
         if k != "total":
@@ -171,9 +191,10 @@ def main() -> None:
     lines.append(f"| total | {result['mean']['total']:.2f} | |")
     ev = result.get("eval")
     if ev is None:
-        args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+        out.with_suffix(".md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
-        return
+        tmp.cleanup()
+        return result
     lines += ["", f"Greedy generation, {ev['prompts']} held-out prompts, base model:", "",
               "| event | batch 8 (s) | batch 32 (s) | same text |", "|---|---|---|---|"]
     for event, r in ev["batch_size"].items():
@@ -184,9 +205,16 @@ def main() -> None:
         if isinstance(r, dict):
             lines.append(f"| {name} | {r['seconds']} | {r['new_tokens']} | {r['seconds_per_1k_tokens']} |")
     lines.append(f"\nmerged == unmerged greedy text: {ev['merge']['merged == unmerged greedy text']}")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    tmp.cleanup()
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    from codehotfix.errors import CodehotfixError
+
+    try:
+        main()
+    except CodehotfixError as e:
+        sys.exit(f"profile_step: {e}")

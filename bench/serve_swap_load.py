@@ -226,7 +226,7 @@ def summary(result: dict) -> str:
     ])
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tiny", help="'tiny' (test-fixture model), 'default', a folder or hub id")
     p.add_argument("--hotfix", help="hotfix folder to enable mid-way (tiny: trained if omitted)")
@@ -245,15 +245,21 @@ def main() -> None:
     p.add_argument("--startup-timeout", type=float, default=900.0)
     p.add_argument("--request-timeout", type=float, default=300.0)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "serve_swap_load.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not (0 < args.enable_at < args.rollback_at < 1) or args.clients < 1 or args.seconds <= 0:
         p.error("need 0 < --enable-at < --rollback-at < 1, --clients >= 1 and --seconds > 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
     result = run(args)
     from codehotfix.files import write_json
 
     write_json(args.out, result)
     print(summary(result))
     print(f"results: {args.out}")
+    return result
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def _tiny(work: Path, steps: int) -> tuple[str, list[tuple[str, str]]]:
     return str(model_dir), pairs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tiny")
     p.add_argument("--hotfix", action="append", default=[], help="DIR=CASES (repeat; at least two)")
@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--tiny-steps", type=int, default=40)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "stacking.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     from codehotfix.data.cases import read_cases
     from codehotfix.deploy.activation import attach, measure_retention, read_adapter
@@ -86,6 +86,7 @@ def main() -> None:
         if "error" in s:
             print(f"{m}: {s['error']}")
     print(f"results: {args.out}")
+    return result
 
 
 if __name__ == "__main__":
