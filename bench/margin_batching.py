@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         timings[name] = round(time.perf_counter() - t0, 2)
         margins[name] = [f - b for f, b in pairs]
     diff = max(abs(a - b) for a, b in zip(margins["input order"], margins["by length"]))
-    command = "python -m bench.margin_batching" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv))
+    command = " ".join(["python -m bench.margin_batching", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     result = {"command": command, "tiny": args.tiny, "contexts": len(train), "batch_size": 32,
               "seconds": timings, "max_margin_difference_nats": diff,
               "same_sign_below_1_nat": sum((a < 1.0) == (b < 1.0) for a, b in zip(margins["input order"],

@@ -190,12 +190,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             lines.append(f"| {k} | {v:.2f} | {100 * v / result['mean']['total']:.0f}% |")
     lines.append(f"| total | {result['mean']['total']:.2f} | |")
     ev = result.get("eval")
-    if ev is None:
-        out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-        print("\n".join(lines))
-        tmp.cleanup()
-        return result
-    lines += ["", f"Greedy generation, {ev['prompts']} held-out prompts, base model:", "",
+    if ev is not None:
+        lines += _eval_lines(ev)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    tmp.cleanup()
+    return result
+
+
+def _eval_lines(ev: dict) -> list[str]:
+    """The markdown of the evaluation part: batch sizes, then the hotfix unmerged against merged."""
+    lines = ["", f"Greedy generation, {ev['prompts']} held-out prompts, base model:", "",
               "| event | batch 8 (s) | batch 32 (s) | same text |", "|---|---|---|---|"]
     for event, r in ev["batch_size"].items():
         lines.append(f"| {event} | {r['batch 8']['seconds']} | {r['batch 32']['seconds']} | {r['same greedy text']} |")
@@ -205,10 +210,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if isinstance(r, dict):
             lines.append(f"| {name} | {r['seconds']} | {r['new_tokens']} | {r['seconds_per_1k_tokens']} |")
     lines.append(f"\nmerged == unmerged greedy text: {ev['merge']['merged == unmerged greedy text']}")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    tmp.cleanup()
-    return result
+    return lines
 
 
 if __name__ == "__main__":
