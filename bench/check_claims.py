@@ -306,6 +306,59 @@ def perplexity(src: Path, files: str, field: str) -> float | tuple[float, ...]:
             "texts": float(len(rows)), "tokens": float(tokens)}[field]
 
 
+def _ppl(records: list[dict], key: str) -> float:
+    """Token-weighted perplexity of ``codehotfix perplexity`` records (``{key}_nll`` summed per text)."""
+    return math.exp(sum(r[f"{key}_nll"] for r in records) / sum(r["tokens"] for r in records))
+
+
+def perplexity_runs(src: Path, field: str, other: str | None = None) -> float:
+    """A ``codehotfix perplexity`` JSON recomputed from its per-text NLLs: ``base``, ``hotfixed``,
+    ``change`` (hotfixed / base − 1, %), its 95% interval ``ci_low`` / ``ci_high`` (%) or ``p``
+    (Wilcoxon signed-rank on per-text NLL per token).
+    With ``other`` (a second run on the same texts), ``change`` and ``p`` compare this run's hotfixed
+    model with the other's instead of with the base model."""
+    mine = load(src)["records"]
+    ref = {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]} if other else None
+    if ref is not None and set(ref) != {r["id"] for r in mine}:
+        raise ValueError(f"{src} and {other} hold different texts")
+    theirs = [ref[r["id"]] for r in mine] if ref is not None else mine
+    key = "hotfixed" if ref is not None else "base"
+    if field == "p":
+        return _stats().wilcoxon_paired([t[f"{key}_nll"] / t["tokens"] for t in theirs],
+                                        [r["hotfixed_nll"] / r["tokens"] for r in mine]).p_value
+    if field in ("ci_low", "ci_high"):  # the task's own interval: paired percentile bootstrap over texts, seed 0
+        import numpy as np
+        from scipy.stats import bootstrap
+
+        b, h = np.array([t[f"{key}_nll"] for t in theirs]), np.array([r["hotfixed_nll"] for r in mine])
+        res = bootstrap((b, h, np.array([r["tokens"] for r in mine], dtype=float)),
+                        lambda b, h, t, axis=-1: np.exp((h.sum(axis) - b.sum(axis)) / t.sum(axis)) - 1.0,
+                        paired=True, vectorized=True, method="percentile", n_resamples=10_000, random_state=0)
+        ci = res.confidence_interval
+        return 100 * float(ci.low if field == "ci_low" else ci.high)
+    return {"base": _ppl(mine, "base"), "hotfixed": _ppl(mine, "hotfixed"),
+            "change": 100 * (_ppl(mine, "hotfixed") / _ppl(theirs, key) - 1)}[field]
+
+
+def locality_runs(src: Path, other: str | None = None) -> tuple[float, ...]:
+    """A ``codehotfix locality`` JSON recomputed from its per-prompt records: (prompts, first line
+    unchanged, Wilson low, high, mean KL(base‖hotfixed)); with ``other`` (a second hotfix on the same
+    prompts) also the prompts gained and lost going from ``other`` to this one (unchanged = kept),
+    McNemar's exact p, and the Wilcoxon signed-rank p of the per-prompt KL."""
+    mine = load(src)["records"]
+    n, kept = len(mine), sum(bool(r["unchanged"]) for r in mine)
+    row = (float(n), float(kept), *_stats().wilson_interval(kept, n), sum(r["kl"] for r in mine) / n)
+    if other is None:
+        return row
+    ref = {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]}
+    if set(ref) != {r["id"] for r in mine}:
+        raise ValueError(f"{src} and {other} hold different prompts")
+    theirs = [ref[r["id"]] for r in mine]
+    test = _stats().mcnemar_exact([bool(t["unchanged"]) for t in theirs], [bool(r["unchanged"]) for r in mine])
+    kl_p = _stats().wilcoxon_paired([t["kl"] for t in theirs], [r["kl"] for r in mine]).p_value
+    return (*row, test.gained, test.lost, test.p_value, kl_p)
+
+
 def has(src: Path, path: str, field: str, want: str) -> tuple[()]:
     """No number: the recorded list holds an item whose ``field`` is ``want`` (else the claim fails)."""
     if not any(str(item.get(field)) == want for item in lookup(load(src), path)):
@@ -531,6 +584,42 @@ def demo_matching(src: Path, other: str, file: str, event: str) -> float:
     return float(sum(a[i] == b[i] for i in a))
 
 
+def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:
+    """Two hotfixes judged on the same held-out contexts: the greedy ``outcome`` in
+    ``hotfix_eval.json.gz`` of the demo folder ``src`` against that of the folder ``other``:
+    (cases, rate of src, rate of other, gained, lost, McNemar exact p); gained and lost count the
+    contexts going from ``other`` to ``src``, over those where the outcome is defined on both."""
+    mine = {r["id"]: r for r in load(src / "hotfix_eval.json.gz")["cases"]}
+    theirs = {r["id"]: r for r in load(ROOT_OF[0] / other / "hotfix_eval.json.gz")["cases"]}
+    if set(mine) != set(theirs):
+        raise ValueError(f"{src} and {other} hold different case ids")
+    pairs = []
+    for cid in sorted(mine):
+        a = _demo_outcome(mine[cid]["events"][event]["greedy"], outcome)
+        b = _demo_outcome(theirs[cid]["events"][event]["greedy"], outcome)
+        if a is not None and b is not None:
+            pairs.append((b, a))
+    n = len(pairs)
+    test = _stats().mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
+    return (n, sum(a for _, a in pairs) / n, sum(b for b, _ in pairs) / n, test.gained, test.lost, test.p_value)
+
+
+def humaneval_versus(src: Path, other: str) -> tuple[float, ...]:
+    """Greedy HumanEval of two runs (``humaneval_*.json[.gz]`` files) on the same problems, paired:
+    (problems, pass@1 of src, pass@1 of other, gained, lost, McNemar exact p), gained and lost going
+    from ``other`` to ``src``."""
+    def passed(path: Path) -> dict[str, bool]:
+        return {t["task_id"]: t["correct"] > 0 for t in load(path)["tasks"]}
+
+    mine, theirs = passed(src), passed(ROOT_OF[0] / other)
+    if set(mine) != set(theirs):
+        raise ValueError(f"{src} and {other} hold different HumanEval problems")
+    ids = sorted(mine)
+    test = _stats().mcnemar_exact([theirs[i] for i in ids], [mine[i] for i in ids])
+    return (len(ids), sum(mine.values()) / len(ids), sum(theirs.values()) / len(ids), test.gained, test.lost,
+            test.p_value)
+
+
 def eval_tokens(src: Path, event: str) -> float:
     """Greedy tokens an evaluation generated (``new_tokens`` summed over cases): ``event`` "line" for
     the line (or line + window) completions, "split" for the split completions."""
@@ -663,6 +752,27 @@ def agg(_src: Path, how: str, *specs: tuple) -> float:
     return _agg(multi(_src, *specs), how)
 
 
+def holm(_src: Path, which: int, *specs: tuple) -> float:
+    """The Holm-adjusted p of the ``which``-th test of a family; each spec is
+    ``(position, function, source, *args)``: the p at ``position`` of that function's numbers."""
+    ps = []
+    for pos, fname, source, *args in specs:
+        res = _call(fname, ROOT_OF[0] / source, tuple(args))
+        ps.append(float(res[pos] if isinstance(res, (tuple, list)) else res))
+    return _stats().holm(ps)[which]
+
+
+def pick(_src: Path, positions: tuple[int, ...], fname: str, source: str, *args) -> tuple[float, ...]:
+    """The numbers at ``positions`` (in that order) of another function's result on ``source``."""
+    res = _call(fname, ROOT_OF[0] / source, tuple(args))
+    return tuple(float(res[i]) for i in positions)
+
+
+def file_ratio(src: Path, path: str, other: str, other_path: str) -> float:
+    """One file's value over another file's: ``path`` in ``src`` / ``other_path`` in ``other``."""
+    return float(lookup(load(src), path)) / float(lookup(load(ROOT_OF[0] / other), other_path))
+
+
 def scaled(src: Path, factor: float, fname: str, *args) -> float:
     """Another function's single number times ``factor`` (e.g. 1e-3 for "141 k")."""
     res = COMPUTE[fname](src, *args)
@@ -680,7 +790,8 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare)
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare,
+                            demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio)
 }
 
 

@@ -1449,10 +1449,113 @@ DEMO_RECIPE = [
 ]
 
 
+NC, NR, D0 = "docs/results/demo-no-corpus", "docs/results/demo-ref-float32", "docs/results/demo"
+# The family of speed.md's no-corpus table, in its row order: (position of the p, function, source, *args).
+_NC_TESTS = (
+    (5, "demo_versus", NC, D0, "split", "toward=fixed"),
+    (5, "demo_versus", NC, D0, "split", "label=fixed"),
+    (5, "demo_versus", NC, D0, "split", "valid"),
+    (5, "humaneval_versus", f"{NC}/humaneval_hotfix.json.gz", f"{NR}/humaneval_hotfix.json.gz"),
+    (0, "perplexity_runs", f"{NC}/perplexity.json", "p", f"{NR}/perplexity.json"),
+    (7, "locality_runs", f"{NC}/locality.json", f"{NR}/locality.json"),
+    (8, "locality_runs", f"{NC}/locality.json", f"{NR}/locality.json"),
+)
+
+
+def _nc_holm(row: int) -> tuple:
+    return ("holm", ".", row, *_NC_TESTS)
+
+
+def _nc_split_row(label: str, outcome: str, row: int) -> Claim:
+    """A split-event row: base and demo recipe (the committed demo's records, the same adapter), the
+    no-corpus run, its paired test against the demo recipe and the Holm p over the table."""
+    return _claim(f"no-corpus-{outcome}", "docs/speed.md",
+                  f"| split event: {label} | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] | "
+                  "{n} / {n} | {n} ({n}) |",
+                  ("multi", ("demo_greedy_pick", D0, "split", outcome, 1, 2, 3, 4, 5, 6),
+                   ("demo_greedy_pick", NC, "split", outcome, 4, 5, 6),
+                   ("pick", ".", (3, 4, 5), "demo_versus", NC, D0, "split", outcome), _nc_holm(row)))
+
+
+def _he_rate(path: str) -> tuple:
+    """pass@1 of a 40-problem greedy HumanEval file and its Wilson interval (two specs for ``multi``)."""
+    return ("value", path, "pass_at_k.pass@1"), ("wilson", path, "pass_at_k.pass@1", 40)
+
+
+NO_CORPUS = [
+    _claim("no-corpus-train", "docs/speed.md", "**Training** took {n} s without kl_corpus against {n} s with it ({n} of the time",
+           ("multi", ("value", f"{NC}/hotfix_manifest.json", "train_seconds"),
+            ("value", f"{NR}/hotfix_manifest.json", "train_seconds"),
+            ("file_ratio", f"{NC}/hotfix_manifest.json", "train_seconds", f"{NR}/hotfix_manifest.json", "train_seconds"))),
+    _nc_split_row("continues toward the fixed line", "toward=fixed", 0),
+    _nc_split_row("writes exactly the fixed line", "label=fixed", 1),
+    _nc_split_row("the completed line parses", "valid", 2),
+    _claim("no-corpus-humaneval", "docs/speed.md",
+           "| HumanEval pass@1, first {n} problems | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} ({n}) |",
+           ("multi", ("value", f"{NC}/humaneval_base.json.gz", "config.limit"),
+            *_he_rate(f"{NC}/humaneval_base.json.gz"), *_he_rate(f"{NR}/humaneval_hotfix.json.gz"),
+            *_he_rate(f"{NC}/humaneval_hotfix.json.gz"),
+            ("pick", ".", (3, 4, 5), "humaneval_versus", f"{NC}/humaneval_hotfix.json.gz", f"{NR}/humaneval_hotfix.json.gz"),
+            _nc_holm(3))),
+    _claim("no-corpus-perplexity", "docs/speed.md",
+           "| perplexity, {n} held-out functions | {n} | {n} ({n}%, {n} to {n}) | {n} ({n}%, {n} to {n}) | "
+           "{n}% ({n} to {n}) | {n} ({n}) |",
+           ("multi", ("value", f"{NC}/perplexity.json", "texts"), ("perplexity_runs", f"{NC}/perplexity.json", "base"),
+            *[("perplexity_runs", f, k) for f in (f"{NR}/perplexity.json", f"{NC}/perplexity.json")
+              for k in ("hotfixed", "change", "ci_low", "ci_high")],
+            *[("perplexity_runs", f"{NC}/perplexity.json", k, f"{NR}/perplexity.json")
+              for k in ("change", "ci_low", "ci_high", "p")], _nc_holm(4))),
+    _claim("no-corpus-locality", "docs/speed.md",
+           "| locality: first line unchanged, {n} prompts | | {n}/{n} [{n}, {n}] | {n}/{n} [{n}, {n}] | {n} / {n} | {n} ({n}) |",
+           ("multi", ("value", f"{NC}/locality.json", "prompts"),
+            ("pick", ".", (1, 0, 2, 3), "locality_runs", f"{NR}/locality.json"),
+            ("pick", ".", (1, 0, 2, 3), "locality_runs", f"{NC}/locality.json"),
+            ("pick", ".", (5, 6, 7), "locality_runs", f"{NC}/locality.json", f"{NR}/locality.json"), _nc_holm(5))),
+    _claim("no-corpus-kl", "docs/speed.md",
+           "| locality: mean KL(base‖hotfixed), nats | | {n} | {n} | | {n} ({n}) |",
+           ("multi", ("pick", ".", (4,), "locality_runs", f"{NR}/locality.json"),
+            ("pick", ".", (4,), "locality_runs", f"{NC}/locality.json"),
+            ("pick", ".", (8,), "locality_runs", f"{NC}/locality.json", f"{NR}/locality.json"), _nc_holm(6))),
+    _claim("no-corpus-effect", "docs/speed.md", "continued toward the fix in {n} of {n} held-out contexts against {n}, "
+           "and wrote the exact fixed line in {n} against {n}",
+           ("multi", ("scaled", NC, 120.0, "demo_greedy_pick", "split", "toward=fixed", 4),
+            ("pick", ".", (0,), "demo_versus", NC, D0, "split", "toward=fixed"),
+            ("scaled", D0, 120.0, "demo_greedy_pick", "split", "toward=fixed", 4),
+            ("scaled", NC, 120.0, "demo_greedy_pick", "split", "label=fixed", 4),
+            ("scaled", D0, 120.0, "demo_greedy_pick", "split", "label=fixed", 4))),
+    _claim("no-corpus-kl-text", "docs/speed.md", "rose from {n} to {n} nats",
+           ("multi", ("pick", ".", (4,), "locality_runs", f"{NR}/locality.json"),
+            ("pick", ".", (4,), "locality_runs", f"{NC}/locality.json"))),
+    _claim("no-corpus-locality-text", "docs/speed.md",
+           "stayed the base model's in {n} of {n} prompts against {n} ({n} lost, {n} gained",
+           ("multi", ("pick", ".", (1, 0), "locality_runs", f"{NC}/locality.json"),
+            ("pick", ".", (1,), "locality_runs", f"{NR}/locality.json"),
+            ("pick", ".", (6, 5), "locality_runs", f"{NC}/locality.json", f"{NR}/locality.json"))),
+    _claim("no-corpus-rest", "docs/speed.md", "HumanEval lost {n} problems against the demo recipe and gained none "
+           "(Holm p = {n}), and {n} completed lines fewer parsed",
+           ("multi", ("pick", ".", (4,), "humaneval_versus", f"{NC}/humaneval_hotfix.json.gz",
+                      f"{NR}/humaneval_hotfix.json.gz"), _nc_holm(3),
+            ("pick", ".", (4,), "demo_versus", NC, D0, "split", "valid"))),
+    _claim("no-corpus-ppl-text", "docs/speed.md", "(+{n}% against +{n}%, the latter significant against the base "
+           "model at Wilcoxon p = {n}; the two differ by {n}%",
+           ("multi", ("perplexity_runs", f"{NC}/perplexity.json", "change"),
+            ("perplexity_runs", f"{NR}/perplexity.json", "change"), ("perplexity_runs", f"{NR}/perplexity.json", "p"),
+            ("perplexity_runs", f"{NC}/perplexity.json", "change", f"{NR}/perplexity.json"))),
+    _claim("no-corpus-ppl-own", "docs/speed.md", "The demo recipe's own perplexity rise (+{n}%)",
+           "docs/results/demo-ref-float32/perplexity.json", "perplexity_runs", "change"),
+    _claim("readme-demo-perplexity", "README.md",
+           "on {n} held-out standard-library functions ({n} tokens) the hotfix raised perplexity from {n} to {n}, "
+           "{n}% (95% CI {n}% to {n}%), Wilcoxon p = {n}: a",
+           ("multi", ("value", f"{NR}/perplexity.json", "texts", "tokens"),
+            *[("perplexity_runs", f"{NR}/perplexity.json", k) for k in ("base", "hotfixed", "change", "ci_low",
+                                                                          "ci_high", "p")])),
+]
+
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
-                       *SEQUENCE_N50, *DEMO_RECIPE]
+                       *SEQUENCE_N50, *DEMO_RECIPE, *NO_CORPUS]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}

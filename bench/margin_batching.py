@@ -31,7 +31,7 @@ from codehotfix.scoring import collate, encode_case, line_logprobs, score_batch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_tiny_model, check_writable, result_path  # noqa: E402
+from bench.common import build_tiny_model, check_writable, result_path, write_results  # noqa: E402
 
 
 @torch.no_grad()
@@ -75,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
               "same_sign_below_1_nat": sum((a < 1.0) == (b < 1.0) for a, b in zip(margins["input order"],
                                                                                   margins["by length"])),
               "machine": machine_info(loaded.model)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(out, result)  # atomic, with the environment (CPU, flags, commit) beside the numbers
     print(json.dumps({k: result[k] for k in ("contexts", "seconds", "max_margin_difference_nats",
                                               "same_sign_below_1_nat")}))
     tmp.cleanup()

@@ -32,7 +32,6 @@ MALLOC = ("default" if "--default-malloc" in sys.argv or __name__ != "__main__"
           else "kept" if keep_freed_memory() else "default (not glibc)")
 
 import argparse  # noqa: E402 -- after the allocator setting above
-import json  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -53,7 +52,7 @@ from codehotfix.training.retain import RetainReference, RetainSampler, load_reta
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_tiny_model, check_writable, result_path  # noqa: E402
+from bench.common import build_tiny_model, check_writable, result_path, write_results  # noqa: E402
 
 
 def _timed(times: dict, name: str, fn):
@@ -182,8 +181,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     import shlex
     result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:] if argv is None else argv)
     result["tiny"] = args.tiny
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     lines = ["| phase | mean seconds per step | share |", "|---|---|---|"]
     for k, v in result["mean"].items():
         if k != "total":
@@ -192,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ev = result.get("eval")
     if ev is not None:
         lines += _eval_lines(ev)
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    # atomic, with the environment (CPU, flags, commit) beside the numbers
+    write_results(out, result, "\n".join(lines) + "\n")
     print("\n".join(lines))
     tmp.cleanup()
     return result

@@ -24,6 +24,7 @@ def test_tiny_end_to_end(tmp_path):
     result = profile_step.main(["--tiny", "--steps", "2", "--threads", "1", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["tiny"] is True and saved["machine"]["cpu"] and out.with_suffix(".md").is_file()
+    assert saved["environment"]["cpu_flags"] and saved["mean"] == result["mean"]
     assert len(result["per_step"]) == len(result["shapes"]) == 2  # the warm-up step is not reported
     for step in result["per_step"]:
         assert list(step) == PHASES + ["total"]
