@@ -257,21 +257,28 @@ def _demo_outcome(judged: dict | None, outcome: str) -> bool | None:
     return None if got is None else bool(got)
 
 
-def demo_greedy(folder: Path, event: str, outcome: str) -> tuple[float, ...]:
-    """One greedy row of a demo run, recomputed from its per-case files (``base_eval.json.gz`` and
-    ``hotfix_eval.json.gz`` in ``folder``), independently of ``codehotfix.evaluation.compare``:
-    (cases, before rate, Wilson low, high, after rate, Wilson low, high, gained, lost, McNemar exact p),
-    over the cases where the outcome is defined on both sides."""
-    before = {r["id"]: r for r in load(folder / "base_eval.json.gz")["cases"]}
-    after = {r["id"]: r for r in load(folder / "hotfix_eval.json.gz")["cases"]}
+def _greedy_pairs(before_file: Path, after_file: Path, event: str, outcome: str) -> list[tuple[bool, bool]]:
+    """(before, after) greedy ``outcome`` per case of two evaluation files of the same cases, in case-id
+    order, over the cases where the outcome is defined in both."""
+    before = {r["id"]: r for r in load(before_file)["cases"]}
+    after = {r["id"]: r for r in load(after_file)["cases"]}
     if set(before) != set(after):
-        raise ValueError("base and hotfix evals hold different case ids")
+        raise ValueError(f"{before_file} and {after_file} hold different case ids")
     pairs = []
     for cid in sorted(before):
         b = _demo_outcome(before[cid]["events"][event]["greedy"], outcome)
         a = _demo_outcome(after[cid]["events"][event]["greedy"], outcome)
         if b is not None and a is not None:
             pairs.append((b, a))
+    return pairs
+
+
+def demo_greedy(folder: Path, event: str, outcome: str) -> tuple[float, ...]:
+    """One greedy row of a demo run, recomputed from its per-case files (``base_eval.json.gz`` and
+    ``hotfix_eval.json.gz`` in ``folder``), independently of ``codehotfix.evaluation.compare``:
+    (cases, before rate, Wilson low, high, after rate, Wilson low, high, gained, lost, McNemar exact p),
+    over the cases where the outcome is defined on both sides."""
+    pairs = _greedy_pairs(folder / "base_eval.json.gz", folder / "hotfix_eval.json.gz", event, outcome)
     n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
     st = _stats()
     test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
@@ -326,16 +333,10 @@ def perplexity_runs(src: Path, field: str, other: str | None = None) -> float:
     if field == "p":
         return _stats().wilcoxon_paired([t[f"{key}_nll"] / t["tokens"] for t in theirs],
                                         [r["hotfixed_nll"] / r["tokens"] for r in mine]).p_value
-    if field in ("ci_low", "ci_high"):  # the task's own interval: paired percentile bootstrap over texts, seed 0
-        import numpy as np
-        from scipy.stats import bootstrap
-
-        b, h = np.array([t[f"{key}_nll"] for t in theirs]), np.array([r["hotfixed_nll"] for r in mine])
-        res = bootstrap((b, h, np.array([r["tokens"] for r in mine], dtype=float)),
-                        lambda b, h, t, axis=-1: np.exp((h.sum(axis) - b.sum(axis)) / t.sum(axis)) - 1.0,
-                        paired=True, vectorized=True, method="percentile", n_resamples=10_000, random_state=0)
-        ci = res.confidence_interval
-        return 100 * float(ci.low if field == "ci_low" else ci.high)
+    if field in ("ci_low", "ci_high"):  # the task's own interval (paired bootstrap over texts, seed 0)
+        ci = _stats().perplexity_change_ci([t[f"{key}_nll"] for t in theirs], [r["hotfixed_nll"] for r in mine],
+                                           [r["tokens"] for r in mine])
+        return 100 * ci[0 if field == "ci_low" else 1]
     return {"base": _ppl(mine, "base"), "hotfixed": _ppl(mine, "hotfixed"),
             "change": 100 * (_ppl(mine, "hotfixed") / _ppl(theirs, key) - 1)}[field]
 
@@ -589,16 +590,7 @@ def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float,
     ``hotfix_eval.json.gz`` of the demo folder ``src`` against that of the folder ``other``:
     (cases, rate of src, rate of other, gained, lost, McNemar exact p); gained and lost count the
     contexts going from ``other`` to ``src``, over those where the outcome is defined on both."""
-    mine = {r["id"]: r for r in load(src / "hotfix_eval.json.gz")["cases"]}
-    theirs = {r["id"]: r for r in load(ROOT_OF[0] / other / "hotfix_eval.json.gz")["cases"]}
-    if set(mine) != set(theirs):
-        raise ValueError(f"{src} and {other} hold different case ids")
-    pairs = []
-    for cid in sorted(mine):
-        a = _demo_outcome(mine[cid]["events"][event]["greedy"], outcome)
-        b = _demo_outcome(theirs[cid]["events"][event]["greedy"], outcome)
-        if a is not None and b is not None:
-            pairs.append((b, a))
+    pairs = _greedy_pairs(ROOT_OF[0] / other / "hotfix_eval.json.gz", src / "hotfix_eval.json.gz", event, outcome)
     n = len(pairs)
     test = _stats().mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
     return (n, sum(a for _, a in pairs) / n, sum(b for b, _ in pairs) / n, test.gained, test.lost, test.p_value)

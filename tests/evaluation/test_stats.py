@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from math import comb
 
 import pytest
@@ -135,3 +136,21 @@ def test_sign_flip_test_exact_and_monte_carlo():
     # 20 cases all up: the exact p is 2/2^20; Monte-Carlo with 20000 draws reports (0 + 1)/(20000 + 1).
     mc = sign_flip_test([0] * 20, [1] * 20)
     assert mc.p_value == pytest.approx(1 / 20001)
+
+
+def test_perplexity_change_ci_is_the_ratio_when_every_text_moves_alike():
+    tokens = [10.0, 40.0, 25.0]
+    base = [12.0, 50.0, 31.0]
+    # every text's NLL rises by 0.1 nats a token: every resample gives exp(0.1) - 1
+    low, high = stats.perplexity_change_ci(base, [b + 0.1 * t for b, t in zip(base, tokens)], tokens)
+    assert low == pytest.approx(math.exp(0.1) - 1) and high == pytest.approx(math.exp(0.1) - 1)
+    assert stats.perplexity_change_ci([1.0], [2.0], [3.0]) is None  # one text: no interval
+
+
+def test_perplexity_change_ci_brackets_a_mixed_change():
+    tokens = [20.0] * 8
+    base = [30.0] * 8
+    new = [30.0 + d for d in (4, -1, 3, 0, 5, -2, 2, 1)]
+    low, high = stats.perplexity_change_ci(base, new, tokens)
+    point = math.exp(sum(n - b for n, b in zip(new, base)) / sum(tokens)) - 1
+    assert low < point < high and low < 0.05 and high > 0

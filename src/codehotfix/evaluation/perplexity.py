@@ -151,16 +151,8 @@ def _ppl(nll: np.ndarray, tokens: np.ndarray) -> float:
 def _relative_ci(base: np.ndarray, hot: np.ndarray, tokens: np.ndarray,
                  cfg: PerplexityConfig) -> list[float] | None:
     """Paired percentile bootstrap over texts of ppl_hot / ppl_base - 1; None with fewer than 2 texts."""
-    if len(tokens) < 2:
-        return None
-    from scipy.stats import bootstrap
-
-    def relative(b, h, t, axis=-1):
-        return np.exp((h.sum(axis) - b.sum(axis)) / t.sum(axis)) - 1.0
-
-    res = bootstrap((base, hot, tokens), relative, paired=True, vectorized=True, method="percentile",
-                    n_resamples=cfg.n_resamples, random_state=cfg.seed)
-    return [float(res.confidence_interval.low), float(res.confidence_interval.high)]
+    ci = stats.perplexity_change_ci(base, hot, tokens, n_resamples=cfg.n_resamples, seed=cfg.seed)
+    return None if ci is None else list(ci)
 
 
 def run_perplexity(model: Any, tokenizer: Any, texts: Sequence[CorpusText], *, corpus: str = "custom",

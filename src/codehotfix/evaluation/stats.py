@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = [
     "pass_at_k", "mean_pass_at_k", "McNemarResult", "mcnemar_exact", "PairedTestResult",
-    "wilcoxon_paired", "paired_bootstrap_ci", "wilson_interval", "bootstrap_mean_ci",
+    "wilcoxon_paired", "paired_bootstrap_ci", "wilson_interval", "bootstrap_mean_ci", "perplexity_change_ci",
     "format_p", "describe_change", "holm", "sign_flip_test",
 ]
 
@@ -217,6 +217,27 @@ def bootstrap_mean_ci(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def perplexity_change_ci(base_nll: Sequence[float], new_nll: Sequence[float], tokens: Sequence[float], *,
+                         n_resamples: int = 10_000, seed: int = 0) -> tuple[float, float] | None:
+    """95% interval of the token-weighted perplexity ratio new / base − 1 over paired texts.
+
+    In words: resample texts with replacement (each text's two NLLs and its token count together,
+    ``scipy.stats.bootstrap`` with ``paired=True``), recompute exp((Σ new − Σ base) / Σ tokens) − 1 for
+    each resample, and take the central 95% (percentile method). None with fewer than 2 texts.
+    """
+    if len(tokens) < 2:
+        return None
+    from scipy.stats import bootstrap
+
+    def relative(b, h, t, axis=-1):
+        return np.exp((h.sum(axis) - b.sum(axis)) / t.sum(axis)) - 1.0
+
+    arrays = tuple(np.asarray(x, dtype=float) for x in (base_nll, new_nll, tokens))
+    res = bootstrap(arrays, relative, paired=True, vectorized=True, method="percentile",
+                    n_resamples=n_resamples, random_state=seed)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
