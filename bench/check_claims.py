@@ -257,17 +257,24 @@ def _demo_outcome(judged: dict | None, outcome: str) -> bool | None:
     return None if got is None else bool(got)
 
 
+def _paired(first: dict[str, Any], second: dict[str, Any], first_file: Any, second_file: Any,
+            what: str) -> list[tuple[Any, Any]]:
+    """The records of two files keyed by id, paired in ``first``'s order (a seeded bootstrap over them
+    depends on it); files holding different ids are an error naming both."""
+    if set(first) != set(second):
+        raise ValueError(f"{first_file} and {second_file} hold different {what}")
+    return [(first[i], second[i]) for i in first]
+
+
 def _greedy_pairs(before_file: Path, after_file: Path, event: str, outcome: str) -> list[tuple[bool, bool]]:
-    """(before, after) greedy ``outcome`` per case of two evaluation files of the same cases, in case-id
-    order, over the cases where the outcome is defined in both."""
+    """(before, after) greedy ``outcome`` per case of two evaluation files of the same cases, over the
+    cases where the outcome is defined in both."""
     before = {r["id"]: r for r in load(before_file)["cases"]}
     after = {r["id"]: r for r in load(after_file)["cases"]}
-    if set(before) != set(after):
-        raise ValueError(f"{before_file} and {after_file} hold different case ids")
     pairs = []
-    for cid in sorted(before):
-        b = _demo_outcome(before[cid]["events"][event]["greedy"], outcome)
-        a = _demo_outcome(after[cid]["events"][event]["greedy"], outcome)
+    for b_rec, a_rec in _paired(before, after, before_file, after_file, "case ids"):
+        b = _demo_outcome(b_rec["events"][event]["greedy"], outcome)
+        a = _demo_outcome(a_rec["events"][event]["greedy"], outcome)
         if b is not None and a is not None:
             pairs.append((b, a))
     return pairs
@@ -325,11 +332,12 @@ def perplexity_runs(src: Path, field: str, other: str | None = None) -> float:
     With ``other`` (a second run on the same texts), ``change`` and ``p`` compare this run's hotfixed
     model with the other's instead of with the base model."""
     mine = load(src)["records"]
-    ref = {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]} if other else None
-    if ref is not None and set(ref) != {r["id"] for r in mine}:
-        raise ValueError(f"{src} and {other} hold different texts")
-    theirs = [ref[r["id"]] for r in mine] if ref is not None else mine
-    key = "hotfixed" if ref is not None else "base"
+    theirs = mine
+    if other:
+        pairs = _paired({r["id"]: r for r in mine}, {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]},
+                        src, other, "texts")
+        theirs = [t for _, t in pairs]
+    key = "hotfixed" if other else "base"
     if field == "p":
         return _stats().wilcoxon_paired([t[f"{key}_nll"] / t["tokens"] for t in theirs],
                                         [r["hotfixed_nll"] / r["tokens"] for r in mine]).p_value
@@ -351,10 +359,8 @@ def locality_runs(src: Path, other: str | None = None) -> tuple[float, ...]:
     row = (float(n), float(kept), *_stats().wilson_interval(kept, n), sum(r["kl"] for r in mine) / n)
     if other is None:
         return row
-    ref = {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]}
-    if set(ref) != {r["id"] for r in mine}:
-        raise ValueError(f"{src} and {other} hold different prompts")
-    theirs = [ref[r["id"]] for r in mine]
+    theirs = [t for _, t in _paired({r["id"]: r for r in mine},
+                                    {r["id"]: r for r in load(ROOT_OF[0] / other)["records"]}, src, other, "prompts")]
     test = _stats().mcnemar_exact([bool(t["unchanged"]) for t in theirs], [bool(r["unchanged"]) for r in mine])
     kl_p = _stats().wilcoxon_paired([t["kl"] for t in theirs], [r["kl"] for r in mine]).p_value
     return (*row, test.gained, test.lost, test.p_value, kl_p)
@@ -579,10 +585,8 @@ def demo_matching(src: Path, other: str, file: str, event: str) -> float:
         return {c["id"]: {k: v for k, v in c["events"][event].items() if k != "new_tokens"}
                 for c in load(folder / file)["cases"]}
 
-    a, b = records(src), records(ROOT_OF[0] / other)
-    if set(a) != set(b):
-        raise ValueError(f"{src} and {other} hold different case ids")
-    return float(sum(a[i] == b[i] for i in a))
+    return float(sum(a == b for a, b in _paired(records(src), records(ROOT_OF[0] / other), src, other,
+                                                "case ids")))
 
 
 def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:
@@ -603,13 +607,10 @@ def humaneval_versus(src: Path, other: str) -> tuple[float, ...]:
     def passed(path: Path) -> dict[str, bool]:
         return {t["task_id"]: t["correct"] > 0 for t in load(path)["tasks"]}
 
-    mine, theirs = passed(src), passed(ROOT_OF[0] / other)
-    if set(mine) != set(theirs):
-        raise ValueError(f"{src} and {other} hold different HumanEval problems")
-    ids = sorted(mine)
-    test = _stats().mcnemar_exact([theirs[i] for i in ids], [mine[i] for i in ids])
-    return (len(ids), sum(mine.values()) / len(ids), sum(theirs.values()) / len(ids), test.gained, test.lost,
-            test.p_value)
+    pairs = _paired(passed(src), passed(ROOT_OF[0] / other), src, other, "HumanEval problems")
+    n = len(pairs)
+    test = _stats().mcnemar_exact([t for _, t in pairs], [m for m, _ in pairs])
+    return (n, sum(m for m, _ in pairs) / n, sum(t for _, t in pairs) / n, test.gained, test.lost, test.p_value)
 
 
 def eval_tokens(src: Path, event: str) -> float:

@@ -152,3 +152,22 @@ def test_every_claim_recomputes_without_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "all match" in out.stdout + out.stderr
+
+
+def test_two_runs_on_different_prompts_are_refused_naming_both_files(tmp_path, monkeypatch):
+    from bench import check_claims
+
+    monkeypatch.setattr(check_claims, "ROOT_OF", [tmp_path])
+
+    def write(name, records):
+        (tmp_path / name).write_text(json.dumps({"records": records}), encoding="utf-8")
+
+    write("a.json", [{"id": "p1", "unchanged": True, "kl": 0.1}, {"id": "p2", "unchanged": False, "kl": 0.3}])
+    write("b.json", [{"id": "p2", "unchanged": True, "kl": 0.2}, {"id": "p1", "unchanged": True, "kl": 0.0}])
+    write("c.json", [{"id": "p1", "unchanged": True, "kl": 0.1}, {"id": "p3", "unchanged": True, "kl": 0.1}])
+    # paired by id, not by position: p2 goes from kept (b) to changed (a), p1 stays kept
+    n, kept, _, _, mean_kl, gained, lost, p, _ = check_claims.locality_runs(tmp_path / "a.json", "b.json")
+    assert (n, kept, gained, lost, p) == (2, 1, 0, 1, 1.0)
+    assert mean_kl == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"a\.json and c\.json hold different prompts"):
+        check_claims.locality_runs(tmp_path / "a.json", "c.json")
