@@ -3,6 +3,7 @@
     python -m bench.profile_step [--model default] [--steps 3] [--out bench/results/profile_step.json]
     python -m bench.profile_step --set 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' --no-eval --out …
     python -m bench.profile_step --tiny --force      # seconds: the tiny random model, 1 step (what CI runs)
+    python -m bench.profile_step --model /tmp/shape-model --device cuda   # a GPU (bench/device_check.sh)
 
 Builds the default recipe's pieces (LoRA r8 on every block, fixed_ce + unlikelihood + kl_context +
 kl_corpus) on the default model and times, for ``--steps`` batches of 8 default-pack training cases,
@@ -55,9 +56,18 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 from bench.common import build_tiny_model, check_writable, result_path, write_results  # noqa: E402
 
 
+def _sync() -> None:
+    """Waits for the GPU's queued work, so a phase's time is its own and not the next phase's (CUDA
+    returns before its kernels finish); nothing on a CPU."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def _timed(times: dict, name: str, fn):
+    _sync()
     t0 = time.perf_counter()
     out = fn()
+    _sync()
     times[name] = times.get(name, 0.0) + time.perf_counter() - t0
     return out
 
@@ -81,7 +91,7 @@ def profile_training(loaded, cases, cfg, steps: int) -> dict:
         batch = _timed(t, "collate", lambda: collate(items, tok.pad_token_id, objectives.kl_positions()))
         ref_ctx = _timed(t, "reference context (epoch 1 only)", lambda: reference.context(batch))
         scores = _timed(t, "case forward", lambda: score_batch(model, batch, with_context=True, reference=ref_ctx))
-        rb = sampler.next_batch()
+        rb = sampler.next_batch().to(scores.fixed_logp.device)  # as the training loop does
         def corpus_ref():
             with base_model_view(model) as base:
                 return retain_ref.get(base, rb)
@@ -105,6 +115,7 @@ def profile_training(loaded, cases, cfg, steps: int) -> dict:
 def _generate(model, tokenizer, prompts, batch_size: int, window: bool, max_new_tokens: int) -> tuple[float, list, int]:
     from codehotfix.evaluation.generation import generate_completions
 
+    _sync()
     t0 = time.perf_counter()
     comps = generate_completions(model, tokenizer, prompts, samples=0, greedy=True, progress=False,
                                  max_new_tokens=2 * max_new_tokens if window else max_new_tokens,
@@ -153,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. 'adapter.layers=[-8,-7,-6,-5,-4,-3,-2,-1]' (repeatable)")
     ap.add_argument("--no-eval", action="store_true", help="profile the training step only")
+    ap.add_argument("--device", default="auto", help="auto (the first CUDA GPU, else the CPU), cpu, cuda, cuda:1 …")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc as it is (the CLI's batch commands keep freed memory: codehotfix.runtime)")
     args = ap.parse_args(argv)
@@ -168,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     model_spec = args.model
     if args.tiny:
         model_spec = str(build_tiny_model(Path(tmp.name) / "model", extra_text=[c.prefix for c in train]))
-    loaded = load_model(model_spec, dtype=cfg.training.dtype, threads=args.threads or cfg.training.threads)
+    loaded = load_model(model_spec, dtype=cfg.training.dtype, threads=args.threads or cfg.training.threads,
+                        device=args.device)
     random.Random(0).shuffle(train)
     result = profile_training(loaded, train, cfg, steps)
     model = result.pop("model")
@@ -178,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
     from codehotfix.api import machine_info
     result["machine"] = machine_info(loaded.model)
+    result["device"] = str(next(loaded.model.parameters()).device)
     import shlex
     result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:] if argv is None else argv)
     result["tiny"] = args.tiny

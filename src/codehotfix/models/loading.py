@@ -20,8 +20,8 @@ import torch
 from codehotfix.errors import ModelError
 from codehotfix.files import atomic_folder, sha256_file, sha256_files
 
-__all__ = ["LoadedModel", "load_model", "contiguous_head_input", "resolve_device", "resolve_dtype", "model_device",
-           "set_threads", "cache_root", "DEFAULT_MODEL"]
+__all__ = ["LoadedModel", "load_model", "model_folder", "contiguous_head_input", "resolve_device", "resolve_dtype",
+           "model_device", "set_threads", "cache_root", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "default"
 logger = logging.getLogger(__name__)
@@ -220,6 +220,24 @@ def contiguous_head_input(model: Any) -> Any:
     return model
 
 
+def model_folder(spec: str, dtype: torch.dtype) -> tuple[Path | None, str | None]:
+    """The local folder ``load_model`` reads for ``spec`` and its checksum: the embedded default or a
+    GGUF file converted to ``dtype`` (once; cached), a model folder as it is, or (None, None) for a hub id.
+
+    Raises:
+        ModelError: ``spec`` is a file that is not a .gguf, or a GGUF file that does not exist.
+    """
+    if spec == DEFAULT_MODEL:
+        return _prepare_default(dtype)
+    if spec.endswith(".gguf"):
+        return _prepare_gguf(Path(spec), dtype)
+    if Path(spec).is_dir():
+        return Path(spec), _folder_checksum(Path(spec))
+    if Path(spec).exists():
+        raise ModelError(f"{spec}: not a model folder or a .gguf file")
+    return None, None
+
+
 def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | None = None,
                device: str | torch.device | None = "auto") -> LoadedModel:
     """Loads a causal LM and tokenizer.
@@ -240,16 +258,7 @@ def load_model(spec: str | None = None, *, dtype: str = "auto", threads: int | N
     spec = spec or DEFAULT_MODEL
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
-    if spec == DEFAULT_MODEL:
-        folder, checksum = _prepare_default(torch_dtype)
-    elif spec.endswith(".gguf"):
-        folder, checksum = _prepare_gguf(Path(spec), torch_dtype)
-    elif Path(spec).is_dir():
-        folder, checksum = Path(spec), _folder_checksum(Path(spec))
-    elif Path(spec).exists():
-        raise ModelError(f"{spec}: not a model folder or a .gguf file")
-    else:
-        folder, checksum = None, None
+    folder, checksum = model_folder(spec, torch_dtype)
     source = str(folder) if folder is not None else spec
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
