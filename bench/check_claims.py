@@ -589,6 +589,15 @@ def demo_matching(src: Path, other: str, file: str, event: str) -> float:
                                                 "case ids")))
 
 
+def step_matching(src: Path, other: str, field: str) -> float:
+    """How many held-out contexts two sequence step files (``<strategy>/step-<k>.json``) give the
+    same ``field`` (e.g. ``greedy``: the same greedy completion), paired by case id."""
+    def by_id(path: Path) -> dict[str, Any]:
+        return {c["id"]: c[field] for c in load(path)["eval"]["cases"]}
+
+    return float(sum(a == b for a, b in _paired(by_id(src), by_id(ROOT_OF[0] / other), src, other, "case ids")))
+
+
 def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:
     """Two hotfixes judged on the same held-out contexts: the greedy ``outcome`` in
     ``hotfix_eval.json.gz`` of the demo folder ``src`` against that of the folder ``other``:
@@ -784,7 +793,8 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare,
-                            demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio)
+                            demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
+                            step_matching)
 }
 
 
