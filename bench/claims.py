@@ -1346,7 +1346,7 @@ def _seq_row(strategy: str) -> Claim:
     return _claim(f"sequence-n6-{strategy}", "docs/sequence.md", quote, ("multi", *specs))
 
 
-_SQF = "comparison.rows[metric=fixed]"
+_SQF, _SQV = "comparison.rows[metric=fixed]", "comparison.rows[metric=valid]"
 SEQUENCE_N6_README = [
     _claim("readme-sequence-n6", "README.md", "the exact fixed line fell from {n} to {n} of {n}, and only {n} of {n} completed "
            "lines still parsed", ("multi", ("value", f"{SQ}/stacked/step-006.json", f"{_SQF}.before*24",
@@ -1374,7 +1374,7 @@ def _seq50_row(strategy: str, step: int, folder: str = SQ50, name: str = "sequen
     """A row of one of sequence.md's N = 50 tables: contexts, exact fixed line (Wilson and McNemar
     recomputed), completed lines that parse (McNemar recomputed), with the recorded Holm p of each."""
     f = f"{folder}/{strategy}/step-{step:03d}.json"
-    fixed, valid = "comparison.rows[metric=fixed]", "comparison.rows[metric=valid]"
+    fixed, valid = _SQF, _SQV
     specs = (("value", f, f"{fixed}.cases", f"{fixed}.before", f"{fixed}.after"),
              ("wilson", f, f"{fixed}.after", f"{fixed}.cases"), ("mcnemar_detail", f, fixed),
              ("value", f, f"{fixed}.p_holm", f"{valid}.before", f"{valid}.after"),
@@ -1407,7 +1407,6 @@ def _sqc(strategy: str, *paths: str) -> tuple:
     return ("value", f"{SQC}/{strategy}/step-025.json", *paths)
 
 
-_FX, _VA = "comparison.rows[metric=fixed]", "comparison.rows[metric=valid]"
 SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STRATEGIES] + [
     _claim("sequence-n50-cpu-seconds", "docs/sequence.md",
            "`merged_cat` {n} s (the 25 single trainings and its evaluation), `merged_svd` {n} s, `continual` {n} s, "
@@ -1420,11 +1419,11 @@ SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STR
             ("difference", _SQC_TL, "base", "ledger", 1 / 60),
             ("difference", _SQC_TL, "single.25", "single.5", 1 / 20), ("value", _SQC_TL, "single.__len__"),
             ("difference", _SQC_TL, "continual.25", "continual.11", 1 / (14 * 60)),
-            _sqc("retrained", f"{_FX}.cases"),
+            _sqc("retrained", f"{_SQF}.cases"),
             ("difference", _SQC_TL, "step_25.retrained", "retrained.25", 1 / 60),
             ("difference", _SQC_TL, "step_25.merged_cat", "single.25", 1 / 60))),
     _claim("sequence-n50-cpu-close", "docs/sequence.md", "Continual training's {n} is",
-           _sqc("continual", f"{_FX}.after*100")),
+           _sqc("continual", f"{_SQF}.after*100")),
     _claim("sequence-n50-cpu-continual-cost", "docs/sequence.md",
            "once the replay reaches it (step 11): {n} minutes a step from there to step 25, against about {n} minute "
            "at step 2", ("multi", ("difference", _SQC_TL, "continual.25", "continual.11", 1 / (14 * 60)),
@@ -1432,8 +1431,8 @@ SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STR
     _claim("sequence-n50-cpu-merged", "docs/sequence.md",
            "wrote the exact fixed line in {n} of {n} contexts against {n} for the base model, and only {n} "
            "completed lines parsed against {n}",
-           _sqc("merged_cat", f"{_FX}.after*100", f"{_FX}.cases", f"{_FX}.before*100", f"{_VA}.after*100",
-                f"{_VA}.before*100")),
+           _sqc("merged_cat", f"{_SQF}.after*100", f"{_SQF}.cases", f"{_SQF}.before*100", f"{_SQV}.after*100",
+                f"{_SQV}.before*100")),
     _claim("sequence-n50-cpu-merged-toward", "docs/sequence.md",
            "it continued toward the fix in {n} contexts against {n}) and away from the bugs (the exact buggy line "
            "fell from {n} to {n})",
@@ -1445,24 +1444,24 @@ SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STR
     _claim("sequence-n50-cpu-continual", "docs/sequence.md",
            "raised the exact fixed line from {n} to {n} of {n} contexts ({n} gained, {n} lost; significant after "
            "Holm), and {n} completed lines parsed",
-           ("multi", _sqc("continual", f"{_FX}.before*100", f"{_FX}.after*100", f"{_FX}.cases"),
-            ("pick", ".", (0, 1), "mcnemar_detail", f"{SQC}/continual/step-025.json", _FX),
-            _sqc("continual", f"{_VA}.after*100"))),
+           ("multi", _sqc("continual", f"{_SQF}.before*100", f"{_SQF}.after*100", f"{_SQF}.cases"),
+            ("pick", ".", (0, 1), "mcnemar_detail", f"{SQC}/continual/step-025.json", _SQF),
+            _sqc("continual", f"{_SQV}.after*100"))),
     _claim("sequence-n50-cpu-retrained", "docs/sequence.md",
            "A fresh adapter on all {n} training cases of the {n} hotfixes wrote the exact fixed line in {n} of {n} "
            "contexts ({n} gained, {n} lost; significant after Holm), and all {n} completed lines parsed",
            ("multi", ("agg", SQC, "sum", *[("value", f"{SQC}/sequence.json", f"groups.{k}.train.__len__")
                                            for k in range(25)]),
             ("value", f"{SQC}/retrained/step-025.json", "hotfixes.__len__"),
-            _sqc("retrained", f"{_FX}.after*100", f"{_FX}.cases"),
-            ("pick", ".", (0, 1), "mcnemar_detail", f"{SQC}/retrained/step-025.json", _FX),
-            _sqc("retrained", f"{_VA}.after*100"))),
+            _sqc("retrained", f"{_SQF}.after*100", f"{_SQF}.cases"),
+            ("pick", ".", (0, 1), "mcnemar_detail", f"{SQC}/retrained/step-025.json", _SQF),
+            _sqc("retrained", f"{_SQV}.after*100"))),
     _claim("readme-sequence-n50-cpu", "README.md",
            "the {n} single adapters merged left {n} of {n} completed lines parsing against {n} for the base model, "
            "while continual training raised the exact fixed line from {n} to {n} of {n} held-out contexts",
            ("multi", ("value", f"{SQC}/merged_cat/step-025.json", "hotfixes.__len__"),
-            _sqc("merged_cat", f"{_VA}.after*100", f"{_VA}.cases", f"{_VA}.before*100"),
-            _sqc("continual", f"{_FX}.before*100", f"{_FX}.after*100", f"{_FX}.cases"))),
+            _sqc("merged_cat", f"{_SQV}.after*100", f"{_SQV}.cases", f"{_SQV}.before*100"),
+            _sqc("continual", f"{_SQF}.before*100", f"{_SQF}.after*100", f"{_SQF}.cases"))),
     _claim("sequence-n50-cpu-retrained-cost", "docs/sequence.md", "({n} s at step 25, evaluation included)",
            _sqc("retrained", "seconds")),
 ]

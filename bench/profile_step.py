@@ -44,7 +44,7 @@ import torch
 from codehotfix.config import load_config
 from codehotfix.data.packs import load_pack, split_pack
 from codehotfix.models.adapters import build_adapter
-from codehotfix.models.loading import load_model
+from codehotfix.models.loading import load_model, model_device
 from codehotfix.objectives import build_objectives
 from codehotfix.scoring import base_model_view, collate, encode_case, score_batch
 from codehotfix.training.reference import CaseReference
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result["eval"] = profile_eval(loaded, model, test, cfg, args.adapter)
     from codehotfix.api import machine_info
     result["machine"] = machine_info(loaded.model)
-    result["device"] = str(next(loaded.model.parameters()).device)
+    result["device"] = str(model_device(loaded.model))
     import shlex
     result["command"] = "python -m bench.profile_step " + shlex.join(sys.argv[1:] if argv is None else argv)
     result["tiny"] = args.tiny
