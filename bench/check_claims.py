@@ -598,6 +598,31 @@ def step_matching(src: Path, other: str, field: str) -> float:
     return float(sum(a == b for a, b in _paired(by_id(src), by_id(ROOT_OF[0] / other), src, other, "case ids")))
 
 
+def _step_outcomes(path: Path, what: str, outcome: str) -> dict[str, bool | None]:
+    """Per case, problem or prompt of a sequence step file (or its base.json): ``what`` is an event of
+    the held-out contexts (``split``: the greedy ``outcome``, as ``_demo_outcome`` reads it),
+    ``humaneval`` (passed) or ``locality`` (first line unchanged)."""
+    doc = load(path)
+    if what == "humaneval":
+        return {task: bool(ok) for task, ok in doc["humaneval"]["passed"].items()}
+    if what == "locality":
+        return {r["id"]: bool(r["unchanged"]) for r in doc["locality"]["records"]}
+    return {c["id"]: _demo_outcome(c["events"][what]["greedy"], outcome) for c in doc["eval"]["cases"]}
+
+
+def step_versus(src: Path, other: str, what: str, outcome: str = "") -> tuple[float, ...]:
+    """Two models on the same items, paired: a sequence step file ``src`` against ``other`` (another
+    strategy's step file, or base.json, whose items beyond ``src``'s are left out): (items, rate of
+    src, rate of other, gained, lost, McNemar exact p); gained and lost go from ``other`` to ``src``,
+    over the items where the outcome is defined in both."""
+    mine = _step_outcomes(src, what, outcome)
+    theirs = {i: v for i, v in _step_outcomes(ROOT_OF[0] / other, what, outcome).items() if i in mine}
+    pairs = [(t, m) for m, t in _paired(mine, theirs, src, other, "items") if m is not None and t is not None]
+    n = len(pairs)
+    test = _stats().mcnemar_exact([t for t, _ in pairs], [m for _, m in pairs])
+    return (n, sum(m for _, m in pairs) / n, sum(t for t, _ in pairs) / n, test.gained, test.lost, test.p_value)
+
+
 def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:
     """Two hotfixes judged on the same held-out contexts: the greedy ``outcome`` in
     ``hotfix_eval.json.gz`` of the demo folder ``src`` against that of the folder ``other``:
@@ -794,7 +819,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare,
                             demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
-                            step_matching)
+                            step_matching, step_versus)
 }
 
 

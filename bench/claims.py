@@ -1424,6 +1424,11 @@ SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STR
             ("difference", _SQC_TL, "step_25.merged_cat", "single.25", 1 / 60))),
     _claim("sequence-n50-cpu-close", "docs/sequence.md", "Continual training's {n} is",
            _sqc("continual", f"{_SQF}.after*100")),
+    _claim("sequence-n50-cpu-versus", "docs/sequence.md",
+           "paired on the same {n} contexts, {n} had the\n  fixed line under continual only and {n} under retrained "
+           "only (McNemar exact p = {n}, not\n  significant)",
+           ("pick", ".", (0, 3, 4, 5), "step_versus", f"{SQC}/continual/step-025.json",
+            f"{SQC}/retrained/step-025.json", "split", "label=fixed")),
     _claim("sequence-n50-cpu-continual-cost", "docs/sequence.md",
            "once the replay reaches it (step 11): {n} minutes a step from there to step 25, against about {n} minute "
            "at step 2", ("multi", ("difference", _SQC_TL, "continual.25", "continual.11", 1 / (14 * 60)),

@@ -171,3 +171,35 @@ def test_two_runs_on_different_prompts_are_refused_naming_both_files(tmp_path, m
     assert mean_kl == pytest.approx(0.2)
     with pytest.raises(ValueError, match=r"a\.json and c\.json hold different prompts"):
         check_claims.locality_runs(tmp_path / "a.json", "c.json")
+
+
+def test_two_sequence_steps_are_paired_by_item_against_a_base_that_holds_more(tmp_path, monkeypatch):
+    from bench import check_claims
+
+    monkeypatch.setattr(check_claims, "ROOT_OF", [tmp_path])
+
+    def case(cid, label, valid=True):
+        return {"id": cid, "events": {"split": {"greedy": {"label": label, "valid": valid}}}}
+
+    def write(name, cases, passed=None, unchanged=None):
+        doc = {"eval": {"cases": cases}}
+        if passed is not None:
+            doc["humaneval"] = {"passed": passed}
+        if unchanged is not None:
+            doc["locality"] = {"records": [{"id": k, "unchanged": v, "kl": 0.0} for k, v in unchanged.items()]}
+        (tmp_path / name).write_text(json.dumps(doc), encoding="utf-8")
+
+    # the base holds a context (c3) the step does not measure: it is left out, not counted
+    write("base.json", [case("c1", "buggy"), case("c2", "fixed"), case("c3", "fixed")], passed={"t1": True, "t2": True})
+    write("step.json", [case("c2", "other", valid=False), case("c1", "fixed")], passed={"t2": False, "t1": True},
+          unchanged={"p1": True, "p2": False})
+    write("other.json", [case("c1", "fixed"), case("c9", "fixed")], unchanged={"p2": True, "p1": True})
+    # c1 gained (buggy → fixed), c2 lost (fixed → other): paired by id, not by position
+    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "split", "label=fixed") == (2, 0.5, 0.5, 1, 1, 1.0)
+    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "split", "valid")[3:5] == (0, 1)
+    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "humaneval")[:5] == (2, 0.5, 1.0, 0, 1)
+    # locality against another strategy's step; and a step that lacks one of src's items is an error
+    with pytest.raises(ValueError, match=r"step\.json and other\.json hold different items"):
+        check_claims.step_versus(tmp_path / "step.json", "other.json", "split", "label=fixed")
+    write("other.json", [case("c1", "fixed"), case("c2", "fixed")], unchanged={"p2": True, "p1": True})
+    assert check_claims.step_versus(tmp_path / "step.json", "other.json", "locality")[:5] == (2, 0.5, 1.0, 0, 1)

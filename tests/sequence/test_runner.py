@@ -79,6 +79,7 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
     assert stacked.keys() == merged.keys()
     assert all(abs(stacked[k] - merged[k]) <= 1e-3 * max(1.0, abs(stacked[k])) for k in stacked), (stacked, merged)
     assert "## retrained" in (out / "retention.md").read_text()
+    assert (out / "retention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the curves, beside the table
 
     def no_loading(*a, **k):
         raise AssertionError("a finished sequence must not load the model again")

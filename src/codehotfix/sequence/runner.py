@@ -14,7 +14,8 @@ Top to bottom:
      base, and measured (``measure.py``) into ``<strategy>/step-<k>.json``: the raw per-case
      results, per hotfix efficacy with an interval, the paired base-vs-step comparison of the
      split event (``evaluation.compare``), and HumanEval/locality where asked;
-  4. ``retention.json`` and ``retention.md``: the retention matrix and curves (``retention.py``).
+  4. ``retention.json`` and ``retention.md``: the retention matrix and curves (``retention.py``);
+     ``retention.png`` draws the curves where the report extra is installed (``report.retention_plot``).
 
 A step file that exists is reused (the model is not even loaded when every one does), so an
 interrupted run continues where it stopped; trained adapters are reused the same way.
@@ -268,4 +269,10 @@ def _write_table(out: Path, groups: Sequence[HotfixGroup], base: dict[str, Any],
     """retention.json/.md from the steps measured so far (``complete``: every measured step is in)."""
     table = {**build_retention([g.name for g in groups], base["per_hotfix"], by_strategy), "complete": complete}
     write_json(out / "retention.json", table)
+    try:
+        from codehotfix.report.retention_plot import write_retention_png
+    except ImportError:  # the figure needs the report extra; the table and Markdown do not
+        logger.info("sequence: no retention.png (pip install 'codehotfix[report]' for the figure)")
+    else:
+        write_retention_png(table, out / "retention.png")
     return table, atomic_write_text(out / "retention.md", retention_markdown(table))
