@@ -25,10 +25,14 @@ TABLE = {"complete": False, "hotfixes": ["a", "b", "c", "d"], "strategies": {
 def test_each_measured_strategy_is_a_line_at_its_points_with_the_base_beside_it():
     fig = draw_retention(TABLE)
     ax = fig.axes[0]
-    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()
+             if not line.get_label().startswith("_")}  # whisker caps are unlabeled
     assert lines == {"continual": ([2, 4], [50.0, 62.5]), "merged_cat": ([2, 4], [12.5, 0.0]),
                      "base model": ([2, 4], [25.0, 37.5])}
-    assert len(ax.collections) == 2  # one interval band per drawn strategy
+    assert len(ax.collections) == 4  # per drawn strategy, its interval as a band and as whiskers
+    whiskers = [c for c in ax.collections if hasattr(c, "get_segments")]
+    assert len(whiskers) == 2 and sorted(tuple(seg[:, 1]) for c in whiskers for seg in c.get_segments()) == sorted(
+        [(30.0, 70.0), (40.0, 80.0), (2.0, 40.0), (0.0, 20.0)])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["continual", "merged_cat", "base model"]
     assert "in progress" in ax.get_title()
 

@@ -47,9 +47,19 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
     partial = read_json(out / "retention.json")
     assert partial["complete"] is False and "In progress" in (out / "retention.md").read_text()
     assert [c["step"] for c in partial["strategies"]["merged_cat"]["curve"]] == [2]
+    # --table-only rebuilds the table from the step files there, measuring nothing (no model load).
+    (out / "retention.json").unlink()
+    load_model_real = runner_mod.load_model
+    monkeypatch.setattr(runner_mod, "load_model", lambda *a, **k: pytest.fail("--table-only loaded the model"))
+    tabled = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False, table_only=True)
+    assert tabled["steps"] == {"ran": 0, "reused": 2, "missing": 6} and tabled["complete"] is False
+    assert read_json(out / "retention.json")["strategies"] == partial["strategies"]
+    with pytest.raises(CodehotfixError, match="no base.json"):
+        run_sequence(groups, tmp_path / "empty", cfg=cfg, opts=opts, model=str(tiny_model_dir), table_only=True)
+    monkeypatch.setattr(runner_mod, "load_model", load_model_real)
     monkeypatch.setattr(runner_mod, "_measure_step", measure_step)
     table = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False, threads=1)
-    assert table["steps"] == {"ran": 6, "reused": 2} and table["complete"] is True
+    assert table["steps"] == {"ran": 6, "reused": 2, "missing": 0} and table["complete"] is True
     assert "In progress" not in (out / "retention.md").read_text()
     for strategy in opts.strategies:
         t = table["strategies"][strategy]
@@ -86,7 +96,7 @@ def test_a_sequence_writes_every_step_and_the_matrix_then_resumes(tmp_path, tiny
 
     monkeypatch.setattr(runner_mod, "load_model", no_loading)
     again = run_sequence(groups, out, cfg=cfg, opts=opts, model=str(tiny_model_dir), progress=False)
-    assert again["steps"] == {"ran": 0, "reused": 8}
+    assert again["steps"] == {"ran": 0, "reused": 8, "missing": 0}
     assert json.loads((out / "retention.json").read_text())["strategies"]["stacked"]["matrix"] == \
         table["strategies"]["stacked"]["matrix"]
     with pytest.raises(CodehotfixError, match="--restart"):

@@ -60,6 +60,8 @@ def sequence_cmd(
     model: Optional[str] = opt.model(),
     config: Optional[Path] = opt.config(),
     restart: bool = typer.Option(False, "--restart", help="Delete this folder's sequence results and start over."),
+    table_only: bool = typer.Option(False, "--table-only", help="Measure nothing: rebuild retention.json/.md/.png "
+                                    "from the step files already in --out (missing steps: marked in progress)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
     device: str = opt.device(),
     threads: Optional[int] = opt.threads(),
@@ -80,7 +82,7 @@ def sequence_cmd(
                             names=topics or None, limit=steps, test_fraction=test_fraction, seed=seed,
                             group_size=group_size)
     table = run_sequence(groups, out, cfg=cfg, opts=opts, model=model, restart=restart, progress=progress,
-                         device=device, threads=threads)
+                         device=device, threads=threads, table_only=table_only)
     last = {s: t["curve"][-1] for s, t in table["strategies"].items() if t["curve"]}
     print(json.dumps({"out": table["out"], "hotfixes": len(groups), "steps": table["steps"],
                       "last_step": last, "retention": [str(Path(table["out"]) / "retention.json"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from codehotfix.files import atomic_path
 
@@ -40,8 +41,11 @@ def draw_retention(table: Mapping[str, Any]) -> Figure | None:
         color = COLORS.get(name)
         ax.plot(steps, rates, marker="o", color=color, label=name)
         if all(c["ci"] for c in t["curve"]):
-            ax.fill_between(steps, [100 * c["ci"][0] for c in t["curve"]], [100 * c["ci"][1] for c in t["curve"]],
-                            color=color, alpha=0.15, linewidth=0)
+            low, high = [100 * c["ci"][0] for c in t["curve"]], [100 * c["ci"][1] for c in t["curve"]]
+            ax.fill_between(steps, low, high, color=color, alpha=0.15, linewidth=0)
+            # Whiskers too: a run measured at one step so far has no band to see.
+            ax.errorbar(steps, rates, yerr=([r - lo for r, lo in zip(rates, low)], [hi - r for r, hi in zip(rates, high)]),
+                        fmt="none", ecolor=color, capsize=3, linewidth=1)
         base_points.update({c["step"]: 100 * c["base"] for c in t["curve"] if c["base"] is not None})
     if base_points:
         steps = sorted(base_points)
@@ -49,6 +53,7 @@ def draw_retention(table: Mapping[str, Any]) -> Figure | None:
     ax.set_xlabel("hotfixes applied (held-out contexts of hotfixes 1..k pooled)")
     ax.set_ylabel("exact fixed line, % [95% CI]")
     ax.set_ylim(0, 100)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     if not table.get("complete", True):

@@ -222,13 +222,19 @@ def _measure_step(run: _Run, strategy: Strategy, step: int, base: dict[str, Any]
 
 def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixConfig,
                  opts: SequenceConfig | None = None, model: str | None = None, restart: bool = False,
-                 progress: bool = True, device: str | None = "auto", threads: int | None = None) -> dict[str, Any]:
+                 progress: bool = True, device: str | None = "auto", threads: int | None = None,
+                 table_only: bool = False) -> dict[str, Any]:
     """Runs (or resumes) the sequence into ``out``; returns ``retention.json``'s content plus
-    ``{"out", "steps": {"ran", "reused"}, "retention_md"}``.
+    ``{"out", "steps": {"ran", "reused", "missing"}, "retention_md"}``.
+
+    ``table_only``: train and measure nothing; rebuild retention.json/.md/.png from the step files
+    already there (e.g. after separate runs measured one strategy each), marked in progress where
+    steps are missing.
 
     Raises:
         ConfigError: an adapter method other than LoRA (stacking and merging need LoRA).
-        CodehotfixError: ``out`` holds another sequence (pass ``restart=True``).
+        CodehotfixError: ``out`` holds another sequence (pass ``restart=True``); with ``table_only``,
+            no base evaluation to compare against yet.
     """
     opts = opts or SequenceConfig()
     if cfg.adapter.method != "lora":
@@ -237,17 +243,28 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
     if not groups:
         raise ConfigError("a sequence needs at least one hotfix group")
     out = Path(out)
+    if table_only and restart:
+        raise ConfigError("--table-only tabulates the steps already measured; --restart would delete them")
+    if table_only and not (out / "base.json").exists():
+        raise CodehotfixError(f"{out}: nothing measured yet to tabulate (no base.json); run without --table-only")
     _open_ledger(out, _fingerprint(groups, cfg, opts, model), groups, restart)
     run = _Run(groups, out, cfg, opts, model, device, threads, progress)
     strategies = [STRATEGIES.get(s) for s in opts.strategies]
-    base = _base(run)
+    if table_only:
+        base = read_json(out / "base.json")
+        base["per_hotfix"] = measure.per_hotfix(base["eval"], {c.id: g.name for g in groups for c in g.test})
+    else:
+        base = _base(run)
     n = len(groups)
     todo = [(k, s) for k in range(1, n + 1) if opts.measured(k, n) for s in strategies]
-    counts = {"ran": 0, "reused": 0}
+    counts = {"ran": 0, "reused": 0, "missing": 0}
     by_strategy: dict[str, list[dict[str, Any]]] = {s.name: [] for s in strategies}
     for i, (k, strategy) in enumerate(tqdm(todo, desc="sequence", disable=not progress, dynamic_ncols=True)):
         path = out / strategy.name / f"step-{k:03d}.json"
         fresh = not path.exists()
+        if fresh and table_only:
+            counts["missing"] += 1
+            continue
         if fresh:
             logger.info("sequence: step %d/%d, %s", k, n, strategy.name)
             doc = _measure_step(run, strategy, k, base)
@@ -260,7 +277,7 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
         if fresh and i < len(todo) - 1:
             # A long run spans sessions: the table of the steps so far is there to read after each new one.
             _write_table(out, groups, base, by_strategy, complete=False)
-    table, md = _write_table(out, groups, base, by_strategy, complete=True)
+    table, md = _write_table(out, groups, base, by_strategy, complete=not counts["missing"])
     return {**table, "out": str(out), "steps": counts, "retention_md": str(md)}
 
 
