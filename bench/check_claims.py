@@ -598,29 +598,39 @@ def step_matching(src: Path, other: str, field: str) -> float:
     return float(sum(a == b for a, b in _paired(by_id(src), by_id(ROOT_OF[0] / other), src, other, "case ids")))
 
 
-def _step_outcomes(path: Path, what: str, outcome: str) -> dict[str, bool | None]:
+def _step_outcomes(path: Path, what: str, outcome: str, groups: set[str] | None = None) -> dict[str, bool | None]:
     """Per case, problem or prompt of a sequence step file (or its base.json): ``what`` is an event of
-    the held-out contexts (``split``: the greedy ``outcome``, as ``_demo_outcome`` reads it),
-    ``humaneval`` (passed) or ``locality`` (first line unchanged)."""
+    the held-out contexts (``split``: the greedy ``outcome``, as ``_demo_outcome`` reads it; only the
+    cases of ``groups`` when given), ``humaneval`` (passed) or ``locality`` (first line unchanged)."""
     doc = load(path)
     if what == "humaneval":
         return {task: bool(ok) for task, ok in doc["humaneval"]["passed"].items()}
     if what == "locality":
         return {r["id"]: bool(r["unchanged"]) for r in doc["locality"]["records"]}
-    return {c["id"]: _demo_outcome(c["events"][what]["greedy"], outcome) for c in doc["eval"]["cases"]}
+    return {c["id"]: _demo_outcome(c["events"][what]["greedy"], outcome) for c in doc["eval"]["cases"]
+            if groups is None or c["group"] in groups}
 
 
-def step_versus(src: Path, other: str, what: str, outcome: str = "") -> tuple[float, ...]:
+def step_versus(src: Path, other: str, what: str, outcome: str = "", first: int = 1,
+                last: int | None = None) -> tuple[float, ...]:
     """Two models on the same items, paired: a sequence step file ``src`` against ``other`` (another
-    strategy's step file, or base.json, whose items beyond ``src``'s are left out): (items, rate of
-    src, rate of other, gained, lost, McNemar exact p); gained and lost go from ``other`` to ``src``,
-    over the items where the outcome is defined in both."""
-    mine = _step_outcomes(src, what, outcome)
-    theirs = {i: v for i, v in _step_outcomes(ROOT_OF[0] / other, what, outcome).items() if i in mine}
+    strategy's step file, an earlier step, or base.json): (items, how many src gets right, how many
+    other does, gained, lost, McNemar exact p); gained and lost go from ``other`` to ``src``, over the items where the
+    outcome is defined in both. Where one file holds every item of the other and more (base.json, or
+    a later step's hotfixes 1..k), only the shared items count; otherwise different items are an error.
+    ``first``/``last`` (1-based, inclusive): only the contexts of those hotfixes of ``src``'s sequence."""
+    hotfixes = load(src).get("hotfixes")
+    groups = None if hotfixes is None or (first == 1 and last is None) else set(hotfixes[first - 1:last])
+    mine = _step_outcomes(src, what, outcome, groups)
+    theirs = _step_outcomes(ROOT_OF[0] / other, what, outcome, groups)
+    if set(mine) <= set(theirs):
+        theirs = {i: v for i, v in theirs.items() if i in mine}
+    elif set(theirs) <= set(mine):
+        mine = {i: v for i, v in mine.items() if i in theirs}
     pairs = [(t, m) for m, t in _paired(mine, theirs, src, other, "items") if m is not None and t is not None]
     n = len(pairs)
     test = _stats().mcnemar_exact([t for t, _ in pairs], [m for _, m in pairs])
-    return (n, sum(m for _, m in pairs) / n, sum(t for t, _ in pairs) / n, test.gained, test.lost, test.p_value)
+    return (n, sum(m for _, m in pairs), sum(t for t, _ in pairs), test.gained, test.lost, test.p_value)
 
 
 def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:

@@ -195,11 +195,22 @@ def test_two_sequence_steps_are_paired_by_item_against_a_base_that_holds_more(tm
           unchanged={"p1": True, "p2": False})
     write("other.json", [case("c1", "fixed"), case("c9", "fixed")], unchanged={"p2": True, "p1": True})
     # c1 gained (buggy → fixed), c2 lost (fixed → other): paired by id, not by position
-    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "split", "label=fixed") == (2, 0.5, 0.5, 1, 1, 1.0)
+    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "split", "label=fixed") == (2, 1, 1, 1, 1, 1.0)
     assert check_claims.step_versus(tmp_path / "step.json", "base.json", "split", "valid")[3:5] == (0, 1)
-    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "humaneval")[:5] == (2, 0.5, 1.0, 0, 1)
+    assert check_claims.step_versus(tmp_path / "step.json", "base.json", "humaneval")[:5] == (2, 1, 2, 0, 1)
     # locality against another strategy's step; and a step that lacks one of src's items is an error
     with pytest.raises(ValueError, match=r"step\.json and other\.json hold different items"):
         check_claims.step_versus(tmp_path / "step.json", "other.json", "split", "label=fixed")
     write("other.json", [case("c1", "fixed"), case("c2", "fixed")], unchanged={"p2": True, "p1": True})
-    assert check_claims.step_versus(tmp_path / "step.json", "other.json", "locality")[:5] == (2, 0.5, 1.0, 0, 1)
+    assert check_claims.step_versus(tmp_path / "step.json", "other.json", "locality")[:5] == (2, 1, 2, 0, 1)
+    # only the contexts of some of the step's hotfixes (1-based, inclusive): here the second one
+    doc = json.loads((tmp_path / "step.json").read_text())
+    doc["hotfixes"] = ["g1", "g2"]
+    doc["eval"]["cases"] = [dict(c, group="g1" if c["id"] == "c1" else "g2") for c in doc["eval"]["cases"]]
+    (tmp_path / "step2.json").write_text(json.dumps(doc), encoding="utf-8")  # files are read once: new names
+    base = json.loads((tmp_path / "base.json").read_text())
+    base["eval"]["cases"] = [dict(c, group={"c1": "g1", "c2": "g2", "c3": "g3"}[c["id"]]) for c in base["eval"]["cases"]]
+    (tmp_path / "base2.json").write_text(json.dumps(base), encoding="utf-8")
+    assert check_claims.step_versus(tmp_path / "step2.json", "base2.json", "split", "label=fixed", 2, 2)[:5] == (1, 0, 1, 0, 1)
+    # a later step (more hotfixes) against an earlier one: the earlier step's items only
+    assert check_claims.step_versus(tmp_path / "base.json", "step.json", "split", "label=fixed")[:5] == (2, 1, 1, 1, 1)
