@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hotfix", action="append", default=[], help="DIR=CASES (repeat; at least two)")
     p.add_argument("--modes", default="stack,merge_cat,merge_svd,merge_linear")
     p.add_argument("--limit", type=int, default=20, help="cases per hotfix scored")
-    p.add_argument("--dtype", default="auto")
+    p.add_argument("--dtype", help='default "auto"; float32 for the tiny model, whose stack-equals-cat check '
+                   "is to float32 rounding (bfloat16 alone moves margins by more)")
     p.add_argument("--threads", type=int)
     p.add_argument("--tiny-steps", type=int, default=40)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "stacking.json"))
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
     if len(pairs) < 2 or any(len(pr) != 2 for pr in pairs):
         p.error("give at least two --hotfix DIR=CASES")
     t0 = time.time()
-    loaded = load_model(model, dtype=args.dtype, threads=args.threads)
+    dtype = args.dtype or ("float32" if args.model == "tiny" else "auto")
+    loaded = load_model(model, dtype=dtype, threads=args.threads)
     hotfixes, net = {}, loaded.model
     for i, (folder, cases) in enumerate(pairs):
         key = f"{Path(folder).name}-{i}"
