@@ -37,6 +37,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from codehotfix import runtime
 from codehotfix.api import cases_checksum, library_versions
 from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
@@ -74,11 +75,20 @@ def applied(loaded: LoadedModel, folders: Sequence[Path], mode: str) -> Iterator
         model = attach(model, read_adapter(folder, key))
         keys.append(key)
     activate(model, keys, mode)
+    runtime.release_freed_memory()  # a merge's full-size deltas (50 adapters by SVD: GBs) are freed by now
     loaded.model = model
     try:
         yield model
     finally:
         loaded.model = bare_base(loaded.model)
+
+
+def _trimmed(folder: Path) -> Path:
+    """``folder``, after handing the memory its training freed back to the kernel: a sequence runs
+    for hours through trainings, evaluations and merges, and with the CLI's ``keep_freed_memory`` a
+    fragmented heap outgrew a 24 GiB machine (``runtime.release_freed_memory``)."""
+    runtime.release_freed_memory()
+    return folder
 
 
 class _Run:
@@ -103,22 +113,23 @@ class _Run:
         return self.out / "adapters" / kind / _folder_name(step, self.groups[step - 1].name)
 
     def single(self, step: int) -> Path:
-        return train_fresh(self.loaded, self.groups[step - 1].train, self.cfg, self._folder("single", step),
-                           progress=self.progress)
+        return _trimmed(train_fresh(self.loaded, self.groups[step - 1].train, self.cfg,
+                                    self._folder("single", step), progress=self.progress))
 
     def continual(self, step: int) -> Path:
         if step == 1:
             return self.single(1)
         start = self.continual(step - 1)
         cases = list(self.groups[step - 1].train) + self.replay(step)
-        return train_further(self.loaded, start, cases, self.cfg, self._folder("continual", step),
-                             progress=self.progress)
+        return _trimmed(train_further(self.loaded, start, cases, self.cfg, self._folder("continual", step),
+                                      progress=self.progress))
 
     def retrained(self, step: int) -> Path:
         if step == 1:
             return self.single(1)
         union = [c for g in self.groups[:step] for c in g.train]
-        return train_fresh(self.loaded, union, self.cfg, self._folder("retrained", step), progress=self.progress)
+        return _trimmed(train_fresh(self.loaded, union, self.cfg, self._folder("retrained", step),
+                                    progress=self.progress))
 
     def replay(self, step: int) -> list[HotfixCase]:
         """``opts.replay`` training cases of each earlier hotfix, drawn with a seed per (step, hotfix);
@@ -269,6 +280,7 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
             logger.info("sequence: step %d/%d, %s", k, n, strategy.name)
             doc = _measure_step(run, strategy, k, base)
             write_json(path, doc)
+            runtime.release_freed_memory()  # the evaluation's and the merge's buffers (see _trimmed)
             counts["ran"] += 1
         else:
             doc = read_json(path)
