@@ -1370,16 +1370,17 @@ SEQUENCE_N6 = [_seq_row(s) for s in ("stacked", "merged_svd", "continual", "retr
 SQ50 = "bench/results/sequence_default_n50"  # the N = 50 run, stopped after step 30 (docs/sequence.md)
 
 
-def _seq50_row(strategy: str, step: int, folder: str = SQ50, name: str = "sequence-n50") -> Claim:
+def _seq50_row(strategy: str, step: int, folder: str = SQ50, name: str = "sequence-n50", label: str = "") -> Claim:
     """A row of one of sequence.md's N = 50 tables: contexts, exact fixed line (Wilson and McNemar
-    recomputed), completed lines that parse (McNemar recomputed), with the recorded Holm p of each."""
+    recomputed), completed lines that parse (McNemar recomputed), with the recorded Holm p of each.
+    ``label``: what the row's first cell says after the strategy (tells two runs' tables apart)."""
     f = f"{folder}/{strategy}/step-{step:03d}.json"
     fixed, valid = _SQF, _SQV
     specs = (("value", f, f"{fixed}.cases", f"{fixed}.before", f"{fixed}.after"),
              ("wilson", f, f"{fixed}.after", f"{fixed}.cases"), ("mcnemar_detail", f, fixed),
              ("value", f, f"{fixed}.p_holm", f"{valid}.before", f"{valid}.after"),
              ("mcnemar_detail", f, valid), ("value", f, f"{valid}.p_holm"))
-    quote = (f"| {strategy} | {step} | {{n}} | {{n}} → {{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | "
+    quote = (f"| {strategy}{label} | {step} | {{n}} | {{n}} → {{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | "
              "{n} → {n} | {n} / {n}, p = {n} ({n}) |")
     return _claim(f"{name}-{strategy}-{step}", "docs/sequence.md", quote, ("multi", *specs))
 
@@ -1472,21 +1473,21 @@ SEQUENCE_N50_CPU = [_seq50_row(s, 25, SQC, "sequence-n50-cpu") for s in _SQC_STR
 ]
 
 
-def _seq50_last_row(strategy: str) -> Claim:
-    """A row of sequence.md's step-50 table of the CPU run: _seq50_row's columns, then HumanEval against
+def _seq50_last_row(strategy: str, folder: str = SQC, name: str = "sequence-n50-cpu", label: str = "") -> Claim:
+    """A row of one of sequence.md's step-50 tables: _seq50_row's columns, then HumanEval against
     the base (McNemar recomputed from the per-problem outcomes) and locality (Wilson recomputed)."""
-    f = f"{SQC}/{strategy}/step-050.json"
+    f = f"{folder}/{strategy}/step-050.json"
     specs = (("value", f, f"{_SQF}.cases", f"{_SQF}.before", f"{_SQF}.after"),
              ("wilson", f, f"{_SQF}.after", f"{_SQF}.cases"), ("mcnemar_detail", f, _SQF),
              ("value", f, f"{_SQF}.p_holm", f"{_SQV}.before", f"{_SQV}.after"),
              ("mcnemar_detail", f, _SQV), ("value", f, f"{_SQV}.p_holm"),
              ("value", f, "humaneval.change.before", "humaneval.change.after"),
-             ("pick", ".", (4, 3, 5), "step_versus", f, f"{SQC}/base.json", "humaneval"),
+             ("pick", ".", (4, 3, 5), "step_versus", f, f"{folder}/base.json", "humaneval"),
              ("value", f, "locality.unchanged_fraction*100"),
              ("wilson", f, "locality.unchanged_fraction", "locality.prompts", 100))
-    quote = (f"| {strategy} | 50 | {{n}} | {{n}} → {{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | "
+    quote = (f"| {strategy}{label} | 50 | {{n}} | {{n}} → {{n}} [{{n}}, {{n}}] | {{n}} / {{n}}, p = {{n}} ({{n}}) | "
              "{n} → {n} | {n} / {n}, p = {n} ({n}) | {n} → {n} ({n} lost, {n} gained, p = {n}) | {n}% [{n}, {n}] |")
-    return _claim(f"sequence-n50-cpu-{strategy}-50", "docs/sequence.md", quote, ("multi", *specs))
+    return _claim(f"{name}-{strategy}-50", "docs/sequence.md", quote, ("multi", *specs))
 
 
 _C50, _C25 = f"{SQC}/continual/step-050.json", f"{SQC}/continual/step-025.json"
@@ -1519,6 +1520,126 @@ SEQUENCE_N50_CPU_50 = [_seq50_last_row("continual")] + [
             ("pick", ".", (0, 2, 1), "step_versus", _C50, f"{SQC}/base.json", "humaneval"))),
     _claim("sequence-n50-cpu-mined", "docs/sequence.md", "The {x} mined repositories stayed at {n} of {n} (the base model: {n})",
            ("pick", ".", (1, 0, 2), "step_versus", _C50, f"{SQC}/base.json", "split", "label=fixed", 42, 50)),
+]
+
+
+SQB = "bench/results/sequence_n50_bf16"  # the same sized run repeated in bfloat16, all four to step 50
+_B50 = {s: f"{SQB}/{s}/step-050.json" for s in _SQC_STRATEGIES}
+_BB, _KB = f"{SQB}/base.json", f"{SQC}/base.json"
+_MB = f"{SQB}/memory.json"
+_GB = "*1e-6"  # memory.json records kB
+
+
+def _sv(src: str, other: str, picks: tuple, *args) -> tuple:
+    """step_versus(src, other, *args), the picked fields of its (items, src, other, gained, lost, p)."""
+    return ("pick", ".", picks, "step_versus", src, other, *args)
+
+
+SEQUENCE_N50_BF16 = [_seq50_row(s, 25, SQB, "sequence-n50-bf16", " (bf16)") for s in _SQC_STRATEGIES] + [
+    _seq50_last_row(s, SQB, "sequence-n50-bf16", " (bf16)") for s in _SQC_STRATEGIES] + [
+    _claim("sequence-n50-bf16-kernels", "docs/sequence.md",
+           "The two base evaluations wrote the exact fixed line in\n{n} (bfloat16) and {n} (float32) of the {n} "
+           "held-out contexts ({n} context gained, {n} lost), and\npassed the same {n} of HumanEval's first {n} "
+           "problems ({n} gained, {n} lost).",
+           ("multi", _sv(_BB, _KB, (1, 2, 0, 3, 4), "split", "label=fixed"),
+            _sv(_BB, _KB, (1, 0, 3, 4), "humaneval"))),
+    _claim("sequence-n50-bf16-kernels-25", "docs/sequence.md",
+           "merging {n} against {n} of {n}, continual {n} against {n}, retrained\n{n} against {n} ({n} gained, "
+           "{n} lost, McNemar exact p = {n}, not significant)",
+           ("multi", *[_sv(f"{SQB}/{s}/step-025.json", f"{SQC}/{s}/step-025.json", picks, "split", "label=fixed")
+                       for s, picks in (("merged_cat", (1, 2, 0)), ("continual", (1, 2)),
+                                        ("retrained", (1, 2, 3, 4, 5)))])),
+    _claim("sequence-n50-bf16-merged", "docs/sequence.md",
+           "wrote the exact fixed line in {n} of {n} contexts against {n} for the\n  base model, and only {n}% of "
+           "the completed lines parsed (against {n}%). It also stopped writing\n  the buggy line ({n} → {n} of "
+           "{n}), but because it writes broken code: HumanEval fell from {n} of {n}\n  to {n}, and the first line "
+           "of only {n} of {n} unrelated prompts stayed unchanged (mean KL to the base\n  {n}, against {n} to {n} "
+           "for continual training and retraining)",
+           ("multi", _sv(_B50["merged_cat"], _BB, (1, 0, 2), "split", "label=fixed"),
+            ("value", _B50["merged_cat"], f"{_SQV}.after*100", f"{_SQV}.before*100"),
+            _sv(_B50["merged_cat"], _BB, (2, 1, 0), "split", "label=buggy"),
+            _sv(_B50["merged_cat"], _BB, (2, 0, 1), "humaneval"),
+            ("value", _B50["merged_cat"], "locality.unchanged_fraction*32", "locality.prompts", "locality.mean_kl"),
+            ("agg", SQB, "min", *[("value", _B50[s], "locality.mean_kl") for s in ("continual", "retrained")]),
+            ("agg", SQB, "max", *[("value", _B50[s], "locality.mean_kl") for s in ("continual", "retrained")]))),
+    _claim("sequence-n50-bf16-svd", "docs/sequence.md",
+           "wrote the same greedy completion as the exact sum in {n} of the {n} contexts ({n} of {n} at\n  step 25) "
+           "and collapsed as far: {n} exact fixed lines, the same {n}% parsing, HumanEval {n} of {n}.",
+           ("multi", ("step_matching", _B50["merged_svd"], _B50["merged_cat"], "greedy"),
+            ("value", _B50["merged_svd"], f"{_SQF}.cases"),
+            ("step_matching", f"{SQB}/merged_svd/step-025.json", f"{SQB}/merged_cat/step-025.json", "greedy"),
+            ("value", f"{SQB}/merged_svd/step-025.json", f"{_SQF}.cases"),
+            ("value", _B50["merged_svd"], f"{_SQF}.after*200", f"{_SQV}.after*100"),
+            _sv(_B50["merged_svd"], _BB, (1, 0), "humaneval"))),
+    _claim("sequence-n50-bf16-alike", "docs/sequence.md",
+           "Continual training wrote the exact\n  fixed line in {n} of {n} contexts, retraining on the union in {n} "
+           "(paired: {n} contexts under\n  continual only, {n} under retrained only, McNemar exact p = {n}, not "
+           "significant); both raised the\n  pack's later topics (hotfixes {x} to {x}) from {n} to {n} and {n} of "
+           "their {n} contexts, and neither\n  moved the {x} mined repositories ({n} of {n} for the base model; {n} "
+           "and {n} after), whose held-out fixes\n  are other bugs than the trained ones. Lines kept parsing under "
+           "both ({n} and {n}).",
+           ("multi", _sv(_B50["continual"], _B50["retrained"], (1, 0, 2, 3, 4, 5), "split", "label=fixed"),
+            _sv(_B50["continual"], _BB, (2, 1), "split", "label=fixed", 26, 41),
+            _sv(_B50["retrained"], _BB, (1, 0), "split", "label=fixed", 26, 41),
+            _sv(_B50["continual"], _BB, (2, 0, 1), "split", "label=fixed", 42, 50),
+            _sv(_B50["retrained"], _BB, (1,), "split", "label=fixed", 42, 50),
+            ("value", _B50["continual"], f"{_SQV}.after"), ("value", _B50["retrained"], f"{_SQV}.after"))),
+    _claim("sequence-n50-bf16-humaneval", "docs/sequence.md",
+           "One adapter trained from scratch on\n  the {n} training cases of all {n} hotfixes (one epoch at the demo's "
+           "lr 1e-3) passed {n} of\n  HumanEval's first {n} problems against {n} for the base model ({n} lost, {n} "
+           "gained, McNemar exact\n  p = {n}); continual training passed {n} (p = {n}, not significant), and paired "
+           "with the\n  retrained model on the same problems {n} to {n} (p = {n}).",
+           ("multi", ("agg", SQB, "sum", *[("value", f"{SQB}/sequence.json", f"groups.{k}.train.__len__")
+                                           for k in range(50)]),
+            ("value", _B50["retrained"], "hotfixes.__len__"),
+            _sv(_B50["retrained"], _BB, (1, 0, 2, 4, 3, 5), "humaneval"),
+            _sv(_B50["continual"], _BB, (1, 5), "humaneval"),
+            _sv(_B50["continual"], _B50["retrained"], (3, 4, 5), "humaneval"))),
+    _claim("sequence-n50-bf16-locality", "docs/sequence.md",
+           "Locality was alike ({n} and {n} of {n} first lines unchanged)",
+           _sv(_B50["continual"], _B50["retrained"], (1, 2, 0), "locality")),
+    _claim("sequence-n50-bf16-kept", "docs/sequence.md",
+           "its exact fixed line\n  went from {n} after step 25 to {n} after step 50 ({n} gained, {n} lost, McNemar "
+           "exact p = {n}, not\n  significant); retraining went from {n} to {n} (p = {n}). The float32 run saw {n} → "
+           "{n} (p = {n}).",
+           ("multi", _sv(_B50["continual"], f"{SQB}/continual/step-025.json", (2, 1, 3, 4, 5), "split", "label=fixed"),
+            _sv(_B50["retrained"], f"{SQB}/retrained/step-025.json", (2, 1, 5), "split", "label=fixed"),
+            _sv(_C50, _C25, (2, 1, 5), "split", "label=fixed"))),
+    _claim("sequence-n50-bf16-vs-float32", "docs/sequence.md",
+           "continual training wrote the fixed line in {n} against {n}\n  contexts ({n} gained, {n} lost, p = {n}, "
+           "not significant)", _sv(_B50["continual"], _C50, (1, 2, 3, 4, 5), "split", "label=fixed")),
+    _claim("sequence-n50-bf16-cost", "docs/sequence.md",
+           "a single adapter trained in {n} s on average\n  (hotfixes {x} to {x}), a continual step in {n} s (steps "
+           "{x} to {x}) and {n} s on the mined repositories'\n  cases (steps {x} to {x}); measuring step 50 ({n} "
+           "contexts, HumanEval and locality) took {n}\n  minutes for `retrained` and {n} for `merged_svd`",
+           ("multi", ("difference", f"{SQB}/timeline.json", "single.25", "single.1", 1 / 24),
+            ("difference", f"{SQB}/timeline.json", "continual.25", "continual.11", 1 / 14),
+            ("difference", f"{SQB}/timeline.json", "continual.50", "continual.41", 1 / 9),
+            ("value", _B50["retrained"], f"{_SQF}.cases", f"seconds*{1 / 60}"),
+            ("value", _B50["merged_svd"], f"seconds*{1 / 60}"))),
+    _claim("sequence-n50-bf16-memory", "docs/sequence.md",
+           "The first process was killed by the kernel at {n} GB resident",
+           ("value", _MB, f"oom_kill.anon_rss_kb{_GB}")),
+    _claim("sequence-n50-bf16-trim", "docs/sequence.md",
+           "took it\n  from {n} to {n} GB and later from {n} to {n} GB.",
+           ("value", _MB, *[f"malloc_trim_by_gdb.{i}.{k}{_GB}" for i in (0, 1) for k in ("rss_before_kb", "rss_after_kb")])),
+    _claim("sequence-n50-bf16-rerun", "docs/sequence.md",
+           "the rerun of `merged_svd`'s step 50 peaked at {n} GB\n  resident and finished.",
+           ("value", _MB, f"merged_svd_rerun.max_rss_kb{_GB}")),
+    _claim("readme-sequence-n50-bf16", "README.md",
+           "the 50 adapters merged (exact sum or SVD) wrote the fixed line in\n  {n}–{n} of {n} contexts against "
+           "{n} for the base model, with {n}% of lines parsing and HumanEval's {n}\n  problems at {n} passed; "
+           "continual training ({n} of {n}) and retraining on the union ({n}) were\n  alike in efficacy, but "
+           "retraining lost HumanEval problems ({n} → {n} passed, p = {n}) where\n  continual training did not "
+           "({n} → {n}).",
+           ("multi", _sv(_B50["merged_svd"], _BB, (1,), "split", "label=fixed"),
+            _sv(_B50["merged_cat"], _BB, (1, 0, 2), "split", "label=fixed"),
+            ("value", _B50["merged_cat"], f"{_SQV}.after*100"),
+            _sv(_B50["merged_cat"], _BB, (0, 1), "humaneval"),
+            _sv(_B50["continual"], _BB, (1, 0), "split", "label=fixed"),
+            _sv(_B50["retrained"], _BB, (1,), "split", "label=fixed"),
+            _sv(_B50["retrained"], _BB, (2, 1, 5), "humaneval"),
+            _sv(_B50["continual"], _BB, (2, 1), "humaneval"))),
 ]
 
 
@@ -1679,7 +1800,7 @@ NO_CORPUS = [
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
-                       *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *DEMO_RECIPE, *NO_CORPUS]
+                       *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
