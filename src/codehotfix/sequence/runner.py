@@ -83,14 +83,6 @@ def applied(loaded: LoadedModel, folders: Sequence[Path], mode: str) -> Iterator
         loaded.model = bare_base(loaded.model)
 
 
-def _trimmed(folder: Path) -> Path:
-    """``folder``, after handing the memory its training freed back to the kernel: a sequence runs
-    for hours through trainings, evaluations and merges, and with the CLI's ``keep_freed_memory`` a
-    fragmented heap outgrew a 24 GiB machine (``runtime.release_freed_memory``)."""
-    runtime.release_freed_memory()
-    return folder
-
-
 class _Run:
     """The sequence's inputs, its one base model (loaded on first need) and its adapter folders;
     the ``Trainer`` the strategies ask for adapters."""
@@ -113,23 +105,22 @@ class _Run:
         return self.out / "adapters" / kind / _folder_name(step, self.groups[step - 1].name)
 
     def single(self, step: int) -> Path:
-        return _trimmed(train_fresh(self.loaded, self.groups[step - 1].train, self.cfg,
-                                    self._folder("single", step), progress=self.progress))
+        return train_fresh(self.loaded, self.groups[step - 1].train, self.cfg, self._folder("single", step),
+                           progress=self.progress)
 
     def continual(self, step: int) -> Path:
         if step == 1:
             return self.single(1)
         start = self.continual(step - 1)
         cases = list(self.groups[step - 1].train) + self.replay(step)
-        return _trimmed(train_further(self.loaded, start, cases, self.cfg, self._folder("continual", step),
-                                      progress=self.progress))
+        return train_further(self.loaded, start, cases, self.cfg, self._folder("continual", step),
+                             progress=self.progress)
 
     def retrained(self, step: int) -> Path:
         if step == 1:
             return self.single(1)
         union = [c for g in self.groups[:step] for c in g.train]
-        return _trimmed(train_fresh(self.loaded, union, self.cfg, self._folder("retrained", step),
-                                    progress=self.progress))
+        return train_fresh(self.loaded, union, self.cfg, self._folder("retrained", step), progress=self.progress)
 
     def replay(self, step: int) -> list[HotfixCase]:
         """``opts.replay`` training cases of each earlier hotfix, drawn with a seed per (step, hotfix);
@@ -280,7 +271,7 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
             logger.info("sequence: step %d/%d, %s", k, n, strategy.name)
             doc = _measure_step(run, strategy, k, base)
             write_json(path, doc)
-            runtime.release_freed_memory()  # the evaluation's and the merge's buffers (see _trimmed)
+            runtime.release_freed_memory()  # the evaluation's buffers (runtime.release_freed_memory)
             counts["ran"] += 1
         else:
             doc = read_json(path)

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from codehotfix import runtime
 from codehotfix.api import MANIFEST, cases_checksum, seed_everything, train_on_model
 from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
@@ -53,6 +54,7 @@ def train_fresh(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixCon
         loaded.model = bare_base(loaded.model)
         model, _ = train_on_model(loaded, cases, cfg, out, progress=progress)
         loaded.model = bare_base(model)
+        runtime.release_freed_memory()  # a sequence trains for hours (runtime.release_freed_memory)
     return out
 
 
@@ -84,4 +86,5 @@ def train_further(loaded: LoadedModel, start: Path, cases: Sequence[HotfixCase],
         "train_seconds": result.seconds, "final_losses": result.final_metrics})
     shutil.rmtree(out / ".checkpoint", ignore_errors=True)
     loaded.model = bare_base(model)
+    runtime.release_freed_memory()
     return out
