@@ -90,7 +90,8 @@ def profile_training(loaded, cases, cfg, steps: int) -> dict:
         t: dict[str, float] = {}
         batch = _timed(t, "collate", lambda: collate(items, tok.pad_token_id, objectives.kl_positions()))
         ref_ctx = _timed(t, "reference context (epoch 1 only)", lambda: reference.context(batch))
-        scores = _timed(t, "case forward", lambda: score_batch(model, batch, with_context=True, reference=ref_ctx))
+        scores = _timed(t, "case forward", lambda: score_batch(model, batch, with_context=True, reference=ref_ctx,
+                                                                pack=cfg.training.pack))
         rb = sampler.next_batch().to(scores.fixed_logp.device)  # as the training loop does
         def corpus_ref():
             with base_model_view(model) as base:
@@ -104,7 +105,9 @@ def profile_training(loaded, cases, cfg, steps: int) -> dict:
         _timed(t, "optimizer", lambda: (torch.nn.utils.clip_grad_norm_(params, 1.0), opt.step()))
         t["total"] = sum(t.values())
         shapes.append({"context_tokens": list(batch.ctx_ids.shape), "line_tokens": list(batch.cont_ids.shape),
-                       "corpus_tokens": list(rb.ids.shape)})
+                       "corpus_tokens": list(rb.ids.shape), "case_tokens_real": batch.num_tokens(),
+                       "case_tokens_padded": batch.ctx_ids.numel() + batch.cont_ids.numel(),
+                       "packed": bool(cfg.training.pack)})
         if s:
             per_step.append({k: round(v, 3) for k, v in t.items()})
     model.eval()

@@ -67,6 +67,9 @@ class TrainingConfig:
         threads: torch threads; null uses every core.
         distributed: train through ``accelerate`` (also switched on by ``accelerate launch``); see
             docs/scale-out.md.
+        pack: score each batch in one pass over packed rows (``scoring.forward.score_packed``)
+            instead of padding every context and line to the batch's longest; the same losses up to
+            rounding, fewer tokens through the model (docs/speed.md, "Packed training batches").
     """
 
     epochs: int = 3
@@ -79,6 +82,7 @@ class TrainingConfig:
     dtype: str = "auto"
     threads: int | None = None
     distributed: bool = False
+    pack: bool = False
 
     def __post_init__(self) -> None:
         errors = _non_finite(self, "training")  # NaN passes every range check below, so name it here

@@ -14,7 +14,7 @@ unpadded forward) and picks the same log-probs out of the logits.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,8 @@ from codehotfix.scoring.scores import Scores
 if TYPE_CHECKING:
     from transformers.modeling_outputs import BaseModelOutputWithPast
 
-__all__ = ["split_model", "score_batch", "score_shared_prefix", "score_on_context", "run_context", "kl_columns"]
+__all__ = ["split_model", "score_batch", "score_shared_prefix", "score_on_context", "score_packed", "run_context",
+           "kl_columns", "pack_rows"]
 
 
 def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -90,7 +91,7 @@ def _scores_from_line_logp(batch: Batch, logp: torch.Tensor) -> Scores:
 
 
 def score_batch(model: nn.Module, batch: Batch, *, with_context: bool = False,
-                reference: torch.Tensor | None = None, with_snippet: bool = False) -> Scores:
+                reference: torch.Tensor | None = None, with_snippet: bool = False, pack: bool = False) -> Scores:
     """Scores both lines of every case; the context runs once and both lines reuse its cache.
 
     Args:
@@ -100,8 +101,10 @@ def score_batch(model: nn.Module, batch: Batch, *, with_context: bool = False,
         reference: the base model's log-distributions at those positions ([B, K, V]; see
             ``reference_context_logprobs``), passed through to the objectives.
         with_snippet: also return the context tokens' log-probs (whole-snippet losses).
+        pack: one pass over packed rows instead of the padded layout (``score_packed``); same
+            scores up to rounding. Prompt-learning adapters keep their own path either way.
     """
-    score = _score_through_forward if is_prompt_learning(model) else score_shared_prefix
+    score = _score_through_forward if is_prompt_learning(model) else score_packed if pack else score_shared_prefix
     batch = batch.to(model_device(model))  # a no-op when the caller collated on the model's device
     scores = score(model, batch, with_context=with_context, with_snippet=with_snippet)
     if scores.ctx_logprobs is not None:
@@ -133,6 +136,14 @@ def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: t
     positions = ctx_mask2.sum(-1, keepdim=True) + torch.arange(width, device=batch.device)
     h_cont = decoder(input_ids=batch.cont_ids, attention_mask=torch.cat([ctx_mask2, batch.cont_mask], -1),
                      position_ids=positions, **cache_kwargs(cache), use_cache=True).last_hidden_state
+    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet)
+
+
+def _scores_from_hidden(head: nn.Module, batch: Batch, h_ctx: torch.Tensor, h_cont: torch.Tensor, *,
+                        with_context: bool, with_snippet: bool) -> Scores:
+    """``Scores`` from the decoder's hidden states in the batch's padded layout: ``h_ctx`` [B, C, H]
+    (left-padded contexts) and ``h_cont`` [2B, L, H] (the lines, right-padded). What the padding
+    columns hold does not matter: every loss reads real tokens only."""
     # Token j of a line is predicted by the hidden state before it: the context's last column for
     # j = 0, the line's own column j-1 after that.
     h_pred = torch.cat([h_ctx[:, -1:].repeat_interleave(2, dim=0), h_cont[:, :-1]], dim=1)  # [2B, L, H]
@@ -150,6 +161,93 @@ def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: t
         scores.ctx_logprobs = F.log_softmax(head(h_ctx[:, kl_columns(batch)]).float(), dim=-1)
         scores.ctx_mask = batch.kl_mask
     return scores
+
+
+# A packed row holds whole cases up to this many tokens (more when one case is longer). Attention
+# inside a row is dense, so its cost per token grows with the row: at 384 tokens it is a few percent
+# of the matrix products of the default model, while padding wasted about a quarter of the tokens of
+# a pack batch (docs/speed.md, "Packed training batches").
+PACK_ROW_TOKENS = 384
+
+
+def pack_rows(lengths: Sequence[int], row_tokens: int = PACK_ROW_TOKENS) -> list[list[int]]:
+    """Groups items of ``lengths`` into rows of at most ``max(row_tokens, longest)`` tokens, longest
+    first into the first row with room (first-fit decreasing); returns the item indices of each row."""
+    capacity = max([row_tokens, *lengths])
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        for r, free in enumerate(room):
+            if lengths[i] <= free:
+                rows[r].append(i)
+                room[r] -= lengths[i]
+                break
+        else:
+            rows.append([i])
+            room.append(capacity - lengths[i])
+    return rows
+
+
+def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, with_snippet: bool = False,
+                 row_tokens: int = PACK_ROW_TOKENS) -> Scores:
+    """The same scores as ``score_shared_prefix`` from one decoder pass over packed rows, no padding.
+
+    Each case becomes one segment ``context, fixed line (+ suffix), buggy line``: both lines take the
+    positions after the context and attend to it, never to each other, through a block mask (a 4-D
+    mask the model uses as given). Segments are packed into rows of about ``row_tokens``. The padded
+    layout of ``score_shared_prefix`` spends compute on padding to the longest context and the
+    longest line of the batch (about a quarter of a pack batch's tokens); this pass spends it only on
+    real tokens and on attention inside a row. Not for prompt-learning adapters (``score_batch``
+    keeps them on their own path).
+    """
+    decoder, head = split_model(model)
+    dev = batch.device
+    n_ctx = batch.ctx_mask.sum(-1).tolist()
+    n_cont = batch.cont_mask.sum(-1).tolist()  # row 2i fixed (+ suffix), 2i+1 buggy
+    width_c, width_l = batch.ctx_ids.shape[1], batch.cont_ids.shape[1]
+    seg_len = [n_ctx[i] + n_cont[2 * i] + n_cont[2 * i + 1] for i in range(batch.size)]
+    rows = pack_rows(seg_len, row_tokens)
+    width = max(sum(seg_len[i] for i in row) for row in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    pos = torch.zeros(len(rows), width, dtype=torch.long)
+    case = torch.full((len(rows), width), -1, dtype=torch.long)  # -1: padding
+    part = torch.zeros(len(rows), width, dtype=torch.long)  # 0 context, 1 fixed, 2 buggy
+    # Where each padded-layout token lives in the packed rows (flat index row * width + column);
+    # padding points at 0, read but never used by a loss.
+    ctx_at = torch.zeros(batch.size, width_c, dtype=torch.long)
+    cont_at = torch.zeros(2 * batch.size, width_l, dtype=torch.long)
+    ctx_ids, cont_ids = batch.ctx_ids.cpu(), batch.cont_ids.cpu()
+    for r, row in enumerate(rows):
+        col = 0
+        for i in row:
+            n = n_ctx[i]
+            pieces = [(0, ctx_ids[i, width_c - n:], 0), (1, cont_ids[2 * i, :n_cont[2 * i]], n),
+                      (2, cont_ids[2 * i + 1, :n_cont[2 * i + 1]], n)]
+            for kind, tokens, first in pieces:
+                k = len(tokens)
+                span = slice(col, col + k)
+                ids[r, span], case[r, span], part[r, span] = tokens, i, kind
+                pos[r, span] = torch.arange(first, first + k)
+                flat = r * width + torch.arange(col, col + k)
+                if kind == 0:
+                    ctx_at[i, width_c - k:] = flat
+                else:
+                    cont_at[2 * i + kind - 1, :k] = flat
+                col += k
+    # Query q sees key k when both are tokens of one case, k is not after q, and k is context or
+    # the same line as q; padding sees itself only (a row with no key would give NaN).
+    same = (case[:, :, None] == case[:, None, :]) & (case[:, :, None] >= 0)
+    seen = same & (pos[:, None, :] <= pos[:, :, None]) & ((part[:, None, :] == 0) | (part[:, None, :] == part[:, :, None]))
+    seen |= torch.eye(width, dtype=torch.bool)
+    dtype = next(decoder.parameters()).dtype
+    # Additive form: every attention implementation (eager adds the mask, SDPA accepts either) reads it.
+    mask = torch.zeros(seen.shape, dtype=dtype).masked_fill(~seen, torch.finfo(dtype).min)[:, None]
+    hidden = decoder(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                     use_cache=False).last_hidden_state
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    h_ctx = flat[ctx_at.to(dev)]  # [B, C, H]
+    h_cont = flat[cont_at.to(dev)]  # [2B, L, H]
+    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet)
 
 
 def _score_through_forward(model: nn.Module, batch: Batch, *, with_context: bool = False,

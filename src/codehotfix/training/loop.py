@@ -230,11 +230,11 @@ class Trainer(Generic[BatchT]):
 
 
 def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseReference,
-           retain: RetainSampler | None, retain_ref: RetainReference | None) -> Scores:
+           retain: RetainSampler | None, retain_ref: RetainReference | None, pack: bool = False) -> Scores:
     """Scores a batch with everything the objectives need (and nothing more)."""
     ctx_ref = reference.context(batch) if objectives.needs_context else None
     scores = score_batch(model, batch, with_context=objectives.needs_context, reference=ctx_ref,
-                         with_snippet=objectives.needs_snippet)
+                         with_snippet=objectives.needs_snippet, pack=pack)
     if objectives.needs_reference:
         scores.ref_fixed_logp, scores.ref_buggy_logp = reference.lines(batch)
     if retain is not None:
@@ -318,7 +318,8 @@ class _AdapterRun:
         self.tokens, self.t0 = 0, 0.0  # tokens and start time of this segment; ``done`` holds earlier ones
 
     def loss_of(self, net: Any, batch: Batch) -> LossOutput:
-        return self.objectives(_score(net, batch, self.objectives, self.reference, self.retain, self.retain_ref))
+        return self.objectives(_score(net, batch, self.objectives, self.reference, self.retain, self.retain_ref,
+                                      self.tc.pack))
 
     def batches(self, epoch: int) -> Iterator[Batch]:
         """This process's batches of ``epoch``, drawn from the run's seeded RNG when the epoch starts."""
