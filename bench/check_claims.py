@@ -132,7 +132,7 @@ def load(path: Path) -> Any:
 
 def lookup(data: Any, path: str) -> Any:
     """``a.b.0.c`` through dicts and lists; ``systems[system=codehotfix]`` picks a list item by a
-    field; a trailing ``*100`` or ``*1e-6`` scales the number."""
+    field (``[seed=0,system=codehotfix]`` by several); a trailing ``*100`` or ``*1e-6`` scales the number."""
     path, _, factor = path.partition("*")
     for key in re.findall(r"[^.\[\]]+(?:\[[^\]]*\])?", path):
         name, _, selector = key.partition("[")
@@ -141,9 +141,9 @@ def lookup(data: Any, path: str) -> Any:
             continue
         if name:
             data = data[int(name)] if isinstance(data, list) else data[name]
-        if selector:
-            field, _, want = selector.rstrip("]").partition("=")
-            data = next(item for item in data if str(item.get(field)) == want)
+        if selector:  # one or more field=value conditions, comma-separated: [seed=0,system=codehotfix]
+            conditions = [c.partition("=")[::2] for c in selector.rstrip("]").split(",")]
+            data = next(item for item in data if all(str(item.get(f)) == w for f, w in conditions))
     return float(data) * float(factor) if factor else data
 
 
@@ -805,6 +805,20 @@ def pick(_src: Path, positions: tuple[int, ...], fname: str, source: str, *args)
     return tuple(float(res[i]) for i in positions)
 
 
+def padding_share(src: Path) -> float:
+    """The share of padding, in percent, in the case batches a ``bench.profile_step`` run recorded
+    (its ``shapes``: real and padded case tokens of every timed step)."""
+    shapes = load(src)["shapes"]
+    return 100.0 * (1 - sum(s["case_tokens_real"] for s in shapes) / sum(s["case_tokens_padded"] for s in shapes))
+
+
+def mean_saving(_src: Path, path: str, before: Sequence[str], after: Sequence[str]) -> float:
+    """How much less, in percent, the mean of ``path`` over the ``after`` files is than over the
+    ``before`` files (repeated runs of one benchmark, e.g. a step's mean seconds)."""
+    mean = lambda files: statistics.mean(float(lookup(load(ROOT_OF[0] / f), path)) for f in files)  # noqa: E731
+    return 100.0 * (1 - mean(after) / mean(before))
+
+
 def file_ratio(src: Path, path: str, other: str, other_path: str) -> float:
     """One file's value over another file's: ``path`` in ``src`` / ``other_path`` in ``other``."""
     return float(lookup(load(src), path)) / float(lookup(load(ROOT_OF[0] / other), other_path))
@@ -820,7 +834,7 @@ def scaled(src: Path, factor: float, fname: str, *args) -> float:
 ROOT_OF = [ROOT]
 
 COMPUTE: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in (value, ratio, difference, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
+    f.__name__: f for f in (value, ratio, difference, padding_share, mean_saving, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,

@@ -163,15 +163,46 @@ def load_split(args: argparse.Namespace) -> tuple[list[HotfixCase], list[HotfixC
 
 # --------------------------------------------------------------------------- the three systems
 
+def codehotfix_config(args: argparse.Namespace, seed: int) -> Any:
+    """The hotfix config codehotfix runs under for ``seed``: the shipped defaults, ``--set``, the cap."""
+    from codehotfix.config import load_config
+
+    return load_config(None, [*args.overrides, f"training.epochs={args.max_epochs}", f"seed={seed}"])
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, sub in d.items() for k, v in _flat(sub, f"{prefix}.{key}" if prefix else key).items()}
+
+
+def check_recipe(folder: Path, kept: dict[tuple[int, str], dict[str, Any]], args: argparse.Namespace) -> None:
+    """Refuses a kept codehotfix row trained under another recipe than this invocation's: the shipped
+    defaults can change between sessions (a new option, a new default) without any argument changing.
+
+    Raises:
+        CodehotfixError: naming the row's file and the config keys that differ.
+    """
+    for (seed, system), row in sorted(kept.items()):
+        if system != "codehotfix":
+            continue
+        saved = _flat(row.get("config", {}).get("hotfix", {}))
+        want = _flat(asdict(codehotfix_config(args, seed)))
+        differ = sorted(k for k in set(saved) | set(want) if saved.get(k, "<absent>") != want.get(k, "<absent>"))
+        if differ:
+            raise CodehotfixError(f"{folder / f'seed{seed}-codehotfix.json'}: trained under another codehotfix "
+                                  f"recipe ({', '.join(differ)} differ from the shipped defaults now); delete "
+                                  f"that file to measure it again, or pass --force to start over")
+
+
 def run_codehotfix(run: "_Run", seed: int) -> dict[str, Any]:
     """codehotfix's default recipe through ``train_adapter`` (as ``api.train_on_model`` runs it: seeded
     adapter, per-epoch checkpoints), stopped by an ``on_epoch_end`` hook once the target holds."""
     from codehotfix.api import seed_everything
-    from codehotfix.config import load_config
     from codehotfix.models.adapters import build_adapter
     from codehotfix.training.loop import EpochEnd, TrainerCallback, train_adapter
 
-    cfg = load_config(None, [*run.args.overrides, f"training.epochs={run.args.max_epochs}", f"seed={seed}"])
+    cfg = codehotfix_config(run.args, seed)
     loaded, counter = run.load(), PassCounter()
     tracker = EpochTracker(run.probe, counter.attach(loaded.model))
     tracker.start()
@@ -494,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     dtype = str(resolve_dtype(args.dtype)).replace("torch.", "")
     want = settings(args, spec, dtype, train, test)
     kept = kept_rows(rows_dir, want)  # before the matmul reference and any training: a mismatch fails fast
+    check_recipe(rows_dir, kept, args)
     print(f"[hotfix_cost] {len(train)} training, {len(test)} held-out cases from {source}; model {spec} ({dtype}), "
           f"{torch.get_num_threads()} threads, seeds {args.seeds}; measuring matmul FLOP/s …", flush=True)
     size = 256 if args.tiny else 2048  # one 2048² bf16 product can take seconds on a CPU without bf16 units

@@ -82,7 +82,7 @@ class TrainingConfig:
     dtype: str = "auto"
     threads: int | None = None
     distributed: bool = False
-    pack: bool = False
+    pack: bool = True
 
     def __post_init__(self) -> None:
         errors = _non_finite(self, "training")  # NaN passes every range check below, so name it here

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # bench/ lives next to src/, not inside the package; make `import bench` work under plain `pytest`.
 sys.path.insert(0, str(ROOT))
 
-from bench.check_claims import check, main, parse_number, quote_regex, uncovered  # noqa: E402
+from bench.check_claims import check, lookup, main, parse_number, quote_regex, uncovered  # noqa: E402
 from bench.claims import CLAIMS, COVERED_DOCS, EXEMPT_DOCS, NOT_MEASURED  # noqa: E402
 
 
@@ -214,3 +214,13 @@ def test_two_sequence_steps_are_paired_by_item_against_a_base_that_holds_more(tm
     assert check_claims.step_versus(tmp_path / "step2.json", "base2.json", "split", "label=fixed", 2, 2)[:5] == (1, 0, 1, 0, 1)
     # a later step (more hotfixes) against an earlier one: the earlier step's items only
     assert check_claims.step_versus(tmp_path / "base.json", "step.json", "split", "label=fixed")[:5] == (2, 1, 1, 1, 1)
+
+
+def test_a_list_item_is_picked_by_one_or_several_fields():
+    rows = {"systems": [{"seed": 0, "system": "a", "s": 1.5}, {"seed": 1, "system": "a", "s": 2.5},
+                        {"seed": 1, "system": "b", "s": 3.5}]}
+    assert lookup(rows, "systems[system=b].s") == 3.5
+    assert lookup(rows, "systems[seed=1,system=a].s") == 2.5
+    assert lookup(rows, "systems[seed=0,system=a].s*2") == 3.0
+    with pytest.raises(StopIteration):
+        lookup(rows, "systems[seed=0,system=b].s")

@@ -144,3 +144,25 @@ def test_an_older_result_without_rows_is_not_overwritten(tmp_path):
     with pytest.raises(CodehotfixError, match="already holds results"):
         hotfix_cost.main(["--tiny", "--out", str(out), "--systems", "codehotfix"])
     assert out.read_text() == "{}"
+
+
+def test_a_kept_codehotfix_row_of_another_recipe_is_refused_naming_file_and_key(tmp_path):
+    """The shipped defaults can change between sessions with no argument changing (training.pack did):
+    a kept codehotfix row must have run the recipe this invocation would run, seed and cap included."""
+    import argparse
+    from dataclasses import asdict
+
+    args = argparse.Namespace(overrides=[], max_epochs=5)
+    same = {"system": "codehotfix", "seed": 1, "config": {"hotfix": asdict(hotfix_cost.codehotfix_config(args, 1))}}
+    other = {"system": "trl_dpo", "seed": 1, "config": {"trl_dpo": {"beta": 0.1}}}  # the baselines carry their own
+    hotfix_cost.check_recipe(tmp_path, {(1, "codehotfix"): same, (1, "trl_dpo"): other}, args)
+
+    older = json.loads(json.dumps(same))
+    del older["config"]["hotfix"]["training"]["pack"]  # a row from before the option existed
+    older["config"]["hotfix"]["training"]["lr"] = 1e-3
+    with pytest.raises(CodehotfixError) as err:
+        hotfix_cost.check_recipe(tmp_path, {(1, "codehotfix"): older}, args)
+    assert str(tmp_path / "seed1-codehotfix.json") in str(err.value)
+    assert "training.lr, training.pack differ" in str(err.value)
+    with pytest.raises(CodehotfixError, match=r"\(seed differ"):  # the same row under another seed's recipe
+        hotfix_cost.check_recipe(tmp_path, {(2, "codehotfix"): same}, args)

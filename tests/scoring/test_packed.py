@@ -24,15 +24,16 @@ CASES = [
 ]
 
 
-def test_pack_rows_puts_the_longest_first_and_never_overfills_a_row():
+def test_pack_rows_balances_rows_so_little_is_padding():
     lengths = [50, 300, 120, 90, 260, 10]
     rows = pack_rows(lengths, row_tokens=384)
     assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
-    assert all(sum(lengths[i] for i in row) <= 384 for row in rows)
-    assert rows[0][0] == 1  # the longest opens the first row
-    assert len(rows) == 3  # 300+50+10, 260+120, 90: the 90 fits neither open row
-    # An item longer than a row gets a row of its own length.
-    assert pack_rows([500, 20], row_tokens=100) == [[0], [1]]
+    assert len(rows) == 3  # ceil(830 / 384)
+    # Longest first into the shortest row: 300 | 260 + 10 | 120 + 90 + 50, so the widest row is the
+    # longest item, and the rows hold 900 positions for 830 tokens.
+    assert sorted(sum(lengths[i] for i in row) for row in rows) == [260, 270, 300]
+    assert pack_rows([500, 20], row_tokens=100) == [[0], [1]]  # never more rows than items
+    assert pack_rows([30, 40, 50], row_tokens=384) == [[2, 1, 0]]  # one row when all fit
 
 
 def _batch(tokenizer, suffix_tokens=0, kl_positions=3):

@@ -13,6 +13,7 @@ unpadded forward) and picks the same log-probs out of the logits.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import TYPE_CHECKING, Sequence
 
@@ -163,29 +164,25 @@ def _scores_from_hidden(head: nn.Module, batch: Batch, h_ctx: torch.Tensor, h_co
     return scores
 
 
-# A packed row holds whole cases up to this many tokens (more when one case is longer). Attention
-# inside a row is dense, so its cost per token grows with the row: at 384 tokens it is a few percent
-# of the matrix products of the default model, while padding wasted about a quarter of the tokens of
-# a pack batch (docs/speed.md, "Packed training batches").
+# Packed rows hold about this many tokens each. Attention inside a row is dense, so its cost per
+# token grows with the row: at a few hundred tokens it is a few percent of the matrix products of the
+# default model, while padding wasted about 40% of the tokens of a pack batch (docs/speed.md, "Packed
+# training batches").
 PACK_ROW_TOKENS = 384
 
 
 def pack_rows(lengths: Sequence[int], row_tokens: int = PACK_ROW_TOKENS) -> list[list[int]]:
-    """Groups items of ``lengths`` into rows of at most ``max(row_tokens, longest)`` tokens, longest
-    first into the first row with room (first-fit decreasing); returns the item indices of each row."""
-    capacity = max([row_tokens, *lengths])
-    rows: list[list[int]] = []
-    room: list[int] = []
+    """Groups items of ``lengths`` into ``ceil(total / row_tokens)`` rows (at most one per item) of
+    nearly equal length, the longest item first into the shortest row; returns each row's item
+    indices. Every row is padded to the longest, so rows of equal length waste least."""
+    n_rows = min(len(lengths), max(1, math.ceil(sum(lengths) / row_tokens)))
+    rows: list[list[int]] = [[] for _ in range(n_rows)]
+    filled = [0] * n_rows
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        for r, free in enumerate(room):
-            if lengths[i] <= free:
-                rows[r].append(i)
-                room[r] -= lengths[i]
-                break
-        else:
-            rows.append([i])
-            room.append(capacity - lengths[i])
-    return rows
+        r = min(range(n_rows), key=filled.__getitem__)
+        rows[r].append(i)
+        filled[r] += lengths[i]
+    return [row for row in rows if row]
 
 
 def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, with_snippet: bool = False,
