@@ -166,8 +166,10 @@ def test_replay_budget_is_checked_and_fingerprinted_only_when_set():
 
 
 def test_the_committed_n6_run_still_has_its_fingerprint():
-    """bench/results/sequence_default_n6 was run before replay_budget existed: the same command must
-    still find its ledger (a changed fingerprint would refuse to resume or reuse its step files)."""
+    """bench/results/sequence_default_n6 was run before replay_budget and training.pack existed: the
+    same command, with training.pack=false (it trained padded), must still find its ledger (a changed
+    fingerprint would refuse to resume or reuse its step files); with packing, the default now, it is
+    another recipe and must not."""
     from pathlib import Path
 
     from codehotfix.sequence import collect_groups
@@ -176,5 +178,7 @@ def test_the_committed_n6_run_still_has_its_fingerprint():
     groups = collect_groups("default", [], by="group", names=None, limit=6, test_fraction=0.4, seed=0)
     opts = SequenceConfig(strategies=("stacked", "merged_svd", "continual", "retrained"), measure_every=3, replay=2,
                           humaneval=10, allow_exec=True, locality=16)
-    fingerprint = runner_mod._fingerprint(groups, load_config(None, ["eval.samples=0"]), opts, None)
+    fingerprint = runner_mod._fingerprint(groups, load_config(None, ["eval.samples=0", "training.pack=false"]), opts, None)
     assert fingerprint == read_json(ledger)["fingerprint"]
+    packed = runner_mod._fingerprint(groups, load_config(None, ["eval.samples=0"]), opts, None)
+    assert packed != fingerprint

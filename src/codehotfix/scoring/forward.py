@@ -191,10 +191,10 @@ def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, 
 
     Each case becomes one segment ``context, fixed line (+ suffix), buggy line``: both lines take the
     positions after the context and attend to it, never to each other, through a block mask (a 4-D
-    mask the model uses as given). Segments are packed into rows of about ``row_tokens``. The padded
-    layout of ``score_shared_prefix`` spends compute on padding to the longest context and the
-    longest line of the batch (about a quarter of a pack batch's tokens); this pass spends it only on
-    real tokens and on attention inside a row. Not for prompt-learning adapters (``score_batch``
+    mask the model uses as given). Segments are dealt into rows of about ``row_tokens``
+    (``pack_rows``). The padded layout of ``score_shared_prefix`` spends compute on padding to the
+    longest context and the longest line of the batch (about 40% of a pack batch's positions); this
+    pass spends it only on real tokens and on attention inside a row. Not for prompt-learning adapters (``score_batch``
     keeps them on their own path).
     """
     decoder, head = split_model(model)
@@ -205,14 +205,16 @@ def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, 
     seg_len = [n_ctx[i] + n_cont[2 * i] + n_cont[2 * i + 1] for i in range(batch.size)]
     rows = pack_rows(seg_len, row_tokens)
     width = max(sum(seg_len[i] for i in row) for row in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
-    pos = torch.zeros(len(rows), width, dtype=torch.long)
-    case = torch.full((len(rows), width), -1, dtype=torch.long)  # -1: padding
-    part = torch.zeros(len(rows), width, dtype=torch.long)  # 0 context, 1 fixed, 2 buggy
+    # The layout is bookkeeping on the host (explicit device: the default device may be another one).
+    host = torch.device("cpu")
+    ids = torch.zeros(len(rows), width, dtype=torch.long, device=host)
+    pos = torch.zeros(len(rows), width, dtype=torch.long, device=host)
+    case = torch.full((len(rows), width), -1, dtype=torch.long, device=host)  # -1: padding
+    part = torch.zeros(len(rows), width, dtype=torch.long, device=host)  # 0 context, 1 fixed, 2 buggy
     # Where each padded-layout token lives in the packed rows (flat index row * width + column);
     # padding points at 0, read but never used by a loss.
-    ctx_at = torch.zeros(batch.size, width_c, dtype=torch.long)
-    cont_at = torch.zeros(2 * batch.size, width_l, dtype=torch.long)
+    ctx_at = torch.zeros(batch.size, width_c, dtype=torch.long, device=host)
+    cont_at = torch.zeros(2 * batch.size, width_l, dtype=torch.long, device=host)
     ctx_ids, cont_ids = batch.ctx_ids.cpu(), batch.cont_ids.cpu()
     for r, row in enumerate(rows):
         col = 0
@@ -224,8 +226,8 @@ def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, 
                 k = len(tokens)
                 span = slice(col, col + k)
                 ids[r, span], case[r, span], part[r, span] = tokens, i, kind
-                pos[r, span] = torch.arange(first, first + k)
-                flat = r * width + torch.arange(col, col + k)
+                pos[r, span] = torch.arange(first, first + k, device=host)
+                flat = r * width + torch.arange(col, col + k, device=host)
                 if kind == 0:
                     ctx_at[i, width_c - k:] = flat
                 else:
@@ -234,11 +236,12 @@ def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, 
     # Query q sees key k when both are tokens of one case, k is not after q, and k is context or
     # the same line as q; padding sees itself only (a row with no key would give NaN).
     same = (case[:, :, None] == case[:, None, :]) & (case[:, :, None] >= 0)
-    seen = same & (pos[:, None, :] <= pos[:, :, None]) & ((part[:, None, :] == 0) | (part[:, None, :] == part[:, :, None]))
-    seen |= torch.eye(width, dtype=torch.bool)
+    context_or_same_line = (part[:, None, :] == 0) | (part[:, None, :] == part[:, :, None])
+    seen = same & (pos[:, None, :] <= pos[:, :, None]) & context_or_same_line
+    seen |= torch.eye(width, dtype=torch.bool, device=host)
     dtype = next(decoder.parameters()).dtype
     # Additive form: every attention implementation (eager adds the mask, SDPA accepts either) reads it.
-    mask = torch.zeros(seen.shape, dtype=dtype).masked_fill(~seen, torch.finfo(dtype).min)[:, None]
+    mask = torch.zeros(seen.shape, dtype=dtype, device=host).masked_fill(~seen, torch.finfo(dtype).min)[:, None]
     hidden = decoder(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                      use_cache=False).last_hidden_state
     flat = hidden.reshape(-1, hidden.shape[-1])

@@ -141,7 +141,10 @@ def _fingerprint(groups: Sequence[HotfixGroup], cfg: HotfixConfig, opts: Sequenc
     from codehotfix.deploy.card import base_model_reference
 
     cases = [c for g in groups for c in (*g.train, *g.test)]
-    core = {"groups": [g.to_dict() for g in groups], "cases": cases_checksum(cases), "config": asdict(cfg),
+    config = asdict(cfg)
+    if not cfg.training.pack:  # runs from before the option existed trained padded: their fingerprints still match
+        del config["training"]["pack"]
+    core = {"groups": [g.to_dict() for g in groups], "cases": cases_checksum(cases), "config": config,
             "replay": opts.replay, "model": base_model_reference(model)}
     if opts.replay_budget is not None:  # only when set, so the fingerprints of earlier runs still match
         core["replay_budget"] = opts.replay_budget
