@@ -1862,8 +1862,11 @@ def _prof_row(label: str, key: str) -> Claim:
 
 
 def _packed_row(label: str, outcome: str) -> Claim:
-    return _claim(f"packing-effect-{outcome}", "docs/speed.md", f"| split event: {label} | {{n}} | {{n}} | {{n}} / {{n}} | {{n}} |",
-                  ("multi", ("pick", ".", (2, 1, 3, 4, 5), "demo_versus", PK, PP, "split", outcome)))
+    return _claim(f"packing-effect-{outcome}", "docs/speed.md",
+                  f"| split event: {label} | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] | {{n}} / {{n}} | {{n}} |",
+                  ("multi", ("demo_greedy_pick", PP, "split", outcome, 4, 5, 6),
+                   ("demo_greedy_pick", PK, "split", outcome, 4, 5, 6),
+                   ("pick", ".", (3, 4, 5), "demo_versus", PK, PP, "split", outcome)))
 
 
 PACKING = [
@@ -1909,10 +1912,11 @@ PACKING = [
     _packed_row("writes exactly the fixed line", "label=fixed"),
     _packed_row("the completed line parses", "valid"),
     _claim("packing-humaneval", "docs/speed.md",
-           "| HumanEval pass@1, first {n} problems (base model {n}) | {n} | {n} | {n} / {n} | {n} |",
+           "| HumanEval pass@1, first {n} problems (base model {n}) | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} |",
            ("multi", ("pick", ".", (0,), "humaneval_versus", f"{PK}/humaneval_hotfix.json.gz", f"{PP}/humaneval_hotfix.json.gz"),
             ("value", f"{PP}/humaneval_base.json.gz", "pass_at_k.pass@1"),
-            ("pick", ".", (2, 1, 3, 4, 5), "humaneval_versus", f"{PK}/humaneval_hotfix.json.gz", f"{PP}/humaneval_hotfix.json.gz"))),
+            *_he_rate(f"{PP}/humaneval_hotfix.json.gz"), *_he_rate(f"{PK}/humaneval_hotfix.json.gz"),
+            ("pick", ".", (3, 4, 5), "humaneval_versus", f"{PK}/humaneval_hotfix.json.gz", f"{PP}/humaneval_hotfix.json.gz"))),
     _claim("packing-left", "docs/speed.md", "The demo is now {n} s on this CPU. Training is {n} s of it, the two\n"
            "evaluations {n} s, the selection {n} s.",
            ("multi", ("demo_phase_sum", f"{PK}/summary.json"), ("value", f"{PK}/summary.json", "seconds.training"),
