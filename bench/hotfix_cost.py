@@ -76,6 +76,7 @@ from bench.common import (  # noqa: E402
     training_flops,
     write_results,
 )
+from codehotfix.config import config_differences  # noqa: E402
 from codehotfix.data.cases import HotfixCase  # noqa: E402
 from codehotfix.errors import CodehotfixError, ConfigError  # noqa: E402
 from codehotfix.files import read_json, write_json  # noqa: E402
@@ -170,12 +171,6 @@ def codehotfix_config(args: argparse.Namespace, seed: int) -> Any:
     return load_config(None, [*args.overrides, f"training.epochs={args.max_epochs}", f"seed={seed}"])
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    return {k: v for key, sub in d.items() for k, v in _flat(sub, f"{prefix}.{key}" if prefix else key).items()}
-
-
 def check_recipe(folder: Path, kept: dict[tuple[int, str], dict[str, Any]], args: argparse.Namespace) -> None:
     """Refuses a kept codehotfix row trained under another recipe than this invocation's: the shipped
     defaults can change between sessions (a new option, a new default) without any argument changing.
@@ -186,12 +181,10 @@ def check_recipe(folder: Path, kept: dict[tuple[int, str], dict[str, Any]], args
     for (seed, system), row in sorted(kept.items()):
         if system != "codehotfix":
             continue
-        saved = _flat(row.get("config", {}).get("hotfix", {}))
-        want = _flat(asdict(codehotfix_config(args, seed)))
-        differ = sorted(k for k in set(saved) | set(want) if saved.get(k, "<absent>") != want.get(k, "<absent>"))
+        differ = config_differences(row.get("config", {}).get("hotfix", {}), asdict(codehotfix_config(args, seed)))
         if differ:
             raise CodehotfixError(f"{folder / f'seed{seed}-codehotfix.json'}: trained under another codehotfix "
-                                  f"recipe ({', '.join(differ)} differ from the shipped defaults now); delete "
+                                  f"recipe than the shipped defaults now ({'; '.join(differ)}); delete "
                                   f"that file to measure it again, or pass --force to start over")
 
 

@@ -125,3 +125,21 @@ def test_deeply_nested_override_is_a_config_error_not_a_recursion_error():
     with pytest.raises(ConfigError) as info:
         load_config(None, [f"training.lr={deep}"])
     assert len(str(info.value)) < 1000  # the override is cut in the message
+
+
+def test_fingerprint_view_leaves_out_a_later_option_only_at_the_value_earlier_runs_had():
+    from dataclasses import asdict
+
+    from codehotfix.config import ADDED_LATER, fingerprint_view
+
+    padded, packed = load_config(None, ["training.pack=false"]), load_config(None)
+    # a config kept by a run from before training.pack existed: the same dict without the key
+    before = asdict(padded)
+    del before["training"]["pack"]
+    assert fingerprint_view(padded) == fingerprint_view(before) == before
+    assert fingerprint_view(packed)["training"]["pack"] is True and fingerprint_view(packed) != before
+    assert asdict(padded)["training"]["pack"] is False  # the config itself is not changed
+    kept = asdict(padded)
+    fingerprint_view(kept)
+    assert kept["training"]["pack"] is False  # nor a dict handed in
+    assert ("training", "pack") in ADDED_LATER

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from codehotfix.config import EvalConfig, HotfixConfig, load_config
+from codehotfix.config import EvalConfig, HotfixConfig, fingerprint_view, load_config
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.loaders import load_cases
 from codehotfix.errors import CodehotfixError, ConfigError, DataError
@@ -732,7 +732,7 @@ def run(cases: Sequence[HotfixCase] | str | Path, out_dir: str | Path, *, model:
         raise DataError(f"cannot split the cases: {e}") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    core = {"cases": cases_checksum(case_list), "model": base_model_reference(model), "config": asdict(cfg),
+    core = {"cases": cases_checksum(case_list), "model": base_model_reference(model), "config": fingerprint_view(cfg),
             "split": [opts.test_fraction, opts.split_by, opts.split_mode]}
     ledger = _Ledger(out, _fingerprint(core), {**asdict(opts), "model": model, "cases": str(cases)
                                                if isinstance(cases, (str, Path)) else None}, restart)

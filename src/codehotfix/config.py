@@ -7,6 +7,7 @@ in one ``ConfigError``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -23,7 +24,7 @@ from codehotfix.models.adapters import AdapterConfig
 from codehotfix.objectives.base import ObjectiveConfig
 
 __all__ = ["TrainingConfig", "EvalConfig", "HotfixConfig", "EVAL_BACKENDS", "EVAL_EVENTS", "load_config", "build",
-           "to_dict", "apply_override"]
+           "to_dict", "apply_override", "fingerprint_view", "config_differences"]
 
 # The names ``eval.backend`` and ``eval.events`` accept. They live here, not in the evaluation modules that
 # implement them (``evaluation.backends.BACKENDS``, ``evaluation.events``), because evaluation imports this
@@ -190,6 +191,43 @@ class HotfixConfig:
 
 def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+# Options added after runs were already kept, with the value those earlier runs had in effect: a
+# config holding that value fingerprints as if the option did not exist, so an interrupted run (or
+# a committed one) from before the option still resumes under it. Add an entry with each such option.
+ADDED_LATER: dict[tuple[str, ...], Any] = {("training", "pack"): False}
+
+
+def fingerprint_view(cfg: HotfixConfig | dict) -> dict:
+    """The config as a fingerprint sees it: ``asdict(cfg)`` less the options of ``ADDED_LATER`` that
+    hold the value runs had before the option existed. Every resume check (a training checkpoint, a
+    ``codehotfix run`` ledger, a sequence, a demo folder) fingerprints this, so they agree on which
+    runs are the same run. Takes a config or its dict (as a run folder keeps it); never changes it."""
+    view = copy.deepcopy(to_dict(cfg))
+    for path, legacy in ADDED_LATER.items():
+        *parents, key = path
+        node = view
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node and node[key] == legacy:
+            del node[key]
+    return view
+
+
+def config_differences(held: Any, now: Any, prefix: str = "") -> list[str]:
+    """The dotted keys where two config dicts differ, each as ``key: held → now`` (``absent`` where a
+    side lacks the key): what an error names when a kept run was made under other settings."""
+    if not (isinstance(held, dict) and isinstance(now, dict)):
+        return [] if held == now else [f"{prefix}: {held!r} → {now!r}"]
+    out = []
+    for key in sorted(set(held) | set(now), key=str):
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if key not in held or key not in now:
+            out.append(f"{where}: {held.get(key, 'absent')!r} → {now.get(key, 'absent')!r}")
+        else:
+            out.extend(config_differences(held[key], now[key], where))
+    return out
 
 
 def _strip_optional(tp: Any) -> Any:

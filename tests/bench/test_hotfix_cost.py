@@ -163,6 +163,6 @@ def test_a_kept_codehotfix_row_of_another_recipe_is_refused_naming_file_and_key(
     with pytest.raises(CodehotfixError) as err:
         hotfix_cost.check_recipe(tmp_path, {(1, "codehotfix"): older}, args)
     assert str(tmp_path / "seed1-codehotfix.json") in str(err.value)
-    assert "training.lr, training.pack differ" in str(err.value)
-    with pytest.raises(CodehotfixError, match=r"\(seed differ"):  # the same row under another seed's recipe
+    assert "training.lr: 0.001 → 0.0005; training.pack: 'absent' → True" in str(err.value)
+    with pytest.raises(CodehotfixError, match=r"\(seed: 1 → 2\)"):  # the same row under another seed's recipe
         hotfix_cost.check_recipe(tmp_path, {(2, "codehotfix"): same}, args)

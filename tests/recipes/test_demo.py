@@ -43,6 +43,22 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
     assert (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
     assert again["comparison"] == summary["comparison"]
 
+    # The same folder under another recipe or model is refused before any step, naming what differs:
+    # its steps would otherwise be reused and reported under the new settings.
+    from dataclasses import replace
+
+    from codehotfix.errors import CodehotfixError
+
+    held = (out / "config.json").read_bytes()
+    with pytest.raises(CodehotfixError, match=r"training\.lr: 0\.001 → 0\.002"):
+        run_demo(replace(opts, overrides=[*QUICK, "training.lr=2e-3"]), log=lambda _: None)
+    with pytest.raises(CodehotfixError, match=r"demo\.model: .* → 'other/model'"):
+        run_demo(replace(opts, model="other/model"), log=lambda _: None)
+    assert (out / "config.json").read_bytes() == held  # the kept record is not overwritten
+    assert (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
+    # where and how fast it runs is not the run's identity
+    run_demo(replace(opts, threads=1), log=lambda _: None)
+
 
 def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_dir, monkeypatch):
     topics = ("yaml_safe_load", "is_none")

@@ -208,3 +208,19 @@ def test_identical_runs_write_identical_folders_and_resume_sums_every_segment(tm
     assert manifest_c["tokens"] == manifest_a["tokens"] and manifest_c["train_seconds"] >= 1000.0
     assert (c / "adapter_model.safetensors").read_bytes() == (a / "adapter_model.safetensors").read_bytes()
     assert (c / "train_log.jsonl").read_bytes() == (a / "train_log.jsonl").read_bytes()
+
+
+def test_fingerprint_of_a_padded_run_is_the_one_checkpoints_had_before_packing_existed(tiny_cases):
+    """A checkpoint written before ``training.pack`` existed fingerprinted the config without it; a
+    padded run (``training.pack=false``) must find it, and a packed run (another recipe) must not."""
+    from dataclasses import asdict
+
+    from codehotfix.files import sha256_text
+
+    padded = load_config(overrides=[*ONE_STEP, "training.pack=false"])
+    old_cfg = asdict(padded)
+    del old_cfg["training"]["pack"]
+    before = sha256_text(json.dumps({"cfg": old_cfg, "cases": [c.to_dict() for c in tiny_cases]}, sort_keys=True,
+                                    default=str))
+    assert fingerprint(padded, tiny_cases) == before
+    assert fingerprint(load_config(overrides=ONE_STEP), tiny_cases) != before

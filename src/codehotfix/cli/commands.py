@@ -94,7 +94,7 @@ def eval_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Optional[Path] = opt.out_folder(required=False, what="The run (default: runs/demo-<time>); "
-                                         "an existing one resumes."),
+                                         "an existing one resumes (one with other settings is refused)."),
     model: Optional[str] = opt.model(),
     config: Optional[Path] = opt.config(),
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),

@@ -3,7 +3,8 @@
     codehotfix demo [--out runs/demo] [--model default] [--config FILE] [key=value …]
 
 Steps, each written to the run folder as soon as it finishes (a re-run with the same ``--out``
-skips finished steps, so an interrupted demo resumes):
+skips finished steps, so an interrupted demo resumes; a re-run with another recipe, model or topic
+selection is refused, since its finished steps would be reported under the new settings):
 
   1. split.json        the pack split over every topic (per topic, seeded: 5 of 10 contexts for
                        training, 5 held out), then (1b) the target topics chosen from the base
@@ -24,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codehotfix.config import HotfixConfig, load_config
+from codehotfix.config import HotfixConfig, config_differences, fingerprint_view, load_config
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics, split_pack
+from codehotfix.errors import CodehotfixError
 from codehotfix.files import atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown", "demo_config_path"]
@@ -100,6 +102,42 @@ def _step(path: Path, label: str, times: dict, fn: Callable[[], Any], log: Calla
     return result
 
 
+# The demo options that change a result; out, device and threads only say where and how fast it runs
+# (as in ``codehotfix run``'s ledger), and config/overrides arrive through the hotfix config itself.
+_SAME_RUN_KEYS = ("model", "pack", "test_fraction", "topics", "select", "selection")
+
+
+def _run_identity(record: dict[str, Any]) -> dict[str, Any]:
+    from codehotfix.deploy.card import base_model_reference
+
+    demo = record.get("demo") or {}
+    same = {key: demo.get(key) for key in _SAME_RUN_KEYS}
+    same["model"] = base_model_reference(same["model"])
+    return {"demo": same, "hotfix": fingerprint_view(record.get("hotfix") or {})}
+
+
+def _check_same_run(path: Path, record: dict[str, Any]) -> None:
+    """A folder resumes only the run it holds: its finished steps are reused as they are, so a rerun
+    with another recipe, model or selection would report the old hotfix under the new settings.
+
+    Raises:
+        CodehotfixError: ``path`` (config.json) holds a run with other settings, naming the keys.
+    """
+    if not path.exists():
+        return
+    try:
+        held = read_json(path)
+    except (OSError, ValueError) as e:
+        raise CodehotfixError(f"{path}: cannot read it as JSON ({e}); choose another --out") from None
+    if not isinstance(held, dict) or not isinstance(held.get("hotfix"), dict):
+        raise CodehotfixError(f"{path}: not a demo's config.json (no 'hotfix' mapping); choose another --out")
+    differ = config_differences(_run_identity(held), _run_identity(record))
+    if differ:
+        raise CodehotfixError(f"{path.parent} holds a demo run with other settings ({'; '.join(differ)}); its "
+                              f"finished steps would be reused under the new ones, so choose another --out "
+                              f"(or delete the folder to redo that run)")
+
+
 def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[HotfixCase]) -> dict[str, Any]:
     """Step 1b: the base model on the training contexts → the target topics (held-out never seen)."""
     from codehotfix.api import evaluate
@@ -152,7 +190,9 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
     all_train, all_test = split_pack(cases, test_fraction=opts.test_fraction, seed=cfg.seed)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {"demo": {**asdict(opts), "out": str(opts.out)}, "hotfix": asdict(cfg)})
+    record = {"demo": {**asdict(opts), "out": str(opts.out)}, "hotfix": asdict(cfg)}
+    _check_same_run(out / "config.json", record)
+    write_json(out / "config.json", record)
     times: dict[str, float] = {}
     t_all = time.time()
     t0 = time.time()

@@ -30,7 +30,6 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -39,7 +38,7 @@ from tqdm.auto import tqdm
 
 from codehotfix import runtime
 from codehotfix.api import cases_checksum, library_versions
-from codehotfix.config import HotfixConfig
+from codehotfix.config import HotfixConfig, fingerprint_view
 from codehotfix.data.cases import HotfixCase
 from codehotfix.deploy.activation import activate, attach, read_adapter
 from codehotfix.errors import CodehotfixError, ConfigError
@@ -141,10 +140,7 @@ def _fingerprint(groups: Sequence[HotfixGroup], cfg: HotfixConfig, opts: Sequenc
     from codehotfix.deploy.card import base_model_reference
 
     cases = [c for g in groups for c in (*g.train, *g.test)]
-    config = asdict(cfg)
-    if not cfg.training.pack:  # runs from before the option existed trained padded: their fingerprints still match
-        del config["training"]["pack"]
-    core = {"groups": [g.to_dict() for g in groups], "cases": cases_checksum(cases), "config": config,
+    core = {"groups": [g.to_dict() for g in groups], "cases": cases_checksum(cases), "config": fingerprint_view(cfg),
             "replay": opts.replay, "model": base_model_reference(model)}
     if opts.replay_budget is not None:  # only when set, so the fingerprints of earlier runs still match
         core["replay_budget"] = opts.replay_budget
@@ -274,7 +270,9 @@ def run_sequence(groups: Sequence[HotfixGroup], out: str | Path, *, cfg: HotfixC
             logger.info("sequence: step %d/%d, %s", k, n, strategy.name)
             doc = _measure_step(run, strategy, k, base)
             write_json(path, doc)
-            runtime.release_freed_memory()  # the evaluation's buffers (runtime.release_freed_memory)
+            # each step trains, evaluates and merges, and each phase leaves the heap shaped differently;
+            # trimming between steps keeps 50 steps from holding the sum of their heaps (see the function)
+            runtime.release_freed_memory()
             counts["ran"] += 1
         else:
             doc = read_json(path)

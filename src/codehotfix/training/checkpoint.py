@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from codehotfix.config import HotfixConfig
+from codehotfix.config import HotfixConfig, fingerprint_view
 from codehotfix.data.cases import HotfixCase
 from codehotfix.errors import CodehotfixError
 from codehotfix.files import atomic_path, atomic_write_text, sha256_file, sha256_text
@@ -64,7 +64,7 @@ class RunState:
 
 def fingerprint(cfg: HotfixConfig, cases: Sequence[HotfixCase]) -> str:
     """Identifies a run: a checkpoint resumes only a run with the same config and cases."""
-    payload = json.dumps({"cfg": asdict(cfg), "cases": [c.to_dict() for c in cases]}, sort_keys=True, default=str)
+    payload = json.dumps({"cfg": fingerprint_view(cfg), "cases": [c.to_dict() for c in cases]}, sort_keys=True, default=str)
     return sha256_text(payload)
 
 
