@@ -293,6 +293,49 @@ def demo_greedy(folder: Path, event: str, outcome: str) -> tuple[float, ...]:
             test.p_value)
 
 
+def _budget_outcomes(path: Path, event: str) -> dict[str, bool]:
+    """Per case id, whether the greedy ``event`` completion of an evaluation file used its whole token
+    budget: its ``hit_budget`` where recorded, else (results from before the field) the event's
+    ``new_tokens`` against the budget, which counts the greedy completion alone only when no samples
+    were drawn (an error otherwise)."""
+    data = load(path)
+    budget = data["config"]["max_new_tokens"] * (2 if event == "window" else 1)
+    out = {}
+    for rec in data["cases"]:
+        block = rec["events"][event]
+        if (block.get("greedy") or {}).get("hit_budget") is not None:
+            out[rec["id"]] = bool(block["greedy"]["hit_budget"])
+        elif data["config"].get("samples"):
+            raise ValueError(f"{path}: {rec['id']} has samples and no hit_budget: new_tokens counts them too")
+        else:
+            out[rec["id"]] = block["new_tokens"] >= budget
+    return out
+
+
+def demo_budget(folder: Path, event: str) -> tuple[float, ...]:
+    """``demo_greedy``'s row for "the greedy ``event`` completion used its whole token budget" (128
+    tokens for a window, 64 for a line): (cases, before, Wilson low, high, after, low, high, gained,
+    lost, McNemar exact p), from a demo run's ``base_eval.json.gz`` and ``hotfix_eval.json.gz``."""
+    before = _budget_outcomes(folder / "base_eval.json.gz", event)
+    after = _budget_outcomes(folder / "hotfix_eval.json.gz", event)
+    pairs = _paired(before, after, folder / "base_eval.json.gz", folder / "hotfix_eval.json.gz", "case ids")
+    n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
+    st = _stats()
+    test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
+    return (n, kb / n, *st.wilson_interval(kb, n), ka / n, *st.wilson_interval(ka, n), test.gained, test.lost,
+            test.p_value)
+
+
+def demo_event_tokens(folder: Path, event: str, only_unbudgeted: bool = False) -> tuple[float, ...]:
+    """Tokens the ``event`` completions wrote (each block's ``new_tokens``: the greedy one alone when no
+    samples were drawn, as in the demo), base then hotfix, and their ratio; with
+    ``only_unbudgeted``, over the cases whose hotfixed completion did not use its whole budget."""
+    files = folder / "base_eval.json.gz", folder / "hotfix_eval.json.gz"
+    keep = {i for i, hit in _budget_outcomes(files[1], event).items() if not (only_unbudgeted and hit)}
+    sums = [sum(r["events"][event]["new_tokens"] for r in load(f)["cases"] if r["id"] in keep) for f in files]
+    return (float(len(keep)), float(sums[0]), float(sums[1]), sums[1] / sums[0])
+
+
 def demo_holm(folder: Path, event: str, outcome: str, *family: str) -> float:
     """Holm-adjusted McNemar p of ``outcome`` within ``family`` (every greedy metric of the event's
     table, ``outcome`` among them), as the demo's summary adjusts them."""
@@ -838,7 +881,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,
-                            demo_greedy_pick, demo_holm, demo_phases, demo_minutes, demo_phase_ratio,
+                            demo_greedy_pick, demo_holm, demo_budget, demo_event_tokens, demo_phases, demo_minutes, demo_phase_ratio,
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare,

@@ -1929,11 +1929,45 @@ PACKING = [
 ]
 
 
+# docs/speed.md "Why the hotfix evaluates longer": windows that used their whole budget in the three-seed demo runs.
+_SEEDS3 = ("docs/results/demo-clean-clone", "docs/results/demo-seed1", "docs/results/demo-seed2")
+
+
+def _budget_row(seed: int) -> Claim:
+    holm = ("holm", ".", seed, *[(9, "demo_budget", f, "window") for f in _SEEDS3])
+    return _claim(f"runaway-window-seed{seed}", "docs/speed.md",
+                  f"| {seed} ({{n}}) | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] | {{n}} / {{n}} | {{n}} | {{n}} |",
+                  ("multi", ("demo_budget", _SEEDS3[seed], "window"), holm))
+
+
+def _eval_ratio(folder: str) -> tuple:
+    return ("file_ratio", f"{folder}/summary.json", "seconds.hotfix eval", f"{folder}/summary.json", "seconds.base eval")
+
+
+RUNAWAY = [
+    # the base's count is its rate (0, so a count of 0); with no case lost, the hotfix's count is the cases gained
+    _claim("readme-looping", "README.md", "{n} → {n} of {n}, {n} → {n} of {n} and {n} → {n} of {n} windows (McNemar exact "
+           "p = {n}, {n} and\n{n})",
+           ("multi", *[("pick", ".", (1, 7, 0), "demo_budget", f, "window") for f in _SEEDS3],
+            *[("pick", ".", (9,), "demo_budget", f, "window") for f in _SEEDS3])),
+    _claim("runaway-eval-ratio", "docs/speed.md", "the hotfix's evaluation took {n}, {n} and {n}\ntimes the base's",
+           ("multi", *[_eval_ratio(f) for f in _SEEDS3])),
+    *[_budget_row(seed) for seed in range(3)],
+    _claim("runaway-split", "docs/speed.md", "ran out of budget less often: {n}, {n} and {n} times (base: never). "
+           "Only seed 2's\n{n} is significant on its own (p = {n})",
+           ("multi", *[("pick", ".", (7,), "demo_budget", f, "split") for f in _SEEDS3],
+            ("pick", ".", (7, 9), "demo_budget", _SEEDS3[2], "split"))),
+    _claim("runaway-tokens", "docs/speed.md", "The windows wrote {n} → {n} tokens (seed 0; ×{n}), {n} → {n}\n(×{n}) and "
+           "{n} → {n} (×{n}). Leaving out the contexts where the hotfix looped, the ratio is\n×{n}, ×{n} and ×{n}.",
+           ("multi", *[("pick", ".", (1, 2, 3), "demo_event_tokens", f, "window") for f in _SEEDS3],
+            *[("pick", ".", (3,), "demo_event_tokens", f, "window", True) for f in _SEEDS3])),
+]
+
 CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING]
+                       *COST_V2, *PACKING, *RUNAWAY]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
@@ -1961,5 +1995,6 @@ NOT_MEASURED: dict[str, list[str]] = {
     "docs/serving.md": ["at least 60 % of them (`min_fraction`)"],  # the canary's threshold (CanaryConfig)
     "docs/evaluation.md": ["gives McNemar p = 2 × 0.5⁷ = 0.0156"],  # a worked example of tests/evaluation
     "docs/speed.md": ["in ≥ 90% of held-out cases",  # a training target, not a result
-                      "(about 5% at 512 tokens for the default model)"],  # arithmetic on the architecture
+                      "(about 5% at 512 tokens for the default model)",  # arithmetic on the architecture
+                      "the issue's \"within 10% of the base\""],  # the speed issue's goal
 }

@@ -119,6 +119,42 @@ def test_line_event_is_cut_from_the_window_generation(tiny_tokenizer):
     assert with_ids.greedy.startswith("x = 1\n") and "y" not in with_ids.greedy
     capped = _first_lines(Completions(greedy="x = 1\ny = 2\n", greedy_ids=ids), tiny_tokenizer, 2)
     assert capped.greedy == tiny_tokenizer.decode(ids[:2])  # the line budget still applies
+    # the cut token ids go along (the line event's hit_budget counts them); text-only has none
+    assert tiny_tokenizer.decode(with_ids.greedy_ids) == with_ids.greedy and len(with_ids.greedy_ids) < len(ids)
+    assert capped.greedy_ids == ids[:2] and text_only.greedy_ids is None and text_only.sample_ids == []
+
+
+def test_hit_budget_marks_completions_cut_off_by_their_token_budget(tiny_model, tiny_tokenizer, tiny_cases):
+    """A model stuck writing one token never ends its line: every completion of every event uses its
+    whole budget. One that writes "x" then a newline ends each line (and the 5-line window) early."""
+    from codehotfix.config import EvalConfig
+    from codehotfix.evaluation.compare import compare
+    from codehotfix.evaluation.rates import evaluate_cases
+
+    x, newline = tiny_tokenizer("x")["input_ids"][0], tiny_tokenizer("\n")["input_ids"][0]
+
+    def forcing(pick):
+        def processor(input_ids, scores):
+            out = torch.full_like(scores, float("-inf"))
+            for row, last in enumerate(input_ids[:, -1].tolist()):
+                out[row, pick(last)] = 0.0
+            return out
+        return processor
+
+    cfg = EvalConfig(samples=2, max_new_tokens=6)
+    looping = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, cfg, progress=False,
+                             logits_processor_factory=lambda prompts: forcing(lambda last: x))
+    ending = evaluate_cases(tiny_model, tiny_tokenizer, tiny_cases, cfg, progress=False,
+                            logits_processor_factory=lambda prompts: forcing(lambda last: newline if last == x else x))
+    for out, expected in ((looping, True), (ending, False)):
+        for rec in out["cases"]:
+            for event in ("line", "split", "window"):
+                block = rec["events"][event]
+                assert [j["hit_budget"] for j in (block["greedy"], *block["samples"])] == [expected] * 3, event
+    summary = looping["summary"]["events"]
+    assert summary["window"]["greedy"]["hit_budget"] == {"rate": 1.0, "count": len(tiny_cases), "n": len(tiny_cases)}
+    rows = {(r["metric"], r["mode"]): r for r in compare(ending, looping)["events"]["window"]["rows"]}
+    assert (rows[("hit_budget", "greedy")]["before"], rows[("hit_budget", "greedy")]["after"]) == (0.0, 1.0)
 
 
 def test_greedy_line_event_equals_a_separate_line_generation(tiny_model, tiny_tokenizer, tiny_cases):
@@ -133,6 +169,9 @@ def test_greedy_line_event_equals_a_separate_line_generation(tiny_model, tiny_to
                            EvalConfig(samples=0, max_new_tokens=8, events=["line"]), progress=False)
     assert [r["greedy"] for r in both["cases"]] == [r["greedy"] for r in alone["cases"]]
     assert [r["greedy_label"] for r in both["cases"]] == [r["greedy_label"] for r in alone["cases"]]
+    # and the same first lines ran out of their budget
+    assert ([r["events"]["line"]["greedy"]["hit_budget"] for r in both["cases"]]
+            == [r["events"]["line"]["greedy"]["hit_budget"] for r in alone["cases"]])
 
 
 def test_a_case_with_a_line_over_the_limit_is_left_out_of_evaluation_named_and_listed(

@@ -226,12 +226,16 @@ def _key(name: str, value: Any = True) -> Callable[[dict], bool | None]:
 
 # The numbers each event reports: name → the judged completion's outcome (None: not defined for it).
 _LABELS = {"fixed": _label("fixed"), "buggy": _label("buggy"), "other": _label("other")}
+# ``hit_budget`` (set by ``rates._judge_all`` where token ids are known): the completion used its whole
+# token budget, still writing when cut off; a looping model shows here first.
 METRICS: dict[str, dict[str, Callable[[dict], bool | None]]] = {
-    "line": {**_LABELS, "valid": _key("valid"), "fixed_valid": _fixed_valid},
+    "line": {**_LABELS, "valid": _key("valid"), "fixed_valid": _fixed_valid, "hit_budget": _key("hit_budget")},
     "split": {**_LABELS, "toward_fixed": lambda j: j["toward"] == "fixed",
-              "toward_buggy": lambda j: j["toward"] == "buggy", "valid": _key("valid"), "fixed_valid": _fixed_valid},
+              "toward_buggy": lambda j: j["toward"] == "buggy", "valid": _key("valid"), "fixed_valid": _fixed_valid,
+              "hit_budget": _key("hit_budget")},
     "window": {**_LABELS, "contains_fixed": _key("contains_fixed"), "contains_buggy": _key("contains_buggy"),
-               "pattern_fixed": _key("pattern_fixed"), "pattern_buggy": _key("pattern_buggy")},
+               "pattern_fixed": _key("pattern_fixed"), "pattern_buggy": _key("pattern_buggy"),
+               "hit_budget": _key("hit_budget")},
 }
 
 

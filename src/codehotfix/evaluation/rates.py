@@ -211,20 +211,33 @@ def _first_lines(window: Completions, tokenizer: Any, max_new_tokens: int) -> Co
     generator) the cut is made token for token as the line generation stops; text-only completions
     are cut at the first line's newline.
     """
-    def cut(text: str, ids: list[int] | None) -> str:
+    def cut(text: str, ids: list[int] | None) -> tuple[str, list[int] | None]:
         if ids is None:
-            return cut_first_line(text)
-        return tokenizer.decode(first_line_ids(tokenizer, ids, max_new_tokens), skip_special_tokens=True)
+            return cut_first_line(text), None
+        line = first_line_ids(tokenizer, ids, max_new_tokens)
+        return tokenizer.decode(line, skip_special_tokens=True), line
 
-    sample_ids = window.sample_ids or [None] * len(window.samples)
-    return Completions(greedy=cut(window.greedy, window.greedy_ids) if window.greedy is not None else None,
-                       samples=[cut(s, i) for s, i in zip(window.samples, sample_ids)],
-                       new_tokens=window.new_tokens)
+    greedy, greedy_ids = cut(window.greedy, window.greedy_ids) if window.greedy is not None else (None, None)
+    samples = [cut(s, i) for s, i in zip(window.samples, window.sample_ids or [None] * len(window.samples))]
+    # the cut ids go along, so the line event knows which first lines ran out of budget (_judge_all)
+    return Completions(greedy=greedy, samples=[t for t, _ in samples], new_tokens=window.new_tokens,
+                       greedy_ids=greedy_ids, sample_ids=[i for _, i in samples] if window.sample_ids else [])
 
 
-def _judge_all(comp: Completions, judge: Callable[[str], dict]) -> dict[str, Any]:
-    return {"greedy": judge(comp.greedy) if comp.greedy is not None else None,
-            "samples": [judge(s) for s in comp.samples], "new_tokens": comp.new_tokens}
+def _judge_all(comp: Completions, judge: Callable[[str], dict], budget: int) -> dict[str, Any]:
+    """The judged greedy and sampled completions of one prompt. Where the generator gave token ids,
+    each also says whether it used its whole token budget (``hit_budget``): it had not ended its line
+    (or window) before its last allowed token, so it was almost surely cut off mid-way. A hotfix that
+    makes the model loop (``x(x(x(…``) shows here, and in the evaluation's time, before any label."""
+    def one(text: str, ids: list[int] | None) -> dict[str, Any]:
+        judged = judge(text)
+        if ids is not None:
+            judged["hit_budget"] = len(ids) >= budget
+        return judged
+
+    sample_ids = comp.sample_ids or [None] * len(comp.samples)
+    return {"greedy": one(comp.greedy, comp.greedy_ids) if comp.greedy is not None else None,
+            "samples": [one(s, i) for s, i in zip(comp.samples, sample_ids)], "new_tokens": comp.new_tokens}
 
 
 def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[HotfixCase],
@@ -244,7 +257,7 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
     """
     checks = [ValidityCheck.for_case(c) for c in cases]
     out = [{"validity_check": chk.method,
-            "events": {"line": _judge_all(comp, lambda t, c=case, k=chk: judge_line(c, t, k))}}
+            "events": {"line": _judge_all(comp, lambda t, c=case, k=chk: judge_line(c, t, k), max_new_tokens)}}
            for case, chk, comp in zip(cases, checks, line_completions)]
     if "split" in events:
         if split is not None:
@@ -254,12 +267,14 @@ def _run_events(tokenizer: Any, cases: Sequence[HotfixCase], scored: Sequence[Ho
             comps = complete(prompts, "eval: split event", max_context_tokens=keep)
         for rec, case, chk, (cut, aligned), comp in zip(out, cases, checks, cuts, comps):
             rec["events"]["split"] = {"cut": cut, "token_aligned": aligned, "prompt_tail": case.fixed[:cut],
-                                      **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k))}
+                                      **_judge_all(comp, lambda t, c=case, k=chk, n=cut: judge_split(c, n, t, k),
+                                                  max_new_tokens)}
     if "window" in events:
         comps = window if window is not None else complete([s.prefix for s in scored], "eval: window event", max_lines=WINDOW_LINES,
                          max_new_tokens=window_tokens(max_new_tokens))
         for rec, case, comp in zip(out, cases, comps):
-            rec["events"]["window"] = _judge_all(comp, lambda t, c=case: judge_window(c, t))
+            rec["events"]["window"] = _judge_all(comp, lambda t, c=case: judge_window(c, t),
+                                                 window_tokens(max_new_tokens))
     return out
 
 
