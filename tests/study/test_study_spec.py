@@ -205,3 +205,17 @@ def test_the_demo_recipe_study_compares_the_demo_recipe_with_its_cheaper_variant
     no_corpus = cells[("lora", "demo_no_corpus", 0)]
     assert [o.name for o in no_corpus.objectives] == [o.name for o in ref.objectives if o.name != "kl_corpus"]
     assert len(cells) == 8 and spec.dataset.path.startswith("../shared/data/")
+
+
+def test_the_committed_demo_recipe_cells_keep_their_ids_when_trained_padded():
+    """bench/results/study_demo_recipe ran before training.pack existed (its cells trained padded): with
+    training.pack=false the same study resolves to the committed cells, so they are reused, not
+    retrained; with packing, the default now, every cell is another recipe and gets a new id."""
+    root = Path(__file__).resolve().parents[2]
+    folder = root / "bench/results/study_demo_recipe"
+    kept = {p.stem for p in (folder / "cells").glob("*.json")}
+    data_key = json.loads((folder / "study.json").read_text())["data_key"]
+    spec = root / "configs/study/demo_recipe.yaml"
+    padded = {c.id for c in resolve_cells(load_study(spec, ["overrides.training.pack=false"]), data_key=data_key)}
+    assert len(kept) == 8 and padded == kept
+    assert not {c.id for c in resolve_cells(load_study(spec), data_key=data_key)} & kept

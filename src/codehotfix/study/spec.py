@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from codehotfix.config import HotfixConfig, apply_override, build, load_config, to_dict
+from codehotfix.config import HotfixConfig, apply_override, build, fingerprint_view, load_config, to_dict
 from codehotfix.data.split import MODES
 from codehotfix.errors import ConfigError
 from codehotfix.files import sha256_text
@@ -385,7 +385,8 @@ def cell_id(method: str, loss: str, seed: int, config: HotfixConfig, data_key: s
     checksum of the model and the train/test cases), so any change of settings or data gives a new
     id and a finished cell is only ever reused for exactly the settings it was run with.
     """
-    payload = json.dumps({"config": asdict(config), "data": data_key}, sort_keys=True, default=str)
+    # fingerprint_view: a cell run before an option existed keeps its id under that option's old value
+    payload = json.dumps({"config": fingerprint_view(config), "data": data_key}, sort_keys=True, default=str)
     return f"{method}--{loss}--s{seed}--{sha256_text(payload)[:10]}"
 
 
