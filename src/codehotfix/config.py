@@ -203,7 +203,8 @@ def fingerprint_view(cfg: HotfixConfig | dict) -> dict:
     """The config as a fingerprint sees it: ``asdict(cfg)`` less the options of ``ADDED_LATER`` that
     hold the value runs had before the option existed. Every resume check (a training checkpoint, a
     ``codehotfix run`` ledger, a sequence, a demo folder, a study's cell ids) fingerprints this, so
-    they agree on which runs are the same run. Takes a config or its dict (as a run folder keeps it); never changes it."""
+    they agree on which runs are the same run. Takes a config or its dict (as a run folder keeps
+    it); never changes it."""
     view = copy.deepcopy(to_dict(cfg))
     for path, legacy in ADDED_LATER.items():
         *parents, key = path
