@@ -555,10 +555,14 @@ class EpochTracker:
     ``time_to_effect_s`` is setup + training up to the end of the first epoch that meets every
     target; the probe's forward passes are left out of ``counter`` too. Each epoch's record holds
     its effect, the cumulative training seconds, that epoch's own seconds and the token counts so far.
+    With a ``label``, each epoch also prints one line (effect, seconds, ETA to ``cap``) to stderr:
+    a baseline's epoch can take ten minutes, and its own progress bar is off by default.
     """
 
     probe: EffectProbe
     counter: PassCounter | None = None
+    label: str = ""
+    cap: int | None = None
     epochs: list[dict[str, Any]] = field(default_factory=list)
     time_to_effect_s: float | None = None
     epochs_to_effect: int | None = None
@@ -590,7 +594,19 @@ class EpochTracker:
                             **effect, "reached": reached, "tokens": tokens})
         if reached and self.time_to_effect_s is None:
             self.time_to_effect_s, self.epochs_to_effect = train_s, epoch
+        if self.label:
+            print(self._progress_line(epoch, train_s, effect, reached), file=sys.stderr, flush=True)
         return reached
+
+    def _progress_line(self, epoch: int, train_s: float, effect: dict[str, float], reached: bool) -> str:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in effect.items() if isinstance(v, float))
+        line = f"{self.label}: epoch {epoch}{f'/{self.cap}' if self.cap else ''} done at {train_s:.0f} s ({shown})"
+        if reached:
+            return line + "; target reached"
+        if self.cap and epoch < self.cap:
+            eta = train_s / epoch * (self.cap - epoch)  # setup is spread over the epochs: a slight overestimate
+            return line + f"; at most {self.cap - epoch} more epochs, ETA ≤ {eta / 60:.0f} min"
+        return line
 
 
 def EffectStopCallback(tracker: EpochTracker) -> Any:  # noqa: N802 - a factory that reads like a class

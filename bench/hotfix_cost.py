@@ -197,7 +197,8 @@ def run_codehotfix(run: "_Run", seed: int) -> dict[str, Any]:
 
     cfg = codehotfix_config(run.args, seed)
     loaded, counter = run.load(), PassCounter()
-    tracker = EpochTracker(run.probe, counter.attach(loaded.model))
+    tracker = EpochTracker(run.probe, counter.attach(loaded.model), label=f"[hotfix_cost] seed {seed} codehotfix",
+                           cap=run.args.max_epochs)
     tracker.start()
 
     def measure(end: EpochEnd) -> bool:
@@ -220,7 +221,8 @@ def run_paper_recipe(run: "_Run", seed: int) -> dict[str, Any]:
     cfg = PaperRecipeConfig(epochs=run.args.max_epochs, micro_batch_size=run.args.paper_micro_batch,
                             seed=seed, max_length=run.max_length)
     loaded, counter = run.load(), PassCounter()
-    tracker = EpochTracker(run.probe, counter.attach(loaded.model))
+    tracker = EpochTracker(run.probe, counter.attach(loaded.model), label=f"[hotfix_cost] seed {seed} paper_recipe",
+                           cap=run.args.max_epochs)
     tracker.start()
     second = load_model(run.spec, dtype=run.args.dtype, threads=run.args.threads)  # the KL reference copy
     counter.attach(second.model)
@@ -243,7 +245,8 @@ def run_trl_dpo(run: "_Run", seed: int) -> dict[str, Any]:
                             max_context_tokens=ours.training.max_context_tokens, epochs=run.args.max_epochs,
                             warmup_steps=ours.training.warmup_steps, seed=seed)
     loaded, counter = run.load(), PassCounter()
-    tracker = EpochTracker(run.probe, counter.attach(loaded.model))
+    tracker = EpochTracker(run.probe, counter.attach(loaded.model), label=f"[hotfix_cost] seed {seed} trl_dpo",
+                           cap=run.args.max_epochs)
     tracker.start()
     trainer = build_dpo_trainer(loaded.model, loaded.tokenizer, run.train, cfg, adapter=ours.adapter,
                                 callbacks=[EffectStopCallback(tracker)], progress=run.args.progress)
