@@ -605,7 +605,8 @@ class EpochTracker:
             return line + "; target reached"
         if self.cap and epoch < self.cap:
             eta = train_s / epoch * (self.cap - epoch)  # setup is spread over the epochs: a slight overestimate
-            return line + f"; at most {self.cap - epoch} more epochs, ETA ≤ {eta / 60:.0f} min"
+            left = self.cap - epoch
+            return line + f"; at most {left} more epoch{'s' if left > 1 else ''}, ETA ≤ {eta / 60:.0f} min"
         return line
 
 
