@@ -280,17 +280,23 @@ def _greedy_pairs(before_file: Path, after_file: Path, event: str, outcome: str)
     return pairs
 
 
+def _greedy_row(pairs: Sequence[tuple[bool, bool]]) -> tuple[float, ...]:
+    """(cases, before rate, Wilson low, high, after rate, Wilson low, high, gained, lost, McNemar exact
+    p) of paired (before, after) greedy outcomes."""
+    n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
+    st = _stats()
+    test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
+    return (n, kb / n, *st.wilson_interval(kb, n), ka / n, *st.wilson_interval(ka, n), test.gained, test.lost,
+            test.p_value)
+
+
 def demo_greedy(folder: Path, event: str, outcome: str) -> tuple[float, ...]:
     """One greedy row of a demo run, recomputed from its per-case files (``base_eval.json.gz`` and
     ``hotfix_eval.json.gz`` in ``folder``), independently of ``codehotfix.evaluation.compare``:
     (cases, before rate, Wilson low, high, after rate, Wilson low, high, gained, lost, McNemar exact p),
     over the cases where the outcome is defined on both sides."""
     pairs = _greedy_pairs(folder / "base_eval.json.gz", folder / "hotfix_eval.json.gz", event, outcome)
-    n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
-    st = _stats()
-    test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
-    return (n, kb / n, *st.wilson_interval(kb, n), ka / n, *st.wilson_interval(ka, n), test.gained, test.lost,
-            test.p_value)
+    return _greedy_row(pairs)
 
 
 def _budget_outcomes(path: Path, event: str) -> dict[str, bool]:
@@ -299,6 +305,7 @@ def _budget_outcomes(path: Path, event: str) -> dict[str, bool]:
     ``new_tokens`` against the budget, which counts the greedy completion alone only when no samples
     were drawn (an error otherwise)."""
     data = load(path)
+    # evaluation.events.window_tokens' rule, restated: importing it would import torch (package __init__)
     budget = data["config"]["max_new_tokens"] * (2 if event == "window" else 1)
     out = {}
     for rec in data["cases"]:
@@ -319,11 +326,7 @@ def demo_budget(folder: Path, event: str) -> tuple[float, ...]:
     before = _budget_outcomes(folder / "base_eval.json.gz", event)
     after = _budget_outcomes(folder / "hotfix_eval.json.gz", event)
     pairs = _paired(before, after, folder / "base_eval.json.gz", folder / "hotfix_eval.json.gz", "case ids")
-    n, kb, ka = len(pairs), sum(b for b, _ in pairs), sum(a for _, a in pairs)
-    st = _stats()
-    test = st.mcnemar_exact([b for b, _ in pairs], [a for _, a in pairs])
-    return (n, kb / n, *st.wilson_interval(kb, n), ka / n, *st.wilson_interval(ka, n), test.gained, test.lost,
-            test.p_value)
+    return _greedy_row(pairs)
 
 
 def demo_event_tokens(folder: Path, event: str, only_unbudgeted: bool = False) -> tuple[float, ...]:

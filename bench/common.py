@@ -604,8 +604,8 @@ class EpochTracker:
         if reached:
             return line + "; target reached"
         if self.cap and epoch < self.cap:
-            eta = train_s / epoch * (self.cap - epoch)  # setup is spread over the epochs: a slight overestimate
             left = self.cap - epoch
+            eta = train_s / epoch * left  # setup is spread over the epochs: a slight overestimate
             return line + f"; at most {left} more epoch{'s' if left > 1 else ''}, ETA ≤ {eta / 60:.0f} min"
         return line
 
