@@ -63,3 +63,26 @@ def test_server_rows_and_the_evaluation_sampler_decode_the_same_greedy_tokens(ti
     decode(tiny_model, tiny_tokenizer, rows)
     assert [r.tokens for r in rows] == expected
     assert any(expected)
+
+
+def test_prompts_prefilled_apart_decode_together_as_they_would_alone(tiny_model, tiny_tokenizer):
+    """``concat_prefilled``: two batches prefilled at different widths, joined, decode every row to the
+    same greedy tokens as each batch on its own, and joining leaves the states reusable."""
+    from codehotfix.evaluation.generation import concat_prefilled, prefill
+
+    torch.set_num_threads(1)
+    pad = tiny_tokenizer.pad_token_id
+    first = encode_prompts(tiny_tokenizer, PROMPTS[:2], 64)
+    second = encode_prompts(tiny_tokenizer, ["x = 1\n", "import os\nimport sys\n\n\ndef main(argv):\n"], 64)
+    kw = dict(n=1, do_sample=False, top_p=1.0, temperature=1.0, max_new_tokens=12, seed=0, first_line_only=False)
+    alone = (sample_lines(tiny_model, tiny_tokenizer, first, **kw)
+             + sample_lines(tiny_model, tiny_tokenizer, second, **kw))
+    states = [prefill(tiny_model, first, pad), prefill(tiny_model, second, pad)]
+    assert states[0].mask.shape[1] != states[1].mask.shape[1]
+    finished: list[int] = []
+    for _ in range(2):  # the second join starts from the same, untouched states
+        joined = concat_prefilled(states, pad)
+        assert joined.rows == 4
+        got = sample_lines(tiny_model, tiny_tokenizer, joined, on_finished=finished.append, **kw)
+        assert got == alone
+    assert sum(finished) == 8  # every row reported once per decode, also those that ran out of budget

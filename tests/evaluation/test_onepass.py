@@ -65,6 +65,27 @@ def test_one_pass_equals_separate_passes(tiny_model, tiny_tokenizer, cases, wind
     assert any(k > 0 for k in cuts)
 
 
+def test_greedy_completions_are_the_same_joined_or_batch_by_batch(tiny_model, tiny_tokenizer, cases, monkeypatch):
+    """Greedy completions of several context batches are decoded as one batch (``concat_prefilled``);
+    where caches cannot be joined (another cache kind) each batch decodes on its own. Same tokens
+    either way."""
+    torch.set_num_threads(1)
+    cfg = EvalConfig(samples=0, max_new_tokens=10, batch_size=2)
+    cuts = [split_point(tiny_tokenizer, c.prefix, c.buggy, c.fixed)[0] for c in cases]
+    joins = []
+    real = onepass.concat_prefilled
+    monkeypatch.setattr(onepass, "concat_prefilled", lambda states, pad: joins.append(len(states)) or real(states, pad))
+    joined = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=True, split_cuts=cuts,
+                               window_max_tokens=20, progress=False)
+    assert joins and max(joins) == 3  # 5 cases, batches of 2: three batches joined for the window event
+    monkeypatch.setattr(onepass, "concat_prefilled", lambda states, pad: None)
+    apart = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=True, split_cuts=cuts,
+                              window_max_tokens=20, progress=False)
+    assert [c.greedy_ids for c in joined.completions] == [c.greedy_ids for c in apart.completions]
+    assert [c.greedy_ids for c in joined.split] == [c.greedy_ids for c in apart.split]
+    assert joined.margins == apart.margins  # the same context passes and line scoring
+
+
 def test_split_prompts_of_long_contexts_share_the_pass(tiny_model, tiny_tokenizer, long_cases):
     """A split prompt keeps its context's left cut (``events.split_prompts``), so a context longer than
     ``max_context_tokens`` shares the pass too and is completed from its context's window plus the

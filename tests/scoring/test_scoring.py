@@ -176,3 +176,35 @@ def test_the_head_scores_long_inputs_in_slices_without_gradients_and_whole_with_
     calls.clear()
     forward._head_logp(head, hidden, targets).sum().backward()
     assert calls == [23] and head.weight.grad is not None
+
+
+def test_line_groups_cover_every_row_once_and_cut_where_padding_costs_more_than_a_call():
+    from codehotfix.scoring.forward import line_groups
+
+    lengths = [5, 30, 6, 7, 31, 12]
+    groups = line_groups(lengths, call_tokens=32)
+    assert sorted(r for g in groups for r in g) == list(range(len(lengths)))
+    # The short lines and the long ones are scored apart: 4 x 12 + 2 x 31 + 2 calls of 32 < 6 x 31 + 1 call.
+    assert groups == [[0, 2, 3, 5], [1, 4]]
+    assert line_groups(lengths, call_tokens=1000) == [list(range(6))]  # a call dearer than any padding
+    assert line_groups([7, 7, 7]) == [[0, 1, 2]]  # equal lines: no padding to save
+
+
+def test_lines_scored_in_length_groups_equal_one_padded_pass(tiny_model, tiny_tokenizer):
+    """Without gradients the lines run in groups of similar length on copies of the context cache;
+    with them (training) in one padded pass. Both give the same log-probs."""
+    from codehotfix.scoring.forward import line_groups
+
+    long_line = "    result = compute(alpha, beta, gamma, delta, epsilon, zeta, eta, theta, iota, kappa)"
+    cases = [_case("def f(a):\n", "    return a", "    return a + 1", "a"),
+             _case("x = 1\n", "print(x)", "print(x + 1)", "b"),
+             _case("import math\n\ndef g(alpha, beta):\n", long_line, long_line.replace("kappa", "lam"), "c"),
+             _case("y = 2\n", "y += 1", "y -= 1", "d")]
+    enc = [encode_case(tiny_tokenizer, c, 256) for c in cases]
+    batch = collate(enc, tiny_tokenizer.pad_token_id)
+    assert len(line_groups(batch.cont_mask.sum(-1).tolist())) > 1  # the grouped path is the one taken
+    with torch.no_grad():
+        grouped = score_batch(tiny_model, batch)
+    padded = score_batch(tiny_model, batch)  # gradients on: one pass
+    assert torch.allclose(grouped.fixed_logp, padded.fixed_logp.detach(), atol=1e-5)
+    assert torch.allclose(grouped.buggy_logp, padded.buggy_logp.detach(), atol=1e-5)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad",
-           "decode_steps", "decode_prefilled", "prefill", "Prefilled", "complete_batch", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
+           "decode_steps", "decode_prefilled", "prefill", "Prefilled", "concat_prefilled", "complete_batch", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
 
 StepFn = Callable[[torch.Tensor, Union[torch.Tensor, None], torch.Tensor], tuple[torch.Tensor, list[int]]]
 """One decoding step (see ``decode_steps``): (active rows, their ids or None, logits) → (tokens, rows going on)."""
@@ -186,7 +186,8 @@ def _as_processor(logits_processor: LogitsProcessorArg) -> LogitsProcessor | Non
 def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]] | Prefilled, *,
                  n: int, do_sample: bool, top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
-                 logits_processor: LogitsProcessorArg = None, max_lines: int | None = None) -> list[list[int]]:
+                 logits_processor: LogitsProcessorArg = None, max_lines: int | None = None,
+                 on_finished: Callable[[int], None] | None = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
@@ -203,6 +204,8 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
             their line ends, so a processor must identify rows by their ids, not by position.
         max_lines: with ``first_line_only=False``, a row also ends once it has finished this many
             lines (counted as in ``_count_lines``); None: no line limit.
+        on_finished: called with how many rows just ended, as they end (a progress bar's update);
+            the rows still running when the token budget runs out are reported at the end.
     """
     from peft.helpers import DoraCaching
 
@@ -212,7 +215,7 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
     rows = _LineRows(tokenizer, eos, rows=prompts * n, do_sample=do_sample, top_p=top_p,
                      temperature=temperature, seed=seed, device=device,
                      first_line_only=first_line_only, stop=stop, max_lines=max_lines,
-                     process=_as_processor(logits_processor))
+                     process=_as_processor(logits_processor), on_finished=on_finished)
     # DoRA recomputes every adapted layer's weight norm at each forward; the weights do not change
     # within a call, so PEFT's cache keeps them for its duration (cleared by the next uncached call).
     with DoraCaching():
@@ -222,6 +225,8 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
         else:
             decode_steps(model, prompt_ids, rows.step, pad_id=pad_id, max_new_tokens=max_new_tokens, repeat=n,
                          keep_ids=rows.process is not None)
+    if on_finished is not None and rows.finished < len(rows.new_tokens):
+        on_finished(len(rows.new_tokens) - rows.finished)
     return rows.new_tokens
 
 
@@ -232,7 +237,8 @@ class _LineRows:
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, eos: set[int], *, rows: int, do_sample: bool,
                  top_p: float, temperature: float, seed: int, device: torch.device, first_line_only: bool,
-                 stop: Sequence[str], max_lines: int | None, process: LogitsProcessor | None) -> None:
+                 stop: Sequence[str], max_lines: int | None, process: LogitsProcessor | None,
+                 on_finished: Callable[[int], None] | None = None) -> None:
         from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
         self.tokenizer, self.eos, self.process, self.stop = tokenizer, eos, process, stop
@@ -247,6 +253,7 @@ class _LineRows:
         self.seen = [False] * rows
         self.lines = [(0, False)] * rows
         self.texts = [""] * rows if stop else None
+        self.on_finished, self.finished = on_finished, 0
 
     def step(self, active: torch.Tensor, seqs: torch.Tensor | None,
              logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
@@ -262,6 +269,10 @@ class _LineRows:
         pieces = self.tokenizer.batch_decode(nxt.unsqueeze(-1)) if need_text else None
         keep = [j for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist()))
                 if self._goes_on(row, tok, pieces[j] if pieces is not None else "")]
+        if len(keep) < len(active):
+            self.finished += len(active) - len(keep)
+            if self.on_finished is not None:
+                self.on_finished(len(active) - len(keep))
         return nxt, keep
 
     def _goes_on(self, row: int, tok: int, piece: str) -> bool:
@@ -312,6 +323,33 @@ def prefill(model: nn.Module, prompt_ids: Sequence[Sequence[int]], pad_id: int) 
     ids, mask = left_pad([list(r) for r in prompt_ids], pad_id, model_device(model))
     module, out, mask, next_pos = _prefill(model, ids, mask)
     return Prefilled(module, cache_of(out), out.logits[:, -1].float(), mask, next_pos, ids)
+
+
+def concat_prefilled(states: Sequence[Prefilled], pad_id: int) -> Prefilled | None:
+    """The rows of ``states`` (prefilled by one model) as one state, in order, or None where their
+    caches cannot be joined (``models.compat.concat_caches``: only plain full-attention caches).
+
+    Each state's columns are right-padded to the widest one and masked, so every row decodes as it
+    would in its own batch: its positions are its own and padding is never attended to. The evaluation
+    prefills contexts in batches of similar length (less padding) and then decodes them together:
+    on a CPU a decoding step costs a fixed ~60 ms for reading the weights plus ~2 ms per row
+    (Qwen2.5-Coder-0.5B, bfloat16, 2 cores), so batches decoded one after another paid the fixed cost
+    over and over in their tails, where a few long rows run on alone (docs/speed.md). The inputs are
+    not changed: every call builds new tensors, so a caller may join the same states once per pass.
+    """
+    from codehotfix.models.compat import concat_caches
+
+    width = max(s.mask.shape[1] for s in states)
+    cache = concat_caches([s.cache for s in states], width)
+    if cache is None:
+        return None
+
+    def right(t: torch.Tensor, value: int) -> torch.Tensor:
+        return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
+
+    return Prefilled(states[0].model, cache, torch.cat([s.logits for s in states]),
+                     torch.cat([right(s.mask, 0) for s in states]), torch.cat([s.next_pos for s in states]),
+                     torch.cat([right(s.ids, pad_id) for s in states]))
 
 
 @torch.no_grad()

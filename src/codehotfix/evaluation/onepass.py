@@ -8,9 +8,15 @@ evaluation's time (docs/speed.md). Here the contexts of a batch run once through
 margins score both lines on one copy of the key/value cache, the completions decode from another,
 and the split prompts feed only their few extra tokens on a third.
 
-The batches are the ones ``line_logprobs`` and ``generate_completions`` form (contexts sorted by
-length, ``batch_size`` each, seeds ``seed + batch index``), so margins and line/window completions
-are the same computations as before, only without the repeated prefill. A split prompt keeps its
+Contexts are prefilled in batches of ``batch_size`` sorted by length, so a batch pads little. Their
+greedy completions are then decoded together, up to ``DECODE_ROWS`` prompts in one batch
+(``generation.concat_prefilled``): decoding a batch on a CPU costs a fixed time per step for
+reading the weights, and batches decoded one after another each paid it again in their tails, where
+a few long rows run on alone. Sampled completions keep one decode per batch and its seed
+(``seed + batch index``), so their draws are those of ``generate_completions``. Greedy tokens do not
+depend on the batching (tests check it in float32; in bfloat16, rounding differs with the batch's
+shape and can flip a near-tie). The lines of the margins run in groups of similar length on the
+context's cache (``scoring.forward.line_groups``). A split prompt keeps its
 context's left cut (``events.split_prompts``: the context's tokens plus the shared start's, also for
 contexts longer than ``max_context_tokens``), so it shares the pass whenever its tokens start with the
 context's tokens (the usual case: ``split_point`` cuts where the tokens align). The others (an empty
@@ -36,7 +42,8 @@ from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.backends import hf_complete
 from codehotfix.evaluation.events import split_prompts
-from codehotfix.evaluation.generation import Completions, Prefilled, complete_batch, encode_prompts, special_token_ids
+from codehotfix.evaluation.generation import (Completions, Prefilled, complete_batch, concat_prefilled, encode_prompts,
+                                              special_token_ids)
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 from codehotfix.scoring import collate, encode_case, pad_rows, split_model
@@ -58,6 +65,36 @@ class OnePass:
     split: list[Completions] | None
     margins: list[tuple[float, float]]
     split_shared: int = 0
+
+
+# Rows decoded in one batch at most, when prompts are joined across context batches: enough for an
+# evaluation of ~100 held-out contexts greedy, or a batch's contexts times its samples, to decode at
+# once; the per-step logits of 256 rows of a 152k vocabulary take ~150 MB in float32.
+DECODE_ROWS = 256
+
+
+def _copy(state: Prefilled) -> Prefilled:
+    """A state to decode from that leaves ``state`` as it is (decoding consumes its cache)."""
+    return Prefilled(state.model, copy.deepcopy(state.cache), state.logits.clone(), state.mask, state.next_pos,
+                     state.ids)
+
+
+def _decode_group(model: nn.Module, tokenizer: PreTrainedTokenizerBase, group: list[tuple[list[int], Prefilled]],
+                  pad_id: int, cfg: EvalConfig, *, seed: int, **common: object) -> list[tuple[int, Completions]]:
+    """Completions of the prompts of several prefilled context batches, decoded as one batch
+    (``concat_prefilled``); each batch on its own where their caches cannot be joined. Returns
+    (case index, completions) pairs."""
+    states = [state for _, state in group]
+    joined = concat_prefilled(states, pad_id) if len(states) > 1 else None
+    if joined is not None or len(states) == 1:
+        state = joined or states[0]
+        idx = [i for ids, _ in group for i in ids]
+        # ``complete_batch`` decodes once per pass (greedy, then samples), each from a fresh copy.
+        done = complete_batch(model, tokenizer, lambda: _copy(state), greedy=cfg.greedy, samples=cfg.samples,
+                              seed=seed, **common)
+        return list(zip(idx, done))
+    return [pair for k, part in enumerate(group)
+            for pair in _decode_group(model, tokenizer, [part], pad_id, cfg, seed=seed + k, **common)]
 
 
 def _split_state(model: nn.Module, decoder: nn.Module, head: nn.Module, base: Prefilled, rows: list[int],
@@ -119,8 +156,36 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
     completions: list[Completions] = [Completions() for _ in cases]
     split: list[Completions] | None = [Completions() for _ in cases] if split_cuts is not None else None
     margins: list[tuple[float, float]] = [(0.0, 0.0)] * len(cases)
-    bar = tqdm(total=len(cases), desc="eval: one pass (margins, completions, split)", unit="prompt",
-               disable=not progress, dynamic_ncols=True)
+    rows_per_prompt = int(cfg.greedy) + cfg.samples
+    shared = sum(t is not None for t in tails) if split_cuts is not None else 0
+    bar = tqdm(total=len(cases), desc="eval: context passes (margins)", unit="prompt", disable=not progress,
+               dynamic_ncols=True)
+    decoded = tqdm(total=(len(cases) + shared) * rows_per_prompt, desc="eval: completions", unit="row",
+                   disable=not progress, dynamic_ncols=True)
+    # Contexts are prefilled in batches of similar length; greedy completions wait in these groups
+    # and are decoded together (``_decode_group``), up to DECODE_ROWS prompts at a time. Sampled
+    # rows are already many per batch (batch × samples), and keeping each batch's decode and seed
+    # (``seed + batch index``) keeps their draws those of ``generate_completions``.
+    group_prompts = DECODE_ROWS if cfg.samples == 0 else cfg.batch_size
+    pending: dict[str, list[tuple[list[int], Prefilled]]] = {"first": [], "split": []}
+    group_seed = {"first": cfg.seed, "split": cfg.seed}
+
+    def flush(kind: str) -> None:
+        if not pending[kind]:
+            return
+        out, common = (completions, first) if kind == "first" else (split, lines)
+        for i, comp in _decode_group(model, tokenizer, pending[kind], pad_id, cfg, seed=group_seed[kind],
+                                     on_finished=decoded.update, **common):
+            out[i] = comp
+        pending[kind] = []
+
+    def add(kind: str, b: int, idx: list[int], state: Prefilled) -> None:
+        if sum(len(i) for i, _ in pending[kind]) + len(idx) > group_prompts:
+            flush(kind)
+        if not pending[kind]:
+            group_seed[kind] = cfg.seed + b  # a group's seed is its first batch's
+        pending[kind].append((idx, state))
+
     for b, start in enumerate(range(0, len(order), cfg.batch_size)):
         idx = order[start:start + cfg.batch_size]
         batch = collate([encoded[i] for i in idx], pad_id, device=device)
@@ -128,29 +193,21 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
         h_ctx, cache = out.last_hidden_state, cache_of(out)
         base = Prefilled(model, cache, head(h_ctx[:, -1]).float(), batch.ctx_mask, batch.ctx_mask.sum(-1),
                          batch.ctx_ids)
-
-        def fresh(state: Prefilled = base) -> Prefilled:
-            return Prefilled(model, copy.deepcopy(state.cache), state.logits.clone(), state.mask, state.next_pos,
-                             state.ids)
-
-        for i, comp in zip(idx, complete_batch(model, tokenizer, fresh, greedy=cfg.greedy, samples=cfg.samples,
-                                               seed=cfg.seed + b, **first)):
-            completions[i] = comp
+        add("first", b, idx, _copy(base))
         if split is not None:
             rows = [r for r, i in enumerate(idx) if tails[i] is not None]
             if rows:
-                state = _split_state(model, decoder, head, base, rows, [tails[idx[r]] for r in rows], pad_id)
-                done = complete_batch(model, tokenizer, lambda s=state: fresh(s), greedy=cfg.greedy,
-                                      samples=cfg.samples, seed=cfg.seed + b, **lines)
-                for r, comp in zip(rows, done):
-                    split[idx[r]] = comp
+                add("split", b, [idx[r] for r in rows],
+                    _split_state(model, decoder, head, base, rows, [tails[idx[r]] for r in rows], pad_id))
         # Last, since scoring consumes the cache (it grows by the lines).
         scores = score_on_context(decoder, head, batch, h_ctx, cache)
         for i, pair in zip(idx, zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist())):
             margins[i] = pair
         bar.update(len(idx))
     bar.close()
-    shared = sum(t is not None for t in tails) if split_cuts is not None else 0
+    flush("first")
+    flush("split")
+    decoded.close()
     if split is not None and shared < len(cases):
         # Split prompts whose tokens do not extend their context's: completed on their own.
         rest = [i for i, t in enumerate(tails) if t is None]
