@@ -86,3 +86,24 @@ def test_prompts_prefilled_apart_decode_together_as_they_would_alone(tiny_model,
         got = sample_lines(tiny_model, tiny_tokenizer, joined, on_finished=finished.append, **kw)
         assert got == alone
     assert sum(finished) == 8  # every row reported once per decode, also those that ran out of budget
+
+
+def test_prompts_with_their_own_stop_rules_decode_in_one_batch(tiny_model, tiny_tokenizer):
+    """``StopRule`` per prompt: a first-line prompt, a 3-line window and a 4-token budget decode in one
+    batch to the tokens each gets alone under its rule, and no row runs past its own budget."""
+    from codehotfix.evaluation.generation import StopRule
+
+    torch.set_num_threads(1)
+    ids = encode_prompts(tiny_tokenizer, PROMPTS, 64)
+    rules = [StopRule(12), StopRule(20, first_line_only=False, max_lines=3), StopRule(4, first_line_only=False)]
+    kw = dict(n=1, do_sample=False, top_p=1.0, temperature=1.0, seed=0)
+    together = sample_lines(tiny_model, tiny_tokenizer, ids, max_new_tokens=99, rules=rules, **kw)
+    for prompt, rule, got in zip(ids, rules, together):
+        (alone,) = sample_lines(tiny_model, tiny_tokenizer, [prompt], max_new_tokens=rule.max_new_tokens,
+                                first_line_only=rule.first_line_only, max_lines=rule.max_lines, **kw)
+        assert got == alone and len(got) <= rule.max_new_tokens
+    assert len(together[2]) == 4  # the random model writes no end-of-text that early: the budget ends it
+    import pytest
+
+    with pytest.raises(ValueError, match="2 stop rules for 3 prompts"):
+        sample_lines(tiny_model, tiny_tokenizer, ids, max_new_tokens=4, rules=rules[:2], **kw)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
 __all__ = ["Completions", "generate_completions", "encode_prompts", "sample_lines", "make_generator", "left_pad",
-           "decode_steps", "decode_prefilled", "prefill", "Prefilled", "concat_prefilled", "complete_batch", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
+           "decode_steps", "decode_prefilled", "prefill", "Prefilled", "concat_prefilled", "StopRule", "complete_batch", "special_token_ids", "start_token_id", "StepFn", "Generate", "first_line_ids"]
 
 StepFn = Callable[[torch.Tensor, Union[torch.Tensor, None], torch.Tensor], tuple[torch.Tensor, list[int]]]
 """One decoding step (see ``decode_steps``): (active rows, their ids or None, logits) → (tokens, rows going on)."""
@@ -59,6 +59,18 @@ class Completions:
     # backends may not), so a shorter completion can be cut from a longer one token for token.
     greedy_ids: list[int] | None = field(default=None, repr=False)
     sample_ids: list[list[int]] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When one prompt's rows end (besides end-of-text and stop strings): at the end of their first
+    non-blank line (``first_line_only``), else after ``max_lines`` lines (None: no limit), and in any
+    case after ``max_new_tokens`` tokens. ``sample_lines`` takes one per prompt, so prompts with
+    different rules (the window and split events) decode in one batch."""
+
+    max_new_tokens: int
+    first_line_only: bool = True
+    max_lines: int | None = None
 
 
 def start_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -187,7 +199,8 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
                  n: int, do_sample: bool, top_p: float, temperature: float, max_new_tokens: int, seed: int,
                  first_line_only: bool = True, stop: Sequence[str] = (),
                  logits_processor: LogitsProcessorArg = None, max_lines: int | None = None,
-                 on_finished: Callable[[int], None] | None = None) -> list[list[int]]:
+                 on_finished: Callable[[int], None] | None = None,
+                 rules: Sequence[StopRule] | None = None) -> list[list[int]]:
     """Generates ``n`` continuations of each prompt; returns the new token ids, prompt-major.
 
     Unlike ``model.generate`` with ``num_return_sequences``, the prompts are prefilled once and their
@@ -206,15 +219,21 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
             lines (counted as in ``_count_lines``); None: no line limit.
         on_finished: called with how many rows just ended, as they end (a progress bar's update);
             the rows still running when the token budget runs out are reported at the end.
+        rules: one ``StopRule`` per prompt, in place of ``first_line_only``, ``max_lines`` and
+            ``max_new_tokens`` (which then apply to no prompt).
     """
     from peft.helpers import DoraCaching
 
     pad_id, eos = special_token_ids(tokenizer)
     device = model_device(model)
     prompts = prompt_ids.rows if isinstance(prompt_ids, Prefilled) else len(prompt_ids)
-    rows = _LineRows(tokenizer, eos, rows=prompts * n, do_sample=do_sample, top_p=top_p,
-                     temperature=temperature, seed=seed, device=device,
-                     first_line_only=first_line_only, stop=stop, max_lines=max_lines,
+    if rules is None:
+        rules = [StopRule(max_new_tokens, first_line_only, max_lines)] * prompts
+    elif len(rules) != prompts:
+        raise ValueError(f"sample_lines: {len(rules)} stop rules for {prompts} prompts")
+    max_new_tokens = max((r.max_new_tokens for r in rules), default=0)
+    rows = _LineRows(tokenizer, eos, rules=[r for r in rules for _ in range(n)], do_sample=do_sample, top_p=top_p,
+                     temperature=temperature, seed=seed, device=device, stop=stop,
                      process=_as_processor(logits_processor), on_finished=on_finished)
     # DoRA recomputes every adapted layer's weight norm at each forward; the weights do not change
     # within a call, so PEFT's cache keeps them for its duration (cleared by the next uncached call).
@@ -232,27 +251,27 @@ def sample_lines(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_id
 
 class _LineRows:
     """The evaluation sampler's step (see ``decode_steps``): one temperature, top-p and generator for
-    the whole batch; a row ends at end-of-text, its first line (``first_line_only``), ``max_lines``
-    lines or a stop string, and its token ids collect in ``new_tokens``."""
+    the whole batch; a row ends at end-of-text, by its ``StopRule`` (first line, lines, tokens) or at
+    a stop string, and its token ids collect in ``new_tokens``."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, eos: set[int], *, rows: int, do_sample: bool,
-                 top_p: float, temperature: float, seed: int, device: torch.device, first_line_only: bool,
-                 stop: Sequence[str], max_lines: int | None, process: LogitsProcessor | None,
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, eos: set[int], *, rules: Sequence[StopRule],
+                 do_sample: bool, top_p: float, temperature: float, seed: int, device: torch.device,
+                 stop: Sequence[str], process: LogitsProcessor | None,
                  on_finished: Callable[[int], None] | None = None) -> None:
         from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
-        self.tokenizer, self.eos, self.process, self.stop = tokenizer, eos, process, stop
-        self.first_line_only = first_line_only
-        self.max_lines = None if first_line_only else max_lines  # the first-line rule already ends the row
+        self.tokenizer, self.eos, self.process, self.stop, self.rules = tokenizer, eos, process, stop, rules
         self.warp = (LogitsProcessorList([TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)])
                      if do_sample else None)
         # The generator lives on the model's device (multinomial needs that); a CUDA generator draws
         # other numbers than a CPU one for the same seed, so samples are reproducible per device type.
         self.gen = torch.Generator(device=device).manual_seed(seed)
+        rows = len(rules)
         self.new_tokens: list[list[int]] = [[] for _ in range(rows)]
         self.seen = [False] * rows
         self.lines = [(0, False)] * rows
         self.texts = [""] * rows if stop else None
+        self.need_text = bool(stop) or any(r.first_line_only or r.max_lines for r in rules)
         self.on_finished, self.finished = on_finished, 0
 
     def step(self, active: torch.Tensor, seqs: torch.Tensor | None,
@@ -265,8 +284,7 @@ class _LineRows:
             nxt = torch.multinomial(probs, 1, generator=self.gen).squeeze(-1)
         else:
             nxt = logits.argmax(-1)
-        need_text = self.first_line_only or self.stop or self.max_lines
-        pieces = self.tokenizer.batch_decode(nxt.unsqueeze(-1)) if need_text else None
+        pieces = self.tokenizer.batch_decode(nxt.unsqueeze(-1)) if self.need_text else None
         keep = [j for j, (row, tok) in enumerate(zip(active.tolist(), nxt.tolist()))
                 if self._goes_on(row, tok, pieces[j] if pieces is not None else "")]
         if len(keep) < len(active):
@@ -280,19 +298,22 @@ class _LineRows:
         if tok in self.eos:
             return False
         self.new_tokens[row].append(tok)
-        if self.first_line_only:
+        rule = self.rules[row]
+        if rule.first_line_only:
             done, self.seen[row] = _ends_line(piece, self.seen[row])
             if done:
                 return False
-        if self.max_lines:
+        elif rule.max_lines:  # the first-line rule already ends the row
             self.lines[row] = _count_lines(piece, self.lines[row])
-            if self.lines[row][0] >= self.max_lines:
+            if self.lines[row][0] >= rule.max_lines:
                 return False
         if self.stop:
             self.texts[row] += piece
             if any(s in self.texts[row] for s in self.stop):
                 return False
-        return True
+        # At its budget a row leaves now, rather than when the loop runs out: no step is decoded
+        # for it (or, when every row is there, for none) that nobody reads.
+        return len(self.new_tokens[row]) < rule.max_new_tokens
 
 
 @dataclass

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import nn
@@ -42,8 +42,8 @@ from codehotfix.config import EvalConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.evaluation.backends import hf_complete
 from codehotfix.evaluation.events import split_prompts
-from codehotfix.evaluation.generation import (Completions, Prefilled, complete_batch, concat_prefilled, encode_prompts,
-                                              special_token_ids)
+from codehotfix.evaluation.generation import (Completions, Prefilled, StopRule, complete_batch, concat_prefilled,
+                                              encode_prompts, special_token_ids)
 from codehotfix.models.compat import cache_kwargs, cache_of
 from codehotfix.models.loading import model_device
 from codehotfix.scoring import collate, encode_case, pad_rows, split_model
@@ -79,22 +79,36 @@ def _copy(state: Prefilled) -> Prefilled:
                      state.ids)
 
 
-def _decode_group(model: nn.Module, tokenizer: PreTrainedTokenizerBase, group: list[tuple[list[int], Prefilled]],
-                  pad_id: int, cfg: EvalConfig, *, seed: int, **common: object) -> list[tuple[int, Completions]]:
-    """Completions of the prompts of several prefilled context batches, decoded as one batch
-    (``concat_prefilled``); each batch on its own where their caches cannot be joined. Returns
-    (case index, completions) pairs."""
-    states = [state for _, state in group]
-    joined = concat_prefilled(states, pad_id) if len(states) > 1 else None
-    if joined is not None or len(states) == 1:
-        state = joined or states[0]
-        idx = [i for ids, _ in group for i in ids]
+@dataclass
+class _Part:
+    """Prompts of one context batch waiting to be decoded: their cases (``idx``), what they complete
+    (``kind``: "first", the context; "split", the split prompt) and their prefilled state."""
+
+    kind: str
+    idx: list[int]
+    state: Prefilled
+
+
+def _decode_group(model: nn.Module, tokenizer: PreTrainedTokenizerBase, group: list[_Part],
+                  rules: dict[str, StopRule], pad_id: int, cfg: EvalConfig, *, seed: int,
+                  on_finished: Callable[[int], None]) -> list[tuple[str, int, Completions]]:
+    """Completions of the prompts of several prefilled parts, decoded as one batch
+    (``concat_prefilled``), each prompt stopping by its kind's rule; each part on its own where
+    their caches cannot be joined. Returns (kind, case index, completions) triples."""
+    joined = concat_prefilled([part.state for part in group], pad_id) if len(group) > 1 else None
+    if joined is not None or len(group) == 1:
+        state = joined or group[0].state
+        keys = [(part.kind, i) for part in group for i in part.idx]
+        prompt_rules = [rules[kind] for kind, _ in keys]
         # ``complete_batch`` decodes once per pass (greedy, then samples), each from a fresh copy.
         done = complete_batch(model, tokenizer, lambda: _copy(state), greedy=cfg.greedy, samples=cfg.samples,
-                              seed=seed, **common)
-        return list(zip(idx, done))
-    return [pair for k, part in enumerate(group)
-            for pair in _decode_group(model, tokenizer, [part], pad_id, cfg, seed=seed + k, **common)]
+                              seed=seed, top_p=cfg.top_p, temperature=cfg.temperature,
+                              max_new_tokens=max(r.max_new_tokens for r in prompt_rules), rules=prompt_rules,
+                              on_finished=on_finished)
+        return [(kind, i, comp) for (kind, i), comp in zip(keys, done)]
+    return [triple for k, part in enumerate(group)
+            for triple in _decode_group(model, tokenizer, [part], rules, pad_id, cfg, seed=seed + k,
+                                        on_finished=on_finished)]
 
 
 def _split_state(model: nn.Module, decoder: nn.Module, head: nn.Module, base: Prefilled, rows: list[int],
@@ -143,10 +157,9 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
     decoder, head = split_model(model)
     encoded = [encode_case(tokenizer, c, cfg.max_context_tokens) for c in cases]
     order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i].context), i))
-    lines = dict(top_p=cfg.top_p, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                 first_line_only=True, max_lines=None)
-    first = dict(lines, first_line_only=False, max_lines=window_lines,
-                 max_new_tokens=window_max_tokens or 2 * cfg.max_new_tokens) if window else lines
+    rules = {"split": StopRule(cfg.max_new_tokens), "first": StopRule(
+        window_max_tokens or 2 * cfg.max_new_tokens, first_line_only=False, max_lines=window_lines)
+        if window else StopRule(cfg.max_new_tokens)}
     tails: list[list[int] | None] = [None] * len(cases)
     if split_cuts is not None:
         prompts, keep = split_prompts(tokenizer, cases, split_cuts, cfg.max_context_tokens)
@@ -162,29 +175,29 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
                dynamic_ncols=True)
     decoded = tqdm(total=(len(cases) + shared) * rows_per_prompt, desc="eval: completions", unit="row",
                    disable=not progress, dynamic_ncols=True)
-    # Contexts are prefilled in batches of similar length; greedy completions wait in these groups
-    # and are decoded together (``_decode_group``), up to DECODE_ROWS prompts at a time. Sampled
-    # rows are already many per batch (batch × samples), and keeping each batch's decode and seed
-    # (``seed + batch index``) keeps their draws those of ``generate_completions``.
+    # Contexts are prefilled in batches of similar length; greedy completions wait in one queue,
+    # context and split prompts alike, and are decoded together (``_decode_group``), up to
+    # DECODE_ROWS prompts at a time. Sampled rows are already many per batch (batch × samples), and
+    # keeping each batch's decode, kind by kind, with its seed (``seed + batch index``) keeps their
+    # draws those of ``generate_completions``.
     group_prompts = DECODE_ROWS if cfg.samples == 0 else cfg.batch_size
-    pending: dict[str, list[tuple[list[int], Prefilled]]] = {"first": [], "split": []}
-    group_seed = {"first": cfg.seed, "split": cfg.seed}
+    pending: dict[str, list[_Part]] = {}
+    group_seed: dict[str, int] = {}
+    results = {"first": completions, "split": split}
 
-    def flush(kind: str) -> None:
-        if not pending[kind]:
-            return
-        out, common = (completions, first) if kind == "first" else (split, lines)
-        for i, comp in _decode_group(model, tokenizer, pending[kind], pad_id, cfg, seed=group_seed[kind],
-                                     on_finished=decoded.update, **common):
-            out[i] = comp
-        pending[kind] = []
+    def flush(queue: str) -> None:
+        if pending.get(queue):
+            for kind, i, comp in _decode_group(model, tokenizer, pending.pop(queue), rules, pad_id, cfg,
+                                               seed=group_seed[queue], on_finished=decoded.update):
+                results[kind][i] = comp
 
-    def add(kind: str, b: int, idx: list[int], state: Prefilled) -> None:
-        if sum(len(i) for i, _ in pending[kind]) + len(idx) > group_prompts:
-            flush(kind)
-        if not pending[kind]:
-            group_seed[kind] = cfg.seed + b  # a group's seed is its first batch's
-        pending[kind].append((idx, state))
+    def add(part: _Part, b: int) -> None:
+        queue = "all" if cfg.samples == 0 else part.kind
+        if sum(len(p.idx) for p in pending.get(queue, [])) + len(part.idx) > group_prompts:
+            flush(queue)
+        if not pending.get(queue):
+            group_seed[queue] = cfg.seed + b  # a group's seed is its first batch's
+        pending.setdefault(queue, []).append(part)
 
     for b, start in enumerate(range(0, len(order), cfg.batch_size)):
         idx = order[start:start + cfg.batch_size]
@@ -193,20 +206,20 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
         h_ctx, cache = out.last_hidden_state, cache_of(out)
         base = Prefilled(model, cache, head(h_ctx[:, -1]).float(), batch.ctx_mask, batch.ctx_mask.sum(-1),
                          batch.ctx_ids)
-        add("first", b, idx, _copy(base))
+        add(_Part("first", idx, _copy(base)), b)
         if split is not None:
             rows = [r for r, i in enumerate(idx) if tails[i] is not None]
             if rows:
-                add("split", b, [idx[r] for r in rows],
-                    _split_state(model, decoder, head, base, rows, [tails[idx[r]] for r in rows], pad_id))
+                add(_Part("split", [idx[r] for r in rows],
+                          _split_state(model, decoder, head, base, rows, [tails[idx[r]] for r in rows], pad_id)), b)
         # Last, since scoring consumes the cache (it grows by the lines).
         scores = score_on_context(decoder, head, batch, h_ctx, cache)
         for i, pair in zip(idx, zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist())):
             margins[i] = pair
         bar.update(len(idx))
     bar.close()
-    flush("first")
-    flush("split")
+    for queue in list(pending):
+        flush(queue)
     decoded.close()
     if split is not None and shared < len(cases):
         # Split prompts whose tokens do not extend their context's: completed on their own.
