@@ -19,7 +19,7 @@ import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from codehotfix.config import EvalConfig, HotfixConfig, fingerprint_view, load_config
 from codehotfix.data.cases import HotfixCase
@@ -84,6 +84,8 @@ def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfi
         "tokens": result.tokens,
         "resumed_from_epoch": result.resumed_from_epoch,
         "left_out": result.left_out,  # cases with a line too long to train on (scoring.encoding.LINE_TOKEN_LIMIT)
+        # cases whose kl_context reference came from base states handed over (the demo's selection pass)
+        "reference_from_states": result.reference_from_states,
         "final_losses": result.final_metrics,
         "device": loaded.device,
         "processes": result.processes,
@@ -95,12 +97,15 @@ def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfi
 
 def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
                    progress: bool = True, restart: bool = False,
-                   tracker: TensorBoardTracker | None = None) -> tuple[Any, dict[str, Any]]:
+                   tracker: TensorBoardTracker | None = None,
+                   reference_states: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
     manifest and model card, and returns (peft_model, manifest). In a distributed run (``accelerate
     launch``) every process trains and only the main process writes. ``restart`` discards an
     interrupted run's checkpoint in ``out_dir`` instead of resuming it. ``tracker`` (from
-    ``codehotfix.tracking.make_tracker``) also receives the per-step curves."""
+    ``codehotfix.tracking.make_tracker``) also receives the per-step curves. ``reference_states``:
+    the base model's context states of the cases (``scoring.line_logprobs_with_states``), so the
+    kl_context reference needs no pass of its own (``training.loop.train_adapter``)."""
     from codehotfix.deploy.card import base_model_reference, write_card
     from codehotfix.training.loop import train_adapter
 
@@ -111,7 +116,7 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
     t0 = time.time()
     model = build_adapter(loaded.model, cfg.adapter)
     result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
-                           progress=progress, restart=restart)
+                           progress=progress, restart=restart, reference_states=reference_states)
     manifest = _manifest(loaded, cases, cfg, model, result, base_ref, t0)
     if not result.is_main_process:
         return model, manifest

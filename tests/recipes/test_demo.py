@@ -23,6 +23,9 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
         assert (out / name).exists(), name
     split = json.loads((out / "split.json").read_text())
     assert not set(split["train"]) & set(split["test"])
+    # Topics given: no selection pass, so training computes its own kl_context reference.
+    assert not (out / demo.STATES_FILE).exists()
+    assert json.loads((out / "hotfix" / "hotfix.json").read_text())["reference_from_states"] == 0
     # Every topic keeps contexts that only the evaluation sees (5 of 10 with the default fraction).
     for topic in ("yaml_safe_load", "pandas_concat"):
         assert sum(i.startswith(topic + "/") for i in split["test"]) == 5
@@ -84,6 +87,13 @@ def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_d
     assert set(sel["inputs"]) == set(split["all_train"]) and len(split["all_test"]) == 10
     assert all(isinstance(v["margin"], float) for v in sel["inputs"].values())
     assert summary["test_cases"] == 10 and set(summary["by_topic"]) == set(topics)
+    # The selection pass kept the chosen training contexts' base states; training took its kl_context
+    # reference from them (and would again after an interruption: they are in the run folder).
+    from safetensors.torch import load_file
+
+    states = load_file(str(out / demo.STATES_FILE))
+    assert set(states) == set(split["train"])
+    assert json.loads((out / "hotfix" / "hotfix.json").read_text())["reference_from_states"] == len(split["train"])
     # a strict rule that no topic meets stops before training, naming the rule and the file
     again = DemoOptions(out=tmp_path / "none", model=str(tiny_model_dir), overrides=QUICK,
                         selection=TopicSelectionConfig(margin_below=-1000.0))
@@ -91,7 +101,7 @@ def test_demo_selects_targets_from_training_contexts_only(tmp_path, tiny_model_d
         run_demo(again, log=lambda _: None)
 
 
-def test_full_selection_uses_greedy_and_samples_of_training_contexts(tiny_model_dir):
+def test_full_selection_uses_greedy_and_samples_of_training_contexts(tiny_model_dir, tmp_path):
     from codehotfix.config import load_config
     from codehotfix.data.packs import split_pack
     from codehotfix.models.loading import load_model
@@ -100,8 +110,10 @@ def test_full_selection_uses_greedy_and_samples_of_training_contexts(tiny_model_
     cases = [c for c in load_pack("default") if c.group == "bare_except"]
     train, test = split_pack(cases, test_fraction=0.4, seed=0)
     loaded = load_model(str(tiny_model_dir), dtype="float32", device="cpu")
-    selection = demo._select(DemoOptions(select="full"), cfg, loaded, train)
+    states = tmp_path / demo.STATES_FILE
+    selection = demo._select(DemoOptions(select="full"), cfg, loaded, train, states)
     assert selection["select"] == "full" and set(selection["inputs"]) == {c.id for c in train}
+    assert not states.exists()  # the full evaluation keeps no context states: training computes its reference
     assert all(v["greedy_label"] is not None and v["buggy_rate"] is not None for v in selection["inputs"].values())
 
 

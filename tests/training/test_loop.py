@@ -258,3 +258,56 @@ def test_a_case_with_a_line_over_the_limit_is_left_out_named_and_recorded(tiny_t
         assert torch.equal(a, b), name
     with pytest.raises(DataError, match="training: every case has a line over 40 tokens: blob/0"):
         train([blob])
+
+
+def test_reference_states_from_a_scoring_pass_train_the_same_adapter(tiny_tokenizer, tiny_cases):
+    """The demo hands training the base model's context states from its selection pass
+    (``line_logprobs_with_states``): the kl_context reference made from them is the one training
+    computes itself, so the run's losses and adapter are the same (float32), and the manifest counts
+    the cases it covered."""
+    from tiny_model import build_tiny_model
+
+    from codehotfix.api import seed_everything
+    from codehotfix.scoring import line_logprobs_with_states
+
+    torch.set_num_threads(1)
+    cfg = load_config(overrides=FAST[:1] + ["training.epochs=2", "training.batch_size=2"])
+    k = build_objectives(cfg.objectives).kl_positions()
+    assert k > 0  # the default recipe compares context positions
+
+    def run(with_states):
+        base = build_tiny_model(len(tiny_tokenizer))
+        states = None
+        if with_states:
+            margins, states = line_logprobs_with_states(base, tiny_tokenizer, tiny_cases, positions=k,
+                                                        max_context_tokens=cfg.training.max_context_tokens,
+                                                        batch_size=3)
+            assert margins == line_logprobs(base, tiny_tokenizer, tiny_cases,
+                                            max_context_tokens=cfg.training.max_context_tokens, batch_size=3)
+            assert set(states) == {c.id for c in tiny_cases}
+        seed_everything(cfg.seed)
+        model = build_adapter(base, cfg.adapter)
+        result = train_adapter(model, tiny_tokenizer, tiny_cases, cfg, progress=False, reference_states=states)
+        weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        return result, weights
+
+    plain, w_plain = run(False)
+    primed, w_primed = run(True)
+    assert plain.reference_from_states == 0 and primed.reference_from_states == len(tiny_cases)
+    for a, b in zip(plain.history, primed.history):
+        assert a["kl"] == pytest.approx(b["kl"], abs=1e-5) and a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+    assert all(torch.allclose(w_plain[n], w_primed[n], atol=1e-5) for n in w_plain)
+
+
+def test_reference_states_for_other_inputs_are_refused_by_case(tiny_model, tiny_tokenizer, tiny_cases):
+    from codehotfix.scoring import line_logprobs_with_states
+
+    cfg = load_config(overrides=FAST[:1] + ["training.epochs=1"])
+    k = build_objectives(cfg.objectives).kl_positions()
+    _, states = line_logprobs_with_states(tiny_model, tiny_tokenizer, tiny_cases, positions=2)  # not K: 2 positions
+    states = {cid: h for cid, h in states.items() if cid == "yaml/0"}  # the other cases: computed in training
+    model = build_adapter(tiny_model, cfg.adapter)
+    with pytest.raises(ValueError, match=r"reference_states\['yaml/0'\].*expected \d+ positions"):
+        train_adapter(model, tiny_tokenizer, tiny_cases, cfg, progress=False, reference_states=states)
+    with pytest.raises(ValueError, match="carries an adapter"):
+        line_logprobs_with_states(model, tiny_tokenizer, tiny_cases, positions=k)

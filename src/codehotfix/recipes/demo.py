@@ -8,7 +8,10 @@ selection is refused, since its finished steps would be reported under the new s
 
   1. split.json        the pack split over every topic (per topic, seeded: 5 of 10 contexts for
                        training, 5 held out), then (1b) the target topics chosen from the base
-                       model's margins on the *training* contexts only, with those inputs
+                       model's margins on the *training* contexts only, with those inputs;
+                       reference_states.safetensors keeps the base model's states at the chosen
+                       contexts' last positions, from that same pass, for training's kl_context
+                       reference (so training does not run the base model over them again)
   2. base_eval.json    the base model on the held-out contexts (greedy + k samples, margins)
   3. hotfix/           the trained adapter (PEFT format) + hotfix.json manifest
   4. hotfix_eval.json  the hotfixed model on the same held-out contexts
@@ -29,7 +32,7 @@ from codehotfix.config import HotfixConfig, config_differences, fingerprint_view
 from codehotfix.data.cases import HotfixCase
 from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics, split_pack
 from codehotfix.errors import CodehotfixError
-from codehotfix.files import atomic_write_text, read_json, write_json
+from codehotfix.files import atomic_path, atomic_write_text, read_json, write_json
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown", "demo_config_path"]
 
@@ -138,22 +141,60 @@ def _check_same_run(path: Path, record: dict[str, Any]) -> None:
                               f"(or delete the folder to redo that run)")
 
 
-def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[HotfixCase]) -> dict[str, Any]:
-    """Step 1b: the base model on the training contexts → the target topics (held-out never seen)."""
+# The base model's context states of the chosen training contexts (``_select``), next to split.json:
+# training takes its kl_context reference from them instead of a pass of its own, also when an
+# interrupted demo resumes after the selection (the same states, so the same adapter).
+STATES_FILE = "reference_states.safetensors"
+
+
+def _reference_positions(cfg: HotfixConfig) -> int:
+    """K of the recipe's kl_context term when the selection's context tokens are the training's
+    (same ``max_context_tokens``), else 0: no states to hand over."""
+    from codehotfix.objectives import build_objectives
+
+    objectives = build_objectives(cfg.objectives)
+    if not objectives.needs_context or cfg.eval.max_context_tokens != cfg.training.max_context_tokens:
+        return 0
+    return objectives.kl_positions()
+
+
+def _select(opts: DemoOptions, cfg: HotfixConfig, loaded: Any, train: Sequence[HotfixCase],
+            states_path: Path) -> dict[str, Any]:
+    """Step 1b: the base model on the training contexts → the target topics (held-out never seen).
+    With margins (the default), the pass also yields the chosen contexts' states for training's
+    kl_context reference, written to ``states_path``."""
     from codehotfix.api import evaluate
-    from codehotfix.evaluation.rates import line_logprobs
+    from codehotfix.scoring import line_logprobs_with_states
 
     if opts.select == "full":
         records = {r["id"]: r for r in evaluate(train, loaded=loaded, eval_config=cfg.eval)["cases"]}
-    else:
-        scores = line_logprobs(loaded.model, loaded.tokenizer, train, max_context_tokens=cfg.eval.max_context_tokens,
-                               batch_size=cfg.eval.batch_size, progress=True)
-        records = {c.id: {"margin": round(f - b, 4)} for c, (f, b) in zip(train, scores)}
-    return {"select": opts.select, **select_topics(train, records, opts.selection)}
+        return {"select": opts.select, **select_topics(train, records, opts.selection)}
+    scores, states = line_logprobs_with_states(loaded.model, loaded.tokenizer, train,
+                                               positions=_reference_positions(cfg),
+                                               max_context_tokens=cfg.eval.max_context_tokens,
+                                               batch_size=cfg.eval.batch_size, progress=True)
+    records = {c.id: {"margin": round(f - b, 4)} for c, (f, b) in zip(train, scores)}
+    selection = {"select": opts.select, **select_topics(train, records, opts.selection)}
+    chosen = set(selection["targets"])
+    keep = {c.id: states[c.id].contiguous() for c in train if c.group in chosen and c.id in states}
+    if keep:
+        from safetensors.torch import save_file
+
+        with atomic_path(states_path) as tmp:
+            save_file(keep, str(tmp))
+    return selection
+
+
+def _load_states(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None  # a run from before the file, or a recipe without kl_context: training computes it
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
 
 
 def _train_or_reuse(loaded: Any, train: Sequence[HotfixCase], cfg: HotfixConfig, hotfix_dir: Path,
-                    log: Callable[[str], None]) -> tuple[Any, dict[str, Any], float]:
+                    log: Callable[[str], None], states_path: Path) -> tuple[Any, dict[str, Any], float]:
     """Step 3: (the hotfixed model, its manifest, training seconds), reusing a finished hotfix."""
     from codehotfix.api import train_on_model
 
@@ -166,7 +207,7 @@ def _train_or_reuse(loaded: Any, train: Sequence[HotfixCase], cfg: HotfixConfig,
             manifest["wall_seconds"]
     log(f"[demo] training on {len(train)} cases …")
     t0 = time.time()
-    model, manifest = train_on_model(loaded, train, cfg, hotfix_dir)
+    model, manifest = train_on_model(loaded, train, cfg, hotfix_dir, reference_states=_load_states(states_path))
     return model, manifest, round(time.time() - t0, 2)
 
 
@@ -202,7 +243,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
 
     def split_and_select() -> dict[str, Any]:
         given = sorted({c.group for c in cases}) if topics == ["all"] else sorted(topics or [])
-        selection = {"select": "given", "targets": given} if given else _select(opts, cfg, loaded, all_train)
+        selection = {"select": "given", "targets": given} if given else \
+            _select(opts, cfg, loaded, all_train, out / STATES_FILE)
         chosen = set(selection["targets"])
         return {"pack": opts.pack, "seed": cfg.seed, "test_fraction": opts.test_fraction,
                 "train": [c.id for c in all_train if c.group in chosen],
@@ -223,7 +265,7 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
                  lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval), log)
 
     hotfix_dir = out / "hotfix"
-    loaded.model, manifest, times["training"] = _train_or_reuse(loaded, train, cfg, hotfix_dir, log)
+    loaded.model, manifest, times["training"] = _train_or_reuse(loaded, train, cfg, hotfix_dir, log, out / STATES_FILE)
 
     after = _step(out / "hotfix_eval.json", "hotfix eval", times,
                   lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval, adapter=hotfix_dir), log)

@@ -30,7 +30,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import torch
 from tqdm.auto import tqdm
@@ -82,6 +82,7 @@ class TrainResult:
     is_main_process: bool = True
     adapter_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     left_out: list[dict[str, Any]] = field(default_factory=list)
+    reference_from_states: int = 0  # cases whose kl_context reference came from given base states
 
 
 def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Random) -> list[list[EncodedCase]]:
@@ -248,7 +249,8 @@ def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseRe
 def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
                   checkpoint_dir: str | Path | None = None, progress: bool = True,
                   ref_model: Any | None = None, accelerator: Any | None = None,
-                  restart: bool = False, callbacks: Sequence[TrainerCallback[Batch]] = ()) -> TrainResult:
+                  restart: bool = False, callbacks: Sequence[TrainerCallback[Batch]] = (),
+                  reference_states: Mapping[str, torch.Tensor] | None = None) -> TrainResult:
     """Trains the parameters of ``model`` that require grad on ``cases`` and returns what happened.
 
     Args:
@@ -268,6 +270,10 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
         callbacks: hooks called after each step and epoch (after the epoch's checkpoint); an
             ``on_epoch_end`` hook returning True ends the run there (``TrainResult.epochs`` says
             how many ran).
+        reference_states: per case id, the base model's hidden states at the context positions
+            ``kl_context`` compares (``scoring.line_logprobs_with_states``, with its ``positions`` K
+            and the training's ``max_context_tokens``): the reference is taken from them instead of
+            a pass of the base model over those contexts. Ignored without ``kl_context``.
 
     Raises:
         CheckpointError: ``checkpoint_dir`` holds a checkpoint that cannot be resumed (old pickle
@@ -276,6 +282,8 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
     """
     run = _AdapterRun(model, tokenizer, cases, cfg, checkpoint_dir=checkpoint_dir, ref_model=ref_model,
                       accelerator=accelerator, restart=restart)
+    if reference_states and run.objectives.needs_context:
+        run.prime_reference(reference_states)
     return run.train(progress=progress, callbacks=callbacks)
 
 
@@ -316,6 +324,28 @@ class _AdapterRun:
             for _ in range(self.done.step):
                 self.schedule.step()
         self.tokens, self.t0 = 0, 0.0  # tokens and start time of this segment; ``done`` holds earlier ones
+        self.primed = 0  # cases whose kl_context reference ``prime_reference`` filled
+
+    def prime_reference(self, states: Mapping[str, torch.Tensor]) -> None:
+        """``train_adapter``'s ``reference_states``: each case's states must cover exactly the positions
+        this run compares (K and the context as encoded here), or they were computed for other
+        inputs.
+
+        Raises:
+            ValueError: naming the first case whose states do not fit.
+        """
+        mine = {}
+        for e in self.encoded:
+            if e.case_id not in states:
+                continue
+            h, want = states[e.case_id], min(self.kl_positions, len(e.context) - 1)
+            if h.dim() != 2 or h.shape[0] != want:
+                raise ValueError(f"reference_states[{e.case_id!r}]: {tuple(h.shape)}, expected {want} positions "
+                                 f"(K={self.kl_positions}, {len(e.context)} context tokens at max_context_tokens="
+                                 f"{self.tc.max_context_tokens}); computed for other inputs?")
+            mine[e.case_id] = h
+        self.primed = self.reference.prime(mine)
+        logger.info("kl_context reference: %d of %d cases from the given base states", self.primed, len(self.encoded))
 
     def loss_of(self, net: Any, batch: Batch) -> LossOutput:
         return self.objectives(_score(net, batch, self.objectives, self.reference, self.retain, self.retain_ref,
@@ -344,7 +374,8 @@ class _AdapterRun:
                            tokens=done.tokens + _sum_over_processes(accelerator, self.tokens),
                            final_metrics=trainer.metrics, history=done.history, resumed_from_epoch=resumed_from,
                            processes=self.world, accelerate=accelerator is not None, is_main_process=self.is_main,
-                           adapter_state=_gathered_state(accelerator, trainer.forward), left_out=self.left_out)
+                           adapter_state=_gathered_state(accelerator, trainer.forward), left_out=self.left_out,
+                           reference_from_states=self.primed)
 
     def _record_step(self, step: StepEnd[Batch]) -> None:
         self.done.step = step.step

@@ -9,11 +9,12 @@ base (twice the weight memory), made only when an objective needs it.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
-from codehotfix.scoring import Batch, reference_context_logprobs, reference_line_logprobs
+from codehotfix.scoring import (Batch, base_model_view, reference_context_logprobs, reference_line_logprobs,
+                                split_model)
 
 __all__ = ["CaseReference", "frozen_copy"]
 
@@ -37,6 +38,25 @@ class CaseReference:
         self.model, self.ref_model = model, ref_model
         self._context: dict[str, torch.Tensor] = {}
         self._lines: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def prime(self, states: Mapping[str, torch.Tensor]) -> int:
+        """Fills the context cache from the base model's hidden states at each case's compared
+        positions (``scoring.line_logprobs_with_states``), so training skips its own pass of the base
+        model over those contexts; returns how many cases it filled. The output head turns them into
+        the same log-distributions ``context`` would store, with any adapter off, one case at a time
+        (a case's [K, vocabulary] float32 logits are ~20 MB; all of them at once would be GBs). The
+        caller checks that the states belong to the same context tokens and K."""
+        filled = 0
+        with base_model_view(self.model, self.ref_model) as base:
+            head = split_model(base)[1]
+            weight = head.weight
+            for cid, h in states.items():
+                if cid not in self._context:
+                    logits = head(h.to(device=weight.device, dtype=weight.dtype)).float()
+                    self._context[cid] = torch.log_softmax(logits, dim=-1).to(torch.bfloat16)
+                    filled += 1
+        return filled
 
     def context(self, batch: Batch) -> torch.Tensor:
         """[B, K, V] base log-distributions at the last context positions; stored in bfloat16 to halve
