@@ -77,8 +77,8 @@ def test_greedy_completions_are_the_same_joined_or_batch_by_batch(tiny_model, ti
     monkeypatch.setattr(onepass, "concat_prefilled", lambda states, pad: joins.append(len(states)) or real(states, pad))
     joined = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=True, split_cuts=cuts,
                                window_max_tokens=20, progress=False)
-    # 5 cases in batches of 2: one decode joins the window prompts of all three batches and the split
-    # prompts of those that share the pass.
+    # 5 cases in context batches of at most 2: one decode joins the window prompts of every batch and
+    # the split prompts of those that share the pass.
     assert len(joins) == 1 and joins[0] > 3
     monkeypatch.setattr(onepass, "concat_prefilled", lambda states, pad: None)
     apart = evaluate_one_pass(tiny_model, tiny_tokenizer, cases, cfg, window=True, split_cuts=cuts,

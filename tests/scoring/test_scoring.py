@@ -188,6 +188,8 @@ def test_line_groups_cover_every_row_once_and_cut_where_padding_costs_more_than_
     assert groups == [[0, 2, 3, 5], [1, 4]]
     assert line_groups(lengths, call_tokens=1000) == [list(range(6))]  # a call dearer than any padding
     assert line_groups([7, 7, 7]) == [[0, 1, 2]]  # equal lines: no padding to save
+    assert line_groups([7, 7, 7], max_rows=2) == [[0], [1, 2]]  # groups are bounded (memory, batch size)
+    assert all(len(g) <= 2 for g in line_groups(lengths, call_tokens=1000, max_rows=2))
 
 
 def test_lines_scored_in_length_groups_equal_one_padded_pass(tiny_model, tiny_tokenizer):

@@ -8,15 +8,16 @@ evaluation's time (docs/speed.md). Here the contexts of a batch run once through
 margins score both lines on one copy of the key/value cache, the completions decode from another,
 and the split prompts feed only their few extra tokens on a third.
 
-Contexts are prefilled in batches of ``batch_size`` sorted by length, so a batch pads little. Their
+Contexts are prefilled in batches sorted by length: for a greedy evaluation, cut where lengths
+jump (``scoring.forward.line_groups``, at most ``batch_size`` each), else ``batch_size`` each. Their
 greedy completions are then decoded together, up to ``DECODE_ROWS`` prompts in one batch
 (``generation.concat_prefilled``): decoding a batch on a CPU costs a fixed time per step for
 reading the weights, and batches decoded one after another each paid it again in their tails, where
 a few long rows run on alone. Sampled completions keep one decode per batch and its seed
 (``seed + batch index``), so their draws are those of ``generate_completions``. Greedy tokens do not
 depend on the batching (tests check it in float32; in bfloat16, rounding differs with the batch's
-shape and can flip a near-tie). The lines of the margins run in groups of similar length on the
-context's cache (``scoring.forward.line_groups``). A split prompt keeps its
+shape and can flip a near-tie). The lines of the margins and the split prompts' extra tokens run
+in groups of similar length on the context's cache (``line_groups`` again). A split prompt keeps its
 context's left cut (``events.split_prompts``: the context's tokens plus the shared start's, also for
 contexts longer than ``max_context_tokens``), so it shares the pass whenever its tokens start with the
 context's tokens (the usual case: ``split_point`` cuts where the tokens align). The others (an empty
@@ -44,10 +45,10 @@ from codehotfix.evaluation.backends import hf_complete
 from codehotfix.evaluation.events import split_prompts
 from codehotfix.evaluation.generation import (Completions, Prefilled, StopRule, complete_batch, concat_prefilled,
                                               encode_prompts, special_token_ids)
-from codehotfix.models.compat import cache_kwargs, cache_of
+from codehotfix.models.compat import cache_kwargs, cache_of, cache_rows
 from codehotfix.models.loading import model_device
 from codehotfix.scoring import collate, encode_case, pad_rows, split_model
-from codehotfix.scoring.forward import run_context, score_on_context
+from codehotfix.scoring.forward import CALL_TOKENS, line_groups, run_context, score_on_context
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -117,8 +118,10 @@ def _split_state(model: nn.Module, decoder: nn.Module, head: nn.Module, base: Pr
     with each row's extra tokens ``tails`` fed on top, right-padded (the padding is masked, and each
     row's next position counts only its real tokens)."""
     sel = torch.tensor(rows, device=base.logits.device)
-    cache = copy.deepcopy(base.cache)
-    cache.batch_select_indices(sel)
+    cache = cache_rows(base.cache, sel)  # only these rows: a context batch may give several split parts
+    if cache is None:  # a cache kind cache_rows does not rebuild
+        cache = copy.deepcopy(base.cache)
+        cache.batch_select_indices(sel)
     mask, next_pos, logits, ids = base.mask[sel], base.next_pos[sel], base.logits[sel].clone(), base.ids[sel]
     width = max(len(t) for t in tails)
     if width:
@@ -199,8 +202,15 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
             group_seed[queue] = cfg.seed + b  # a group's seed is its first batch's
         pending.setdefault(queue, []).append(part)
 
-    for b, start in enumerate(range(0, len(order), cfg.batch_size)):
-        idx = order[start:start + cfg.batch_size]
+    if cfg.samples == 0:
+        # Greedy: the prefill batches no longer decide the decoding batches, so contexts are cut into
+        # batches of similar length (at most batch_size), as lines are; each batch costs a few calls
+        # (context, lines, split prompts), hence the dearer call.
+        batches = [[order[j] for j in g] for g in line_groups([len(encoded[i].context) for i in order],
+                                                               4 * CALL_TOKENS, max_rows=cfg.batch_size)]
+    else:  # sampled rows keep the batches (and seeds) of generate_completions
+        batches = [order[start:start + cfg.batch_size] for start in range(0, len(order), cfg.batch_size)]
+    for b, idx in enumerate(batches):
         batch = collate([encoded[i] for i in idx], pad_id, device=device)
         out = run_context(decoder, batch, use_cache=True)
         h_ctx, cache = out.last_hidden_state, cache_of(out)
@@ -209,9 +219,14 @@ def evaluate_one_pass(model: nn.Module, tokenizer: PreTrainedTokenizerBase, case
         add(_Part("first", idx, _copy(base)), b)
         if split is not None:
             rows = [r for r, i in enumerate(idx) if tails[i] is not None]
-            if rows:
-                add(_Part("split", [idx[r] for r in rows],
-                          _split_state(model, decoder, head, base, rows, [tails[idx[r]] for r in rows], pad_id)), b)
+            # Greedy: the split prompts' extra tokens run in groups of similar length (they join one
+            # decode anyway); sampled: as one part, whose rows and order the draws depend on.
+            groups = line_groups([len(tails[idx[r]]) for r in rows]) if cfg.samples == 0 else [range(len(rows))]
+            for g in groups:
+                part = [rows[j] for j in g]
+                if part:
+                    add(_Part("split", [idx[r] for r in part],
+                              _split_state(model, decoder, head, base, part, [tails[idx[r]] for r in part], pad_id)), b)
         # Last, since scoring consumes the cache (it grows by the lines).
         scores = score_on_context(decoder, head, batch, h_ctx, cache)
         for i, pair in zip(idx, zip(scores.fixed_logp.sum(-1).tolist(), scores.buggy_logp.sum(-1).tolist())):

@@ -160,16 +160,17 @@ def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: t
 CALL_TOKENS = 32
 
 
-def line_groups(lengths: Sequence[int], call_tokens: int = CALL_TOKENS) -> list[list[int]]:
-    """Rows of ``lengths`` (line tokens, each right-padded to its group's longest) grouped so that
-    padded positions plus ``call_tokens`` per group are fewest: the rows sorted by length, cut where
-    an exact search over the cut points says. Lines of one evaluation batch run from 3 to ~40 tokens;
-    padded to the longest, 60% of the positions scored were padding (docs/speed.md)."""
+def line_groups(lengths: Sequence[int], call_tokens: int = CALL_TOKENS, max_rows: int | None = None) -> list[list[int]]:
+    """Rows of ``lengths`` (tokens, each row padded to its group's longest) grouped so that padded
+    positions plus ``call_tokens`` per group are fewest, at most ``max_rows`` rows a group: the rows
+    sorted by length, cut where an exact search over the cut points says. Lines of one evaluation
+    batch run from 3 to ~40 tokens; padded to the longest, 60% of the positions scored were padding
+    (docs/speed.md). The evaluation groups its contexts and split prompts the same way."""
     order = sorted(range(len(lengths)), key=lambda r: (lengths[r], r))
     n = len(order)
     best, cut = [0] + [math.inf] * n, [0] * (n + 1)
     for j in range(1, n + 1):  # best[j]: cheapest grouping of the j shortest rows
-        for i in range(j):
+        for i in range(max(0, j - max_rows) if max_rows else 0, j):
             cost = best[i] + (j - i) * lengths[order[j - 1]] + call_tokens
             if cost < best[j]:
                 best[j], cut[j] = cost, i
