@@ -612,6 +612,11 @@ def demo_minutes(src: Path) -> float:
     return demo_phases(src)[-1] / 60
 
 
+def demo_phase_over(src: Path, limit: float) -> float:
+    """How many seconds a demo run's phases took beyond ``limit`` (negative: under it)."""
+    return demo_phases(src)[-1] - float(limit)
+
+
 def demo_phase_ratio(src: Path, other: str, phase: str) -> float:
     """``phase`` seconds (or "sum") of the demo run ``other`` over those of ``src`` (summary.json)."""
     pick = lambda f: demo_phases(f)[-1] if phase == "sum" else float(load(f)["seconds"][phase])  # noqa: E731
@@ -633,6 +638,21 @@ def demo_matching(src: Path, other: str, file: str, event: str) -> float:
 
     return float(sum(a == b for a, b in _paired(records(src), records(ROOT_OF[0] / other), src, other,
                                                 "case ids")))
+
+
+def demo_greedy_matching(src: Path, other: str, file: str, event: str, *fields: str) -> float:
+    """How many cases of two demo runs keep the same greedy ``fields`` (e.g. ``label``, ``toward``:
+    the same judgement; ``text``: the same completion) for ``event`` in ``file``."""
+    def greedy(folder: Path) -> dict[str, tuple]:
+        return {c["id"]: tuple(c["events"][event]["greedy"].get(f) for f in fields) for c in load(folder / file)["cases"]}
+
+    return float(sum(a == b for a, b in _paired(greedy(src), greedy(ROOT_OF[0] / other), src, other, "case ids")))
+
+
+def eval_profile_steps(src: Path, rows: str) -> float:
+    """Decoding steps of a ``bench/profile_eval.py`` result in the bucket of ``rows`` still running
+    (e.g. "1-8"); 0 where no step fell in it (the bucket is then not listed)."""
+    return float(sum(b["steps"] for b in load(src)["decode"]["by_rows"] if b["rows"] == rows))
 
 
 def step_matching(src: Path, other: str, field: str) -> float:
@@ -880,7 +900,7 @@ def scaled(src: Path, factor: float, fname: str, *args) -> float:
 ROOT_OF = [ROOT]
 
 COMPUTE: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in (value, ratio, difference, padding_share, mean_saving, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
+    f.__name__: f for f in (value, ratio, difference, demo_greedy_matching, eval_profile_steps, demo_phase_over, padding_share, mean_saving, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,

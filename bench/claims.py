@@ -1968,6 +1968,109 @@ PACKING = [
 ]
 
 
+# docs/speed.md "Joined decoding, grouped scoring and the selection's states reused": one demo run per
+# version on one machine, and the evaluation profiled by the code before and after on the final run.
+JD = "docs/results/demo-joined"
+JB, JJ, JS, JF = (f"{JD}/{v}" for v in ("before", "joined", "states", "final"))
+_PE = [f"bench/results/profile_eval_{m}_{w}.json" for m in ("base", "hotfix") for w in ("before", "after")]
+_PEB, _PEA, _PEHB, _PEHA = _PE
+_JRUNS = (JB, JJ, JS, JF)
+
+
+def _pe_row(key: str, label: str, *paths: str) -> Claim:
+    sep = " / " if label.startswith("decoder") else ", "
+    cell = sep.join(["{n}"] * len(paths))
+    return _claim(f"joined-profile-{key}", "docs/speed.md", f"| {label} | " + " | ".join([cell] * 4) + " |",
+                  ("multi", *[("value", f, *paths) for f in _PE]))
+
+
+def _j_phase(label: str, phase: str) -> Claim:
+    return _claim(f"joined-demo-{phase.split()[0]}", "docs/speed.md", f"| {label} | {{n}} | {{n}} | {{n}} | {{n}} |",
+                  ("multi", *[("value", f"{r}/summary.json", f"seconds.{phase}") for r in _JRUNS]))
+
+
+def _j_effect(label: str, outcome: str) -> Claim:
+    return _claim(f"joined-effect-{outcome}", "docs/speed.md",
+                  f"| split event: {label} | " + " | ".join(["{n} [{n}, {n}]"] * 4) + " | {n} / {n} | {n} |",
+                  ("multi", ("demo_greedy_pick", JB, "split", outcome, 1, 2, 3),
+                   ("demo_greedy_pick", JF, "split", outcome, 1, 2, 3),
+                   ("demo_greedy_pick", JB, "split", outcome, 4, 5, 6),
+                   ("demo_greedy_pick", JF, "split", outcome, 4, 5, 6),
+                   ("pick", ".", (3, 4, 5), "demo_versus", JF, JB, "split", outcome)))
+
+
+JOINED = [
+    _pe_row("total", "evaluation (s)", "seconds"),
+    _pe_row("decoder-head", "decoder / output head (s)", "decoder_seconds", "head_seconds"),
+    _pe_row("prefill-size", "prefill: calls, token positions", "prefill.calls", "prefill.positions"),
+    _pe_row("prefill-seconds", "prefill (s, decoder)", "prefill.seconds"),
+    _pe_row("steps", "decoding steps", "decode.steps"),
+    _claim("joined-profile-tails", "docs/speed.md", "| of them with 1 to 8 rows still running | {n} | {n} | {n} | {n} |",
+           ("multi", *[("eval_profile_steps", f, "1-8") for f in _PE])),
+    _pe_row("row-steps", "tokens decoded (row-steps)", "decode.row_steps"),
+    _pe_row("decode-seconds", "decoding (s, decoder)", "decode.seconds"),
+    _claim("joined-step-cost", "docs/speed.md", "A decoding step cost {n} ms with one to eight rows still running and "
+           "{n} ms with 9 to 32 (the base model's profile before; the hotfix's: {n} and {n} ms)",
+           ("multi", ("value", _PEB, "decode.by_rows[rows=1-8].ms_per_step", "decode.by_rows[rows=9-32].ms_per_step"),
+            ("value", _PEHB, "decode.by_rows[rows=1-8].ms_per_step", "decode.by_rows[rows=9-32].ms_per_step"))),
+    _claim("joined-tail-steps", "docs/speed.md", "{n} of the hotfix's {n} steps had at most 8 rows left",
+           ("multi", ("eval_profile_steps", _PEHB, "1-8"), ("value", _PEHB, "decode.steps"))),
+    _claim("joined-prefill-before", "docs/speed.md", "The prefill ran {n} token positions:",
+           "bench/results/profile_eval_base_before.json", "value", "prefill.positions"),
+    _claim("joined-reference-step", "docs/speed.md", "instead of\nrunning the base model over those contexts again: {n} s "
+           "of every training step", "bench/results/profile_step_packing_pack_2.json", "value",
+           "mean.reference context (epoch 1 only)"),
+    _claim("joined-reference-cases", "docs/speed.md", "(`reference_from_states`: {n} of {n})",
+           ("multi", ("value", f"{JF}/hotfix_manifest.json", "reference_from_states"),
+            ("value", f"{JF}/summary.json", "train_cases"))),
+    _j_phase("load model (warm cache)", "load model"),
+    _j_phase("select targets", "split + select topics"),
+    _j_phase("base eval", "base eval"),
+    _j_phase("training", "training"),
+    _j_phase("hotfix eval", "hotfix eval"),
+    _claim("joined-demo-sum", "docs/speed.md", "| sum of phases | {n} | {n} | {n} | {n} |",
+           ("multi", *[("demo_phase_sum", f"{r}/summary.json") for r in _JRUNS])),
+    _claim("joined-demo-minutes", "docs/speed.md", "That is {n} → {n} minutes. The hotfix's evaluation took {n}× the "
+           "base's, against {n}× before;",
+           ("multi", ("demo_minutes", f"{JB}/summary.json"), ("demo_minutes", f"{JF}/summary.json"),
+            *[("file_ratio", f"{r}/summary.json", "seconds.hotfix eval", f"{r}/summary.json", "seconds.base eval")
+              for r in (JF, JB)])),
+    _claim("joined-tokens", "docs/speed.md", "it still writes more ({n} against {n} tokens in the profile)",
+           ("multi", ("value", _PEHA, "decode.row_steps"), ("value", _PEA, "decode.row_steps"))),
+    _claim("joined-noise", "docs/speed.md", "The training phase of the same code moved by {n}% between the run before "
+           "the changes and the run with the first",
+           ("demo_phase_change", f"{JB}/summary.json", f"{JJ}/summary.json", "training")),
+    _claim("joined-targets", "docs/speed.md", "All four runs chose the same {n} target topics.",
+           f"{JF}/split.json", "value", "selection.targets.__len__"),
+    _j_effect("continues toward the fixed line", "toward=fixed"),
+    _j_effect("writes exactly the fixed line", "label=fixed"),
+    _j_effect("the completed line parses", "valid"),
+    _claim("joined-humaneval", "docs/speed.md", "| HumanEval pass@1, first {n} problems | | | {n} | {n} | {n} / {n} | {n} |",
+           ("multi", ("pick", ".", (0, 2, 1, 3, 4, 5), "humaneval_versus", f"{JF}/humaneval_hotfix.json.gz",
+                      f"{PK}/humaneval_hotfix.json.gz"))),
+    _claim("joined-budget", "docs/speed.md", "The hotfix's windows that used\ntheir whole budget: {n} of {n} before, {n} after.",
+           ("multi", ("pick", ".", (7, 0), "demo_budget", JB, "window"), ("pick", ".", (7,), "demo_budget", JF, "window"))),
+    _claim("joined-base-bf16", "docs/speed.md", "its split outcomes kept their\njudgement in {n} of {n} contexts from the "
+           "run before to the final run, its window texts stayed the\nsame in {n}.",
+           ("multi", ("demo_greedy_matching", JB, JF, "base_eval.json.gz", "split", "label", "toward"),
+            ("value", f"{JF}/summary.json", "test_cases"),
+            ("demo_greedy_matching", JB, JF, "base_eval.json.gz", "window", "text"))),
+    _claim("joined-left", "docs/speed.md", "The demo took {n} s in its final run, over the goal of 300 s by {n} s",
+           ("multi", ("demo_phase_sum", f"{JF}/summary.json"), ("demo_phase_over", f"{JF}/summary.json", 300.0))),
+    _claim("readme-joined", "README.md", "The demo went from {n} to {n} minutes\n(base eval {n} → {n} s, hotfix eval {n} → "
+           "{n} s, training {n} → {n} s), with the\nsame {n} target topics, the same HumanEval problems passed (first {n})",
+           ("multi", ("demo_minutes", f"{JB}/summary.json"), ("demo_minutes", f"{JF}/summary.json"),
+            *[("value", f"{r}/summary.json", f"seconds.{ph}") for ph in ("base eval", "hotfix eval", "training")
+              for r in (JB, JF)],
+            ("value", f"{JF}/split.json", "selection.targets.__len__"),
+            ("pick", ".", (0,), "humaneval_versus", f"{JF}/humaneval_hotfix.json.gz", f"{PK}/humaneval_hotfix.json.gz"))),
+    _claim("readme-joined-left", "README.md", "5-minute goal by {n} s, within the noise of one run",
+           f"{JF}/summary.json", "demo_phase_over", 300.0),
+    _claim("joined-training-left", "docs/speed.md", "Training ({n} s) is now the larger part of it",
+           f"{JF}/summary.json", "value", "seconds.training"),
+]
+
+
 # docs/speed.md "Why the hotfix evaluates longer": windows that used their whole budget in the three-seed demo runs.
 _SEEDS3 = ("docs/results/demo-clean-clone", "docs/results/demo-seed1", "docs/results/demo-seed2")
 
@@ -2012,7 +2115,7 @@ RUNAWAY = [
             ("value", f"{HB}/summary.json", "seconds.total"))),
 ]
 
-CLAIMS: list[Claim] = [*README, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
+CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
