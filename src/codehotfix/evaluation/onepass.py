@@ -68,9 +68,9 @@ class OnePass:
     split_shared: int = 0
 
 
-# Rows decoded in one batch at most, when prompts are joined across context batches: enough for an
-# evaluation of ~100 held-out contexts greedy, or a batch's contexts times its samples, to decode at
-# once; the per-step logits of 256 rows of a 152k vocabulary take ~150 MB in float32.
+# Prompts decoded in one batch at most, when they are joined across context batches: enough for the
+# window and split prompts of the demo's ~120 held-out contexts (greedy) to decode at once; the
+# per-step logits of 256 rows of a 152k vocabulary take ~150 MB in float32.
 DECODE_ROWS = 256
 
 
