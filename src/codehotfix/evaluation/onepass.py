@@ -101,8 +101,16 @@ def _decode_group(model: nn.Module, tokenizer: PreTrainedTokenizerBase, group: l
         state = joined or group[0].state
         keys = [(part.kind, i) for part in group for i in part.idx]
         prompt_rules = [rules[kind] for kind, _ in keys]
-        # ``complete_batch`` decodes once per pass (greedy, then samples), each from a fresh copy.
-        done = complete_batch(model, tokenizer, lambda: _copy(state), greedy=cfg.greedy, samples=cfg.samples,
+        # ``complete_batch`` decodes once per pass (greedy, then samples), and a pass consumes its
+        # state. The state is the group's own (joined here, or the part's, made for it), so the last
+        # pass takes it as it is and only earlier passes need a copy: a greedy evaluation copies none.
+        passes = [int(cfg.greedy) + int(cfg.samples > 0)]
+
+        def source() -> Prefilled:
+            passes[0] -= 1
+            return _copy(state) if passes[0] > 0 else state
+
+        done = complete_batch(model, tokenizer, source, greedy=cfg.greedy, samples=cfg.samples,
                               seed=seed, top_p=cfg.top_p, temperature=cfg.temperature,
                               max_new_tokens=max(r.max_new_tokens for r in prompt_rules), rules=prompt_rules,
                               on_finished=on_finished)
