@@ -816,9 +816,9 @@ def curve(folder: Path, split: str, size: str, event: str, outcome: str, *paths:
 
 
 @lru_cache(maxsize=None)
-def _compare(folder: Path, reference: str) -> dict:
-    from bench.study.compare_cells import compare_cells  # recomputed from the per-case cell and base files
-    return compare_cells(folder, reference)
+def _compare(folder: Path, reference: str, outcomes: str = "") -> dict:
+    from bench.study.compare_cells import OUTCOMES, compare_cells, parse_outcomes  # recomputed from the per-case files
+    return compare_cells(folder, reference, parse_outcomes(outcomes) if outcomes else OUTCOMES)
 
 
 def study_compare(folder: Path, reference: str, row: str, event: str, outcome: str, *paths: str) -> tuple[float, ...]:
@@ -826,7 +826,14 @@ def study_compare(folder: Path, reference: str, row: str, event: str, outcome: s
     (``bench/study/compare_cells.py``), recomputed from the per-case records; ``paths`` into the row,
     e.g. ``candidate.count``, ``gained``, ``p_holm``; ``cost.ratio.median`` reads the row's training cost
     (event and outcome unused)."""
-    table = _compare(folder, reference)
+    return study_compare_on(folder, reference, "", row, event, outcome, *paths)
+
+
+def study_compare_on(folder: Path, reference: str, outcomes: str, row: str, event: str, outcome: str,
+                     *paths: str) -> tuple[float, ...]:
+    """``study_compare`` of a table judged on other outcomes (``compare_cells --outcomes``, e.g.
+    ``"split:toward_fixed,window:hit_budget"``; empty: the default ones): the Holm family is that table's."""
+    table = _compare(folder, reference, outcomes)
     if paths and paths[0].startswith("cost."):
         return tuple(float(lookup(table["costs"][row], p[len("cost."):])) for p in paths)
     rows = [r for r in table["rows"] if (r["row"], r["event"], r["outcome"]) == (row, event, outcome)]
@@ -907,7 +914,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_greedy_pick, demo_holm, demo_budget, demo_event_tokens, demo_phases, demo_minutes, demo_phase_ratio,
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare,
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on,
                             demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus)
 }

@@ -2085,6 +2085,106 @@ JOINED = [
 ]
 
 
+# docs/speed.md "The looping study": bench/results/study_looping judged on the outcomes below
+# (compare_cells --outcomes), and the best row tried as the demo recipe on the demo itself.
+LP = "bench/results/study_looping"
+_LO = "split:toward_fixed,split:fixed,split:buggy,split:valid,window:hit_budget"
+LN = "docs/results/demo-no-unlearn"  # the demo run without the unlearn term (not adopted)
+
+
+def _lp(row: str, event: str, outcome: str, *paths: str) -> tuple:
+    return ("study_compare_on", LP, "lora/demo", _LO, row, event, outcome, *paths)
+
+
+_RATE = ("count", "n", "ci.0", "ci.1")
+_VS = ("gained", "lost", "p", "p_holm")
+
+
+def _looping_row(label: str, row: str) -> Claim:
+    rate = tuple(f"candidate.{f}" for f in _RATE)
+    cell = "{n}/{n} [{n}, {n}] | {n} / {n}, p = {n} ({n})"
+    quote = f"| {label} | {cell} | {cell} | {cell} | {{n}}/{{n}} | {{n}}/{{n}} | {{n}}, {{n}} |"
+    return _claim(f"looping-{row}", "docs/speed.md", quote,
+                  ("multi", _lp(row, "window", "hit_budget", *rate, *_VS), _lp(row, "split", "toward_fixed", *rate, *_VS),
+                   _lp(row, "split", "fixed", *rate, *_VS), _lp(row, "split", "buggy", "candidate.count", "candidate.n"),
+                   _lp(row, "split", "valid", "candidate.count", "candidate.n"),
+                   _lp(row, "split", "fixed", "cost.train_seconds.0", "cost.train_seconds.1")))
+
+
+def _looping_side(label: str, side: str, cost: bool) -> Claim:
+    any_row = "lora/demo_no_unlikelihood"  # every row pairs the same reference and base cases
+    rate = tuple(f"{side}.{f}" for f in _RATE)
+    tail = " {n}, {n} |" if cost else " |"
+    quote = f"| {label} | {{n}}/{{n}} [{{n}}, {{n}}] | | {{n}}/{{n}} [{{n}}, {{n}}] | | {{n}}/{{n}} [{{n}}, {{n}}] | | " \
+            f"{{n}}/{{n}} | {{n}}/{{n}} |{tail}"
+    specs = [_lp(any_row, "window", "hit_budget", *rate), _lp(any_row, "split", "toward_fixed", *rate),
+             _lp(any_row, "split", "fixed", *rate), _lp(any_row, "split", "buggy", f"{side}.count", f"{side}.n"),
+             _lp(any_row, "split", "valid", f"{side}.count", f"{side}.n")]
+    if cost:
+        specs.append(_lp(any_row, "split", "fixed", "cost.reference_train_seconds.0", "cost.reference_train_seconds.1"))
+    return _claim(f"looping-{side}", "docs/speed.md", quote, ("multi", *specs))
+
+
+def _nu_row(label: str, event: str, outcome: str) -> Claim:
+    return _claim(f"no-unlearn-{outcome}", "docs/speed.md", f"| {label} | {{n}} | {{n}} | {{n}} / {{n}} | {{n}} |",
+                  ("pick", ".", (2, 1, 3, 4, 5), "demo_versus", LN, JF, event, outcome))
+
+
+_NU = "lora/demo_no_unlikelihood"
+LOOPING = [
+    _looping_side("base model", "base", False),
+    _looping_side("demo recipe (`lora/demo`)", "reference", True),
+    _looping_row("without the unlearn term (`demo_no_unlikelihood`)", _NU),
+    _looping_row("unlearn span `differing`", "lora/demo_span_differing"),
+    _looping_row("snippet loss for `fixed_ce`", "lora/demo_snippet"),
+    _looping_row("half the learning rate", "lora_half_lr/demo"),
+    _looping_row("half the rate, without the unlearn term", "lora_half_lr/demo_no_unlikelihood"),
+    _looping_row("half the rate, snippet loss", "lora_half_lr/demo_snippet"),
+    _claim("looping-tests", "docs/speed.md", "Holm's adjustment over the whole table ({n} tests;",
+           f"{LP}/compare.json", "count", "rows"),
+    _claim("looping-no-unlearn-text", "docs/speed.md", "Without it the hotfix looped in {n} of\n  {n} windows against {n} "
+           "({n} gained, {n} lost;",
+           ("multi", _lp(_NU, "window", "hit_budget", "candidate.count", "candidate.n", "reference.count", "gained", "lost"))),
+    _claim("looping-no-unlearn-exact", "docs/speed.md", "exact fixed line far more often: {n} against {n} of {n}",
+           ("multi", _lp(_NU, "split", "fixed", "candidate.count", "reference.count", "candidate.n"))),
+    _claim("looping-no-unlearn-buggy", "docs/speed.md", "continued toward the fix as often ({n} against {n}) and wrote the "
+           "buggy line in {n} of\n  {n} against {n}\n  ({n} gained, {n} lost; p = {n}, {n} after Holm's adjustment",
+           ("multi", _lp(_NU, "split", "toward_fixed", "candidate.count", "reference.count"),
+            _lp(_NU, "split", "buggy", "candidate.count", "candidate.n", "reference.count", "gained", "lost", "p", "p_holm"))),
+    _claim("looping-snippet-cost", "docs/speed.md", "costlier ({n}× the demo recipe's training time)",
+           ("multi", _lp("lora/demo_snippet", "split", "fixed", "cost.ratio.median"))),
+    _claim("looping-half-lr", "docs/speed.md", "(half the rate:\n  {n} against {n} of {n})",
+           ("multi", _lp("lora_half_lr/demo", "split", "toward_fixed", "candidate.count", "reference.count", "candidate.n"))),
+    _claim("looping-span", "docs/speed.md", "{n} loops against {n} and the same {n} exact fixed lines, but\n  fewer "
+           "contexts moved toward the fix ({n} against {n},",
+           ("multi", _lp("lora/demo_span_differing", "window", "hit_budget", "candidate.count", "reference.count"),
+            _lp("lora/demo_span_differing", "split", "fixed", "candidate.count"),
+            _lp("lora/demo_span_differing", "split", "toward_fixed", "candidate.count", "reference.count"))),
+    _claim("readme-looping-study", "README.md", "Without the unlearn term the hotfix looped in {n} of {n} windows against "
+           "{n}\n(not significant) and wrote more exact fixes. Tried on the demo, that recipe still looped ({n} of\n{n} "
+           "windows)",
+           ("multi", _lp(_NU, "window", "hit_budget", "candidate.count", "candidate.n", "reference.count"),
+            ("pick", ".", (7, 0), "demo_budget", LN, "window"))),
+    _nu_row("split event: continues toward the fixed line", "split", "toward=fixed"),
+    _nu_row("split event: writes exactly the fixed line", "split", "label=fixed"),
+    _nu_row("split event: writes the buggy line", "split", "label=buggy"),
+    _claim("no-unlearn-budget", "docs/speed.md", "| windows that used their whole budget | {n}/{n} | {n}/{n} | | |",
+           ("multi", ("pick", ".", (7, 0), "demo_budget", JF, "window"), ("pick", ".", (7, 0), "demo_budget", LN, "window"))),
+    _claim("no-unlearn-humaneval", "docs/speed.md",
+           "| HumanEval pass@1, first {n} problems | {n} | {n} | {n} / {n} | {n} |",
+           ("pick", ".", (0, 2, 1, 3, 4, 5), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz",
+            f"{JF}/humaneval_hotfix.json.gz")),
+    _claim("no-unlearn-phases", "docs/speed.md", "| sum of the demo's phases (s) | {n} | {n} | | |",
+           ("multi", ("demo_phase_sum", f"{JF}/summary.json"), ("demo_phase_sum", f"{LN}/summary.json"))),
+    _claim("no-unlearn-loops", "docs/speed.md", "the loops did not go away ({n} windows against {n}",
+           ("multi", ("pick", ".", (7,), "demo_budget", LN, "window"), ("pick", ".", (7,), "demo_budget", JF, "window"))),
+    _claim("no-unlearn-he-lost", "docs/speed.md", "HumanEval\nleaned down ({n} problems lost, {n} gained)",
+           ("pick", ".", (4, 3), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz")),
+    _claim("no-unlearn-eval-time", "docs/speed.md", "longer evaluation ({n} s against the base's\n{n} s in this run)",
+           f"{LN}/summary.json", "value", "seconds.hotfix eval", "seconds.base eval"),
+]
+
+
 # docs/speed.md "Why the hotfix evaluates longer": windows that used their whole budget in the three-seed demo runs.
 _SEEDS3 = ("docs/results/demo-clean-clone", "docs/results/demo-seed1", "docs/results/demo-seed2")
 
@@ -2133,7 +2233,7 @@ CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING, *RUNAWAY]
+                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}

@@ -13,6 +13,12 @@ each row (method/loss) other than the reference, and each greedy outcome of ``OU
 * McNemar's exact test on the pairs (``stats.mcnemar_exact``: "gained" = the row has the outcome
   where the reference does not), and Holm's adjustment over every test of the table (one family);
   "lower" / "higher" where the adjusted p < 0.05, else "not significantly different";
+* with ``outcomes`` other than the default (``--outcomes split:toward_fixed,window:hit_budget``), the
+  table judges those instead, e.g. whether a recipe loops (the window event's ``hit_budget``);
+* every row, the reference included, against the base model, seed by seed (``against_base``: McNemar's
+  exact test on the test cases of that seed, Holm over that list as a family of its own, so the
+  reference comparison's Holm family stays what it was): whether a recipe moves an outcome the base
+  model has at all, e.g. loops where the base never does;
 * the cost: each seed's training seconds (the cell record's ``train.seconds``), the row's / the
   reference's per seed, with the median and the range over seeds; trainable parameters.
 
@@ -38,15 +44,17 @@ for path in (REPO, REPO / "bench" / "study"):  # run as a module or a file: the 
 
 from curve_table import _greedy_outcome, _p  # noqa: E402
 from codehotfix.evaluation import stats  # noqa: E402
+from codehotfix.evaluation.events import METRICS  # noqa: E402
 from codehotfix.files import atomic_write_text, read_json, write_json  # noqa: E402
 
-__all__ = ["OUTCOMES", "compare_cells", "compare_markdown", "write_compare"]
+__all__ = ["OUTCOMES", "compare_cells", "compare_markdown", "parse_outcomes", "write_compare"]
 
 ALPHA = 0.05
 # (event, outcome): the effect the demo reports (split event) and whether what is written parses.
 OUTCOMES: tuple[tuple[str, str], ...] = (("split", "fixed"), ("split", "toward_fixed"), ("split", "fixed_valid"),
                                          ("split", "valid"), ("line", "fixed"), ("line", "valid"))
-LABELS = {"fixed": "exact fixed", "toward_fixed": "toward fix", "fixed_valid": "fixed and valid", "valid": "parses"}
+LABELS = {"fixed": "exact fixed", "toward_fixed": "toward fix", "fixed_valid": "fixed and valid", "valid": "parses",
+          "hit_budget": "used its whole budget"}
 
 
 def _cells(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -90,8 +98,59 @@ def _cost(ref: dict[int, dict], row: dict[int, dict]) -> dict[str, Any]:
             "machines": sorted({(row[s].get("machine") or {}).get("cpu", "unknown") for s in seeds})}
 
 
-def compare_cells(folder: Path, reference: str) -> dict[str, Any]:
-    """The comparison table of ``folder``'s rows against the row ``reference`` ("method/loss").
+def parse_outcomes(text: str) -> tuple[tuple[str, str], ...]:
+    """``"split:toward_fixed,window:hit_budget"`` → ((event, outcome), …), each checked against ``METRICS``.
+
+    Raises:
+        ValueError: naming the item that is not ``event:outcome`` or not a known outcome of that event.
+    """
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        event, sep, outcome = item.partition(":")
+        if not sep or event not in METRICS or outcome not in METRICS[event]:
+            known = "; ".join(f"{e}: {', '.join(m)}" for e, m in METRICS.items())
+            raise ValueError(f"--outcomes: {item!r} is not event:outcome (known: {known})")
+        out.append((event, outcome))
+    return tuple(out)
+
+
+def _adjust(tests: list[dict[str, Any]], against: str) -> list[dict[str, Any]]:
+    """Holm's adjustment over ``tests`` (one family) and each test's verdict: the candidate's count
+    "higher" / "lower" than the ``against`` side's where the adjusted p < ALPHA. Sets them in place."""
+    for t, p_holm in zip(tests, stats.holm([t["p"] for t in tests])):
+        diff = t["candidate"]["count"] - t[against]["count"]
+        t["p_holm"] = p_holm
+        t["verdict"] = ("not significantly different" if p_holm >= ALPHA or diff == 0
+                        else "higher" if diff > 0 else "lower")
+    return tests
+
+
+def _against_base(base: dict[str, Any], by_row: dict[str, dict[int, dict]],
+                  outcomes: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Every row's cells against the base model, one McNemar test per (row, seed, outcome); Holm over the list."""
+    base_out = {(event, outcome): {c["id"]: _greedy_outcome(c, event, outcome) for c in base["cases"]}
+                for event, outcome in outcomes}
+    tests: list[dict[str, Any]] = []
+    for key in sorted(by_row):
+        for seed, cell in sorted(by_row[key].items()):
+            for event, outcome in outcomes:
+                pairs = [(base_out[event, outcome].get(c["id"]), _greedy_outcome(c, event, outcome))
+                         for c in cell["cases"]]
+                pairs = [p for p in pairs if None not in p]
+                if not pairs:
+                    continue
+                b, y = [p[0] for p in pairs], [p[1] for p in pairs]
+                test = stats.mcnemar_exact(b, y)
+                tests.append({"row": key, "seed": seed, "event": event, "outcome": outcome, "pairs": len(pairs),
+                              "base": _rate(sum(b), len(b)), "candidate": _rate(sum(y), len(y)),
+                              "gained": test.gained, "lost": test.lost, "p": test.p_value})
+    return _adjust(tests, against="base")
+
+
+def compare_cells(folder: Path, reference: str,
+                  outcomes: Sequence[tuple[str, str]] = OUTCOMES) -> dict[str, Any]:
+    """The comparison table of ``folder``'s rows against the row ``reference`` ("method/loss"), on the
+    greedy ``outcomes`` ((event, outcome) pairs of ``METRICS``), plus every row against the base model.
 
     Raises:
         ValueError: the study has no cell of the reference row.
@@ -108,7 +167,7 @@ def compare_cells(folder: Path, reference: str) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for key, cost in costs.items():
         row = by_row[key]
-        for event, outcome in OUTCOMES:
+        for event, outcome in outcomes:
             pairs = _pairs(base, ref, row, event, outcome)
             if not pairs:
                 continue
@@ -117,14 +176,12 @@ def compare_cells(folder: Path, reference: str) -> dict[str, Any]:
             rows.append({"row": key, "event": event, "outcome": outcome, "seeds": cost["seeds"], "pairs": len(pairs),
                          "base": _rate(sum(b), len(b)), "reference": _rate(sum(x), len(x)), "candidate": _rate(sum(y), len(y)),
                          "gained": test.gained, "lost": test.lost, "p": test.p_value})
-    for r, p_holm in zip(rows, stats.holm([r["p"] for r in rows])):
-        diff = r["candidate"]["count"] - r["reference"]["count"]
-        r["p_holm"] = p_holm
-        r["verdict"] = ("not significantly different" if p_holm >= ALPHA or diff == 0
-                        else "higher" if diff > 0 else "lower")
-    return {"folder": str(folder), "reference": reference, "outcomes": [list(o) for o in OUTCOMES],
+    _adjust(rows, against="reference")
+    return {"folder": str(folder), "reference": reference, "outcomes": [list(o) for o in outcomes],
             "reference_seeds": sorted(ref), "rows": rows, "costs": costs, "alpha": ALPHA,
-            "holm_family": "every test of this table"}
+            "holm_family": "every test of this table",
+            "against_base": _against_base(base, by_row, outcomes),
+            "against_base_holm_family": "every test of against_base (each row and seed against the base model)"}
 
 
 def _fmt_rate(r: dict[str, Any]) -> str:
@@ -140,10 +197,18 @@ def compare_markdown(table: dict[str, Any]) -> str:
              "| row | seeds | event | outcome | base | reference | row | gained / lost | p | p (Holm) | verdict |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table["rows"]:
-        lines.append(f"| {r['row']} | {','.join(map(str, r['seeds']))} | {r['event']} | {LABELS[r['outcome']]} | "
+        lines.append(f"| {r['row']} | {','.join(map(str, r['seeds']))} | {r['event']} | {LABELS.get(r['outcome'], r['outcome'])} | "
                      f"{_fmt_rate(r['base'])} | {_fmt_rate(r['reference'])} | {_fmt_rate(r['candidate'])} | "
                      f"{r['gained']} / {r['lost']} | {_p(r['p'])} | {_p(r['p_holm'])} | "
                      f"{r['verdict']} |")
+    lines += ["", "Every row against the base model, seed by seed (McNemar's exact p on that seed's test cases; Holm "
+              "over this list as its own family; gained = the row has the outcome where the base model does not):", "",
+              "| row | seed | event | outcome | base | row | gained / lost | p | p (Holm) | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for t in table["against_base"]:
+        lines.append(f"| {t['row']} | {t['seed']} | {t['event']} | {LABELS.get(t['outcome'], t['outcome'])} | "
+                     f"{_fmt_rate(t['base'])} | {_fmt_rate(t['candidate'])} | {t['gained']} / {t['lost']} | "
+                     f"{_p(t['p'])} | {_p(t['p_holm'])} | {t['verdict']} |")
     lines += ["", "Training cost against the reference, per seed (one run per cell; see each cell's machine):", "",
               "| row | seeds | training s (row) | training s (reference) | row / reference, median (min–max) | "
               "trainable parameters | machine |", "|---|---|---|---|---|---|---|"]
@@ -160,9 +225,9 @@ def compare_markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_compare(folder: Path, reference: str) -> dict[str, Any]:
+def write_compare(folder: Path, reference: str, outcomes: Sequence[tuple[str, str]] = OUTCOMES) -> dict[str, Any]:
     """Writes ``compare.json`` and ``compare.md`` into ``folder`` (atomically); returns the table plus ``markdown``."""
-    table = compare_cells(folder, reference)
+    table = compare_cells(folder, reference, outcomes)
     markdown = compare_markdown(table)
     write_json(Path(folder) / "compare.json", table)
     atomic_write_text(Path(folder) / "compare.md", markdown)
@@ -173,9 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folder", type=Path, help="a study folder (study.json, cells/, base_eval-*.json)")
     p.add_argument("--reference", required=True, help="the reference row, method/loss (e.g. lora/demo)")
+    p.add_argument("--outcomes", default=None,
+                   help="greedy outcomes to compare, event:outcome,… (default: "
+                        + ",".join(f"{e}:{o}" for e, o in OUTCOMES) + ")")
     args = p.parse_args(argv)
     try:
-        table = write_compare(args.folder, args.reference)
+        outcomes = parse_outcomes(args.outcomes) if args.outcomes else OUTCOMES
+        table = write_compare(args.folder, args.reference, outcomes)
     except (OSError, ValueError, KeyError) as e:
         print(f"compare_cells: error: {e}", file=sys.stderr)
         return 2

@@ -79,3 +79,43 @@ def test_the_script_writes_json_and_markdown_and_names_a_missing_reference(study
     assert json.loads((study / "compare.json").read_text())["reference"] == "lora/demo"
     assert main([str(study), "--reference", "dora/demo"]) == 2
     assert "no cell of the reference row 'dora/demo'" in capsys.readouterr().err
+
+
+def test_every_row_is_tested_against_the_base_model_seed_by_seed(study):
+    table = compare_cells(study, "lora/demo")
+    tests = {(t["row"], t["seed"], t["event"], t["outcome"]): t for t in table["against_base"]}
+    # The reference row is there too: 8 fixed against the base's 2 at each seed, 6 gained, none lost.
+    ref = tests[("lora/demo", 0, "split", "fixed")]
+    assert (ref["pairs"], ref["gained"], ref["lost"], ref["p"]) == (N, 6, 0, pytest.approx(2 * 0.5 ** 6))
+    assert ref["base"]["count"] == 2 and ref["candidate"]["count"] == 8
+    same = tests[("lora/no_corpus", 1, "split", "fixed")]  # exactly the base's cases
+    assert (same["gained"], same["lost"], same["p"], same["verdict"]) == (0, 0, 1.0, "not significantly different")
+    assert {k[:2] for k in tests} == {("lora/demo", 0), ("lora/demo", 1), ("lora_top8/demo", 0), ("lora_top8/demo", 1),
+                                      ("lora/no_corpus", 0), ("lora/no_corpus", 1), ("lora_top8/no_corpus", 0)}
+    # Its own Holm family: the reference comparison's adjusted p values are those of its rows alone.
+    ps = [t["p"] for t in table["against_base"]]
+    assert [t["p_holm"] for t in table["against_base"]] == pytest.approx(stats.holm(ps))
+    assert [r["p_holm"] for r in table["rows"]] == pytest.approx(stats.holm([r["p"] for r in table["rows"]]))
+
+
+def test_outcomes_can_be_chosen_and_a_wrong_one_is_named(study, capsys):
+    for i, path in enumerate(sorted((study / "cells").glob("*.json"))):  # lora/no_corpus loops in case 3
+        cell = json.loads(path.read_text())
+        for case in cell["cases"]:
+            looped = cell["loss"] == "no_corpus" and case["id"] == "c3"
+            case["events"]["window"] = {"greedy": {"label": "other", "hit_budget": looped}}
+        path.write_text(json.dumps(cell))
+    base = json.loads((study / "base_eval-a.json").read_text())
+    for case in base["cases"]:
+        case["events"]["window"] = {"greedy": {"label": "other", "hit_budget": False}}
+    (study / "base_eval-a.json").write_text(json.dumps(base))
+    assert main([str(study), "--reference", "lora/demo", "--outcomes", "split:toward_fixed,window:hit_budget"]) == 0
+    table = json.loads((study / "compare.json").read_text())
+    assert table["outcomes"] == [["split", "toward_fixed"], ["window", "hit_budget"]]
+    loops = [r for r in table["rows"] if r["row"] == "lora/no_corpus" and r["event"] == "window"][0]
+    assert (loops["reference"]["count"], loops["candidate"]["count"], loops["gained"], loops["lost"]) == (0, 2, 2, 0)
+    assert len(table["rows"]) == 3 * 2
+    assert "| lora/no_corpus | 0 | window | used its whole budget | 0/10 [0.00, 0.28] | 1/10" in \
+        (study / "compare.md").read_text()
+    assert main([str(study), "--reference", "lora/demo", "--outcomes", "window:loops"]) == 2
+    assert "'window:loops' is not event:outcome" in capsys.readouterr().err

@@ -219,3 +219,29 @@ def test_the_committed_demo_recipe_cells_keep_their_ids_when_trained_padded():
     padded = {c.id for c in resolve_cells(load_study(spec, ["overrides.training.pack=false"]), data_key=data_key)}
     assert len(kept) == 8 and padded == kept
     assert not {c.id for c in resolve_cells(load_study(spec), data_key=data_key)} & kept
+
+
+def test_the_looping_study_changes_one_thing_of_the_demo_recipe_per_row():
+    """configs/study/looping.yaml: the reference row is the demo recipe's mix, each other loss changes one
+    term (snippet loss, no unlearn term, the unlearn term's span), the lora_half_lr method halves the rate;
+    the override in its header runs the lora rows alone."""
+    from codehotfix.config import load_config
+
+    path = REPO / "configs" / "study" / "looping.yaml"
+    spec = load_study(path)
+    cells = {(c.method, c.loss, c.seed): c.config for c in resolve_cells(spec)}
+    demo = load_config(REPO / "configs" / "demo.yaml")
+    ref = cells[("lora", "demo", 0)]
+    assert [(o.name, o.weight) for o in ref.objectives] == [(o.name, o.weight) for o in demo.objectives]
+    assert (ref.training.epochs, ref.training.lr) == (demo.training.epochs, demo.training.lr)
+    assert cells[("lora_half_lr", "demo", 0)].training.lr == ref.training.lr / 2
+    names = {loss: [o.name for o in cells[("lora", loss, 0)].objectives] for loss in
+             ("demo_snippet", "demo_no_unlikelihood", "demo_span_differing")}
+    assert names["demo_snippet"][0] == "snippet_ce" and names["demo_snippet"][1:] == [o.name for o in ref.objectives][1:]
+    assert names["demo_no_unlikelihood"] == [o.name for o in ref.objectives if o.name != "unlikelihood"]
+    span = [o for o in cells[("lora", "demo_span_differing", 0)].objectives if o.name == "unlikelihood"][0]
+    assert span.params == {"span": "differing"} and span.weight == 0.3
+    assert len(cells) == 16 and spec.dataset.train_cases // ref.training.batch_size == 15
+    assert "methods=[{name: lora}]" in path.read_text()
+    lora_only = resolve_cells(load_study(path, ["methods=[{name: lora}]"]))
+    assert {c.method for c in lora_only} == {"lora"} and len(lora_only) == 8
