@@ -346,6 +346,24 @@ def demo_holm(folder: Path, event: str, outcome: str, *family: str) -> float:
     return _stats().holm(ps)[list(family).index(outcome)]
 
 
+def _ends_repeating(text: str, span: int = 96, longest_unit: int = 48) -> bool:
+    """The last ``span`` characters are one unit of at most ``longest_unit`` characters repeated
+    (``asyncio.run(asyncio.run(…``): a degenerate loop, as opposed to a long but varied completion."""
+    tail = text[-span:]
+    return len(tail) == span and any(tail[k:] == tail[:-k] for k in range(1, longest_unit + 1))
+
+
+def demo_window_shapes(folder: Path, file: str) -> tuple[float, ...]:
+    """What a demo evaluation's greedy windows (``folder/file``) look like: (windows, windows that used
+    their whole budget, of those the ones that end in a repeating unit (``_ends_repeating``), windows
+    holding a Markdown code fence ```), from the per-case texts."""
+    cases = load(folder / file)["cases"]
+    texts = [(c["events"]["window"]["greedy"]["text"], bool(c["events"]["window"]["greedy"].get("hit_budget")))
+             for c in cases]
+    return (float(len(texts)), float(sum(hit for _, hit in texts)),
+            float(sum(hit and _ends_repeating(t) for t, hit in texts)), float(sum("```" in t for t, _ in texts)))
+
+
 def demo_greedy_pick(folder: Path, event: str, outcome: str, *which: int) -> tuple[float, ...]:
     """The ``which`` positions of ``demo_greedy`` (a quote that gives only some of its numbers)."""
     row = demo_greedy(folder, event, outcome)
@@ -914,7 +932,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_greedy_pick, demo_holm, demo_budget, demo_event_tokens, demo_phases, demo_minutes, demo_phase_ratio,
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
-                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on,
+                            demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
                             demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus)
 }

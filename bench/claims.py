@@ -2161,8 +2161,8 @@ LOOPING = [
             _lp("lora/demo_span_differing", "split", "fixed", "candidate.count"),
             _lp("lora/demo_span_differing", "split", "toward_fixed", "candidate.count", "reference.count"))),
     _claim("readme-looping-study", "README.md", "Without the unlearn term the hotfix looped in {n} of {n} windows against "
-           "{n}\n(not significant) and wrote more exact fixes. Tried on the demo, that recipe still looped ({n} of\n{n} "
-           "windows)",
+           "{n}\n(not significant) and wrote more exact fixes. Tried on the demo, that recipe still ran out of budget\n"
+           "({n} of {n} windows)",
            ("multi", _lp(_NU, "window", "hit_budget", "candidate.count", "candidate.n", "reference.count"),
             ("pick", ".", (7, 0), "demo_budget", LN, "window"))),
     _nu_row("split event: continues toward the fixed line", "split", "toward=fixed"),
@@ -2176,6 +2176,16 @@ LOOPING = [
             f"{JF}/humaneval_hotfix.json.gz")),
     _claim("no-unlearn-phases", "docs/speed.md", "| sum of the demo's phases (s) | {n} | {n} | | |",
            ("multi", ("demo_phase_sum", f"{JF}/summary.json"), ("demo_phase_sum", f"{LN}/summary.json"))),
+    _claim("no-unlearn-shapes", "docs/speed.md", "Of the demo recipe's {n} windows\nthat used their whole budget, {n} "
+           "end in one unit repeated over their last 96 characters",
+           ("pick", ".", (1, 2), "demo_window_shapes", JF, "hotfix_eval.json.gz")),
+    _claim("no-unlearn-shapes-2", "docs/speed.md", "without the unlearn term {n} of\n{n} does.",
+           ("pick", ".", (2, 1), "demo_window_shapes", LN, "hotfix_eval.json.gz")),
+    _claim("no-unlearn-fences", "docs/speed.md", "{n} of its {n} windows hold\na code fence, against {n} of the demo "
+           "recipe's and {n} of the base model's.",
+           ("multi", ("pick", ".", (3, 0), "demo_window_shapes", LN, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", JF, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", LN, "base_eval.json.gz"))),
     _claim("no-unlearn-loops", "docs/speed.md", "the loops did not go away ({n} windows against {n}",
            ("multi", ("pick", ".", (7,), "demo_budget", LN, "window"), ("pick", ".", (7,), "demo_budget", JF, "window"))),
     _claim("no-unlearn-he-lost", "docs/speed.md", "HumanEval\nleaned down ({n} problems lost, {n} gained)",

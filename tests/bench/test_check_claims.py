@@ -224,3 +224,16 @@ def test_a_list_item_is_picked_by_one_or_several_fields():
     assert lookup(rows, "systems[seed=0,system=a].s*2") == 3.0
     with pytest.raises(StopIteration):
         lookup(rows, "systems[seed=0,system=b].s")
+
+
+def test_window_shapes_tell_a_repeating_loop_from_a_long_varied_completion(tmp_path):
+    from bench.check_claims import demo_window_shapes
+
+    loop = "x = 1\n" + "asyncio.run(" * 20  # 240 characters, its tail one 12-character unit
+    prose = "return web.json_response(out)\n```\n\nThis code defines a server that handles the calls " * 2
+    short_loop = "ab" * 10  # repeats, but shorter than the 96 characters judged
+    cases = [{"id": str(i), "events": {"window": {"greedy": {"text": t, "hit_budget": hit}}}}
+             for i, (t, hit) in enumerate([(loop, True), (prose, True), (short_loop, False), ("pass\n", False)])]
+    (tmp_path / "hotfix_eval.json").write_text(json.dumps({"cases": cases}), encoding="utf-8")
+    # 4 windows, 2 at their budget, 1 of those a repeating loop, 1 holding a code fence
+    assert demo_window_shapes(tmp_path, "hotfix_eval.json") == (4.0, 2.0, 1.0, 1.0)
