@@ -1972,6 +1972,7 @@ PACKING = [
 # version on one machine, and the evaluation profiled by the code before and after on the final run.
 JD = "docs/results/demo-joined"
 JB, JJ, JS, JF = (f"{JD}/{v}" for v in ("before", "joined", "states", "final"))
+JH = f"{JD}/head"  # one more warm-cache run of the shipping demo at b9cc9e8 (after 3352f33)
 JC = f"{JD}/fresh-clone"  # the README's set-up command on a fresh clone, with an empty model cache
 _PE = [f"bench/results/profile_eval_{m}_{w}.json" for m in ("base", "hotfix") for w in ("before", "after")]
 _PEB, _PEA, _PEHB, _PEHA = _PE
@@ -2067,8 +2068,9 @@ JOINED = [
               for r in (JB, JF)],
             ("value", f"{JF}/split.json", "selection.targets.__len__"),
             ("pick", ".", (0,), "humaneval_versus", f"{JF}/humaneval_hotfix.json.gz", f"{PK}/humaneval_hotfix.json.gz"))),
-    _claim("readme-joined-left", "README.md", "5-minute goal by {n} s, within the noise of one run",
-           f"{JF}/summary.json", "demo_phase_over", 300.0),
+    _claim("readme-joined-left", "README.md", "5-minute goal by {n} s, within the noise of one run (one more run of the "
+           "shipping demo since: {n} s",
+           ("multi", ("demo_phase_over", f"{JF}/summary.json", 300.0), ("demo_phase_sum", f"{JH}/summary.json"))),
     _claim("joined-fresh-clone", "docs/speed.md", "with an empty model\ncache, took {n} s: {n} s for the virtual "
            "environment and the installs, {n} s for `codehotfix demo`,\n{n} s of it in its \"load model\" phase",
            ("multi", ("value", f"{JC}/setup_timing.json", "total_seconds", "install_seconds", "demo_seconds"),
@@ -2080,6 +2082,16 @@ JOINED = [
                "split + select topics", "base eval", "training", "hotfix eval")])) for r in (JC, JF)])),
     _claim("readme-fresh-clone", "README.md", "the model converted into an empty cache, then the demo) took {n}\nminutes",
            f"{JC}/setup_timing.json", "scaled", 1 / 60, "value", "total_seconds"),
+    _claim("joined-head-sum", "docs/speed.md", "{n} s, over the goal by {n} s. Phases: load {n} s, selection {n} s, "
+           "base eval {n} s,\ntraining {n} s, hotfix eval {n} s.",
+           ("multi", ("demo_phase_sum", f"{JH}/summary.json"), ("demo_phase_over", f"{JH}/summary.json", 300.0),
+            ("value", f"{JH}/summary.json", "seconds.load model", "seconds.split + select topics", "seconds.base eval",
+             "seconds.training", "seconds.hotfix eval"))),
+    _claim("joined-head-same", "docs/speed.md", "wrote the same window text as the final run in {n} of {n} contexts",
+           ("multi", ("demo_greedy_matching", JH, JF, "hotfix_eval.json.gz", "window", "text"),
+            ("value", f"{JH}/summary.json", "test_cases"))),
+    _claim("joined-head-runs", "docs/speed.md", "Two warm-cache runs of\nthe shipping demo: {n} and {n} s",
+           ("multi", ("demo_phase_sum", f"{JF}/summary.json"), ("demo_phase_sum", f"{JH}/summary.json"))),
     _claim("joined-training-left", "docs/speed.md", "Training ({n} s) is now the larger part of it",
            f"{JF}/summary.json", "value", "seconds.training"),
 ]
