@@ -357,9 +357,8 @@ def demo_window_shapes(folder: Path, file: str) -> tuple[float, ...]:
     """What a demo evaluation's greedy windows (``folder/file``) look like: (windows, windows that used
     their whole budget, of those the ones that end in a repeating unit (``_ends_repeating``), windows
     holding a Markdown code fence ```), from the per-case texts."""
-    cases = load(folder / file)["cases"]
-    texts = [(c["events"]["window"]["greedy"]["text"], bool(c["events"]["window"]["greedy"].get("hit_budget")))
-             for c in cases]
+    windows = [c["events"]["window"]["greedy"] for c in load(folder / file)["cases"]]
+    texts = [(w["text"], bool(w.get("hit_budget"))) for w in windows]
     return (float(len(texts)), float(sum(hit for _, hit in texts)),
             float(sum(hit and _ends_repeating(t) for t, hit in texts)), float(sum("```" in t for t, _ in texts)))
 

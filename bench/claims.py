@@ -2112,37 +2112,41 @@ _RATE = ("count", "n", "ci.0", "ci.1")
 _VS = ("gained", "lost", "p", "p_holm")
 
 
+# The looping table's columns, in order: (event, outcome) of compare_cells.
+_LCOLS = (("window", "hit_budget"), ("split", "toward_fixed"), ("split", "fixed"), ("split", "buggy"), ("split", "valid"))
+_NU = "lora/demo_no_unlikelihood"  # every row pairs the same reference and base cases
+
+
 def _looping_row(label: str, row: str) -> Claim:
-    rate = tuple(f"candidate.{f}" for f in _RATE)
-    cell = "{n}/{n} [{n}, {n}] | {n} / {n}, p = {n} ({n})"
-    quote = f"| {label} | {cell} | {cell} | {cell} | {{n}}/{{n}} | {{n}}/{{n}} | {{n}}, {{n}} |"
+    """A variant's row: each outcome's rate with its Wilson interval, then its test against the demo recipe."""
+    cell = "{n}/{n} [{n}, {n}]; {n} / {n}, p = {n} ({n})"
+    quote = f"| {label} | " + " | ".join([cell] * len(_LCOLS)) + " | {n}, {n} |"
     return _claim(f"looping-{row}", "docs/speed.md", quote,
-                  ("multi", _lp(row, "window", "hit_budget", *rate, *_VS), _lp(row, "split", "toward_fixed", *rate, *_VS),
-                   _lp(row, "split", "fixed", *rate, *_VS), _lp(row, "split", "buggy", "candidate.count", "candidate.n"),
-                   _lp(row, "split", "valid", "candidate.count", "candidate.n"),
+                  ("multi", *[_lp(row, e, o, *(f"candidate.{f}" for f in _RATE), *_VS) for e, o in _LCOLS],
                    _lp(row, "split", "fixed", "cost.train_seconds.0", "cost.train_seconds.1")))
 
 
 def _looping_side(label: str, side: str, cost: bool) -> Claim:
-    any_row = "lora/demo_no_unlikelihood"  # every row pairs the same reference and base cases
-    rate = tuple(f"{side}.{f}" for f in _RATE)
-    tail = " {n}, {n} |" if cost else " |"
-    quote = f"| {label} | {{n}}/{{n}} [{{n}}, {{n}}] | | {{n}}/{{n}} [{{n}}, {{n}}] | | {{n}}/{{n}} [{{n}}, {{n}}] | | " \
-            f"{{n}}/{{n}} | {{n}}/{{n}} |{tail}"
-    specs = [_lp(any_row, "window", "hit_budget", *rate), _lp(any_row, "split", "toward_fixed", *rate),
-             _lp(any_row, "split", "fixed", *rate), _lp(any_row, "split", "buggy", f"{side}.count", f"{side}.n"),
-             _lp(any_row, "split", "valid", f"{side}.count", f"{side}.n")]
+    """The base model's or the demo recipe's row (``side``: base / reference), rates with Wilson intervals."""
+    quote = f"| {label} | " + " | ".join(["{n}/{n} [{n}, {n}]"] * len(_LCOLS)) + (" | {n}, {n} |" if cost else " | |")
+    specs = [_lp(_NU, e, o, *(f"{side}.{f}" for f in _RATE)) for e, o in _LCOLS]
     if cost:
-        specs.append(_lp(any_row, "split", "fixed", "cost.reference_train_seconds.0", "cost.reference_train_seconds.1"))
+        specs.append(_lp(_NU, "split", "fixed", "cost.reference_train_seconds.0", "cost.reference_train_seconds.1"))
     return _claim(f"looping-{side}", "docs/speed.md", quote, ("multi", *specs))
 
 
-def _nu_row(label: str, event: str, outcome: str) -> Claim:
-    return _claim(f"no-unlearn-{outcome}", "docs/speed.md", f"| {label} | {{n}} | {{n}} | {{n}} / {{n}} | {{n}} |",
-                  ("pick", ".", (2, 1, 3, 4, 5), "demo_versus", LN, JF, event, outcome))
+def _nu_row(label: str, event: str, outcome: str, budget: bool = False) -> Claim:
+    """The demo table: the demo recipe's and the variant's hotfix (Wilson intervals), paired on the contexts."""
+    if budget:  # counts of windows at their budget
+        rates = [("pick", ".", (7, 0, 5, 6), "demo_budget", run, "window") for run in (JF, LN)]
+        cell = "{n}/{n} [{n}, {n}]"
+    else:
+        rates = [("demo_greedy_pick", run, event, outcome, 4, 5, 6) for run in (JF, LN)]
+        cell = "{n} [{n}, {n}]"
+    return _claim(f"no-unlearn-{outcome}", "docs/speed.md", f"| {label} | {cell} | {cell} | {{n}} / {{n}} | {{n}} |",
+                  ("multi", *rates, ("pick", ".", (3, 4, 5), "demo_versus", LN, JF, event, outcome)))
 
 
-_NU = "lora/demo_no_unlikelihood"
 LOOPING = [
     _looping_side("base model", "base", False),
     _looping_side("demo recipe (`lora/demo`)", "reference", True),
@@ -2177,15 +2181,15 @@ LOOPING = [
            "({n} of {n} windows)",
            ("multi", _lp(_NU, "window", "hit_budget", "candidate.count", "candidate.n", "reference.count"),
             ("pick", ".", (7, 0), "demo_budget", LN, "window"))),
-    _nu_row("split event: continues toward the fixed line", "split", "toward=fixed"),
-    _nu_row("split event: writes exactly the fixed line", "split", "label=fixed"),
-    _nu_row("split event: writes the buggy line", "split", "label=buggy"),
-    _claim("no-unlearn-budget", "docs/speed.md", "| windows that used their whole budget | {n}/{n} | {n}/{n} | | |",
-           ("multi", ("pick", ".", (7, 0), "demo_budget", JF, "window"), ("pick", ".", (7, 0), "demo_budget", LN, "window"))),
+    _nu_row("split: continues toward the fixed line", "split", "toward=fixed"),
+    _nu_row("split: writes exactly the fixed line", "split", "label=fixed"),
+    _nu_row("split: writes the buggy line", "split", "label=buggy"),
+    _nu_row("windows that used their whole budget", "window", "hit_budget", budget=True),
     _claim("no-unlearn-humaneval", "docs/speed.md",
-           "| HumanEval pass@1, first {n} problems | {n} | {n} | {n} / {n} | {n} |",
-           ("pick", ".", (0, 2, 1, 3, 4, 5), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz",
-            f"{JF}/humaneval_hotfix.json.gz")),
+           "| HumanEval pass@1, first {n} problems | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} |",
+           ("multi", ("pick", ".", (0,), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"),
+            *_he_rate(f"{JF}/humaneval_hotfix.json.gz"), *_he_rate(f"{LN}/humaneval_hotfix.json.gz"),
+            ("pick", ".", (3, 4, 5), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"))),
     _claim("no-unlearn-phases", "docs/speed.md", "| sum of the demo's phases (s) | {n} | {n} | | |",
            ("multi", ("demo_phase_sum", f"{JF}/summary.json"), ("demo_phase_sum", f"{LN}/summary.json"))),
     _claim("no-unlearn-shapes", "docs/speed.md", "Of the demo recipe's {n} windows\nthat used their whole budget, {n} "

@@ -99,7 +99,7 @@ def test_every_row_is_tested_against_the_base_model_seed_by_seed(study):
 
 
 def test_outcomes_can_be_chosen_and_a_wrong_one_is_named(study, capsys):
-    for i, path in enumerate(sorted((study / "cells").glob("*.json"))):  # lora/no_corpus loops in case 3
+    for path in sorted((study / "cells").glob("*.json")):  # lora/no_corpus loops in case 3
         cell = json.loads(path.read_text())
         for case in cell["cases"]:
             looped = cell["loss"] == "no_corpus" and case["id"] == "c3"
