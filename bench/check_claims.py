@@ -716,6 +716,17 @@ def step_versus(src: Path, other: str, what: str, outcome: str = "", first: int 
     return (n, sum(m for _, m in pairs), sum(t for t, _ in pairs), test.gained, test.lost, test.p_value)
 
 
+def train_log_agree(src: Path, other: str, field: str = "loss") -> tuple[float, ...]:
+    """Two trainings' ``train_log.jsonl`` step by step: (steps from the start whose logged ``field``
+    is the same in both, steps of ``src``)."""
+    def steps(path: Path) -> list[float]:
+        return [json.loads(line)[field] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    mine, theirs = steps(src), steps(ROOT_OF[0] / other)
+    same = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+    return float(same), float(len(mine))
+
+
 def demo_versus(src: Path, other: str, event: str, outcome: str) -> tuple[float, ...]:
     """Two hotfixes judged on the same held-out contexts: the greedy ``outcome`` in
     ``hotfix_eval.json.gz`` of the demo folder ``src`` against that of the folder ``other``:
@@ -933,7 +944,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
                             demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
-                            step_matching, step_versus)
+                            step_matching, step_versus, train_log_agree)
 }
 
 

@@ -2255,11 +2255,105 @@ RUNAWAY = [
             ("value", f"{HB}/summary.json", "seconds.total"))),
 ]
 
+# docs/speed.md "The kl_corpus reference kept with the model": the demo before (JH) and three runs with the store.
+RS = "docs/results/demo-retain-store"
+_RS_RUNS = (JH, f"{RS}/cold", f"{RS}/warm", f"{RS}/warm2")
+RW = f"{RS}/warm"
+
+
+def _rs_phase(label: str, phase: str | None) -> Claim:
+    specs = [("demo_phase_sum", f"{r}/summary.json") if phase is None else ("value", f"{r}/summary.json", f"seconds.{phase}")
+             for r in _RS_RUNS]
+    return _claim(f"store-phase-{phase or 'sum'}", "docs/speed.md", f"| {label} | {{n}} | {{n}} | {{n}} | {{n}} |",
+                  ("multi", *specs))
+
+
+def _rs_effect(label: str, event: str, outcome: str) -> Claim:
+    """Hotfix before (JH) and with the store filled (RW), Wilson intervals, paired on the contexts."""
+    return _claim(f"store-effect-{outcome}", "docs/speed.md", f"| {label} (store) | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] "
+                  "| {n} / {n} | {n} |",
+                  ("multi", ("demo_greedy_pick", JH, event, outcome, 4, 5, 6), ("demo_greedy_pick", RW, event, outcome, 4, 5, 6),
+                   ("pick", ".", (3, 4, 5), "demo_versus", RW, JH, event, outcome)))
+
+
+STORE = [
+    _claim("readme-store", "README.md", "Two runs of the demo with it filled took {n} and\n{n} s, under the 5-minute goal, "
+           "with the same adapter bytes in both; the first run, which fills\nit, took {n} s. Against the adapter before, "
+           "no split-event outcome changed significantly and the\nsame HumanEval problems passed (first {n};",
+           ("multi", ("demo_phase_sum", f"{RW}/summary.json"), ("demo_phase_sum", f"{RS}/warm2/summary.json"),
+            ("demo_phase_sum", f"{RS}/cold/summary.json"),
+            ("pick", ".", (0,), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"))),
+    _claim("store-profile", "docs/speed.md", "every position): {n} s of a {n} s step in the packed step profile",
+           ("multi", ("value", "bench/results/profile_step_packing_pack_2.json", "mean.corpus reference (cached per snippet)",
+                      "mean.total"))),
+    _claim("store-snippets", "docs/speed.md", "The demo's 15 steps draw {n}\ndistinct snippets.",
+           f"{RS}/cold/hotfix_manifest.json", "value", "retain_reference.computed"),
+    _rs_phase("load the model", "load model"),
+    _rs_phase("choose the targets", "split + select topics"),
+    _rs_phase("evaluate the base", "base eval"),
+    _rs_phase("train", "training"),
+    _rs_phase("evaluate the hotfix", "hotfix eval"),
+    _rs_phase("all phases", None),
+    _claim("store-read", "docs/speed.md", "| kl_corpus snippets read from the store / computed | not kept | {n} / {n} | {n} / {n} "
+           "| {n} / {n} |",
+           ("multi", *[("value", f"{RS}/{r}/hotfix_manifest.json", "retain_reference.from_store", "retain_reference.computed")
+                       for r in ("cold", "warm", "warm2")])),
+    _claim("store-goal", "docs/speed.md", "With the store filled the demo took {n} and {n} s, under the 5-minute goal by {n} "
+           "and {n} s.",
+           ("multi", ("demo_phase_sum", f"{RW}/summary.json"), ("demo_phase_sum", f"{RS}/warm2/summary.json"),
+            ("scaled", f"{RW}/summary.json", -1, "demo_phase_over", 300.0),
+            ("scaled", f"{RS}/warm2/summary.json", -1, "demo_phase_over", 300.0))),
+    _claim("store-train-less", "docs/speed.md", "The training phase took {n} s less than before ({n} against {n} s)",
+           ("multi", ("agg", ".", "sum", ("value", f"{JH}/summary.json", "seconds.training"),
+                      ("scaled", f"{RW}/summary.json", -1, "value", "seconds.training")),
+            ("value", f"{RW}/summary.json", "seconds.training"), ("value", f"{JH}/summary.json", "seconds.training"))),
+    _claim("store-train-predicted", "docs/speed.md", "less than the {n} s the\nprofile's {n} s a step would predict",
+           ("multi", ("scaled", "bench/results/profile_step_packing_pack_2.json", 15, "value",
+                      "mean.corpus reference (cached per snippet)"),
+            ("value", "bench/results/profile_step_packing_pack_2.json", "mean.corpus reference (cached per snippet)"))),
+    _claim("store-cold-train", "docs/speed.md", "The run with an empty store trained\nlongest ({n} s): it computes the {n} "
+           "snippets",
+           ("multi", ("value", f"{RS}/cold/summary.json", "seconds.training"),
+            ("value", f"{RS}/cold/hotfix_manifest.json", "retain_reference.computed"))),
+    _claim("store-cold-excess", "docs/speed.md", "Its excess over the run before ({n} s)",
+           ("agg", ".", "sum", ("value", f"{RS}/cold/summary.json", "seconds.training"),
+            ("scaled", f"{JH}/summary.json", -1, "value", "seconds.training"))),
+    _claim("store-same-texts", "docs/speed.md", "their hotfixes wrote the same window text in {n} of {n} contexts",
+           ("multi", ("agg", ".", "min", ("demo_greedy_matching", f"{RS}/cold", RW, "hotfix_eval.json.gz", "window", "text"),
+                      ("demo_greedy_matching", RW, f"{RS}/warm2", "hotfix_eval.json.gz", "window", "text")),
+            ("value", f"{RW}/summary.json", "test_cases"))),
+    _claim("store-losses", "docs/speed.md", "the training losses are the same to the logged digits\nfor {n} of {n} steps",
+           ("multi", ("train_log_agree", f"{RS}/cold/train_log.jsonl", f"{JH}/train_log.jsonl"))),
+    _rs_effect("split: continues toward the fixed line", "split", "toward=fixed"),
+    _rs_effect("split: writes exactly the fixed line", "split", "label=fixed"),
+    _rs_effect("split: writes the buggy line", "split", "label=buggy"),
+    _rs_effect("split: the completed line parses", "split", "valid"),
+    _claim("store-budget", "docs/speed.md", "| windows that used their whole budget (store) | {n}/{n} [{n}, {n}] | {n}/{n} [{n}, {n}] "
+           "| {n} / {n} | {n} |",
+           ("multi", ("pick", ".", (7, 0, 5, 6), "demo_budget", JH, "window"), ("pick", ".", (7, 0, 5, 6), "demo_budget", RW, "window"),
+            ("pick", ".", (3, 4, 5), "demo_versus", RW, JH, "window", "hit_budget"))),
+    _claim("store-humaneval", "docs/speed.md",
+           "| HumanEval pass@1, first {n} problems (store) | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} |",
+           ("multi", ("pick", ".", (0,), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"),
+            *_he_rate(f"{JF}/humaneval_hotfix.json.gz"), *_he_rate(f"{RW}/humaneval_hotfix.json.gz"),
+            ("pick", ".", (3, 4, 5), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"))),
+    _claim("store-texts-before", "docs/speed.md", "The hotfix's window texts are the same as before in {n} of {n} contexts; the "
+           "base model's in {n} of\n{n}.",
+           ("multi", ("demo_greedy_matching", RW, JH, "hotfix_eval.json.gz", "window", "text"),
+            ("value", f"{RW}/summary.json", "test_cases"),
+            ("demo_greedy_matching", RW, JH, "base_eval.json.gz", "window", "text"),
+            ("value", f"{RW}/summary.json", "test_cases"))),
+    _claim("store-eval-ratio", "docs/speed.md", "The hotfix still evaluates in {n}× the base model's time ({n} against\n{n} s)",
+           ("multi", ("file_ratio", f"{RW}/summary.json", "seconds.hotfix eval", f"{RW}/summary.json", "seconds.base eval"),
+            ("value", f"{RW}/summary.json", "seconds.hotfix eval", "seconds.base eval"))),
+]
+
+
 CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING]
+                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
@@ -2288,5 +2382,6 @@ NOT_MEASURED: dict[str, list[str]] = {
     "docs/evaluation.md": ["gives McNemar p = 2 × 0.5⁷ = 0.0156"],  # a worked example of tests/evaluation
     "docs/speed.md": ["in ≥ 90% of held-out cases",  # a training target, not a result
                       "(about 5% at 512 tokens for the default model)",  # arithmetic on the architecture
-                      "the issue's \"within 10% of the base\""],  # the speed issue's goal
+                      "the issue's \"within 10% of the base\"",  # the speed issue's goal
+                      "The goal of evaluating within 10% of the base"],
 }

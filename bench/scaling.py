@@ -125,7 +125,9 @@ def run_point(spec: str, args: argparse.Namespace, train: list, test: list, cont
         base_test, base_train = held_out.set_base(loaded.model, loaded.tokenizer), \
             trained.set_base(loaded.model, loaded.tokenizer)
         with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp, Timer() as t:
-            model, manifest = train_on_model(loaded, train, cfg, Path(tmp) / "hotfix", progress=True)
+            # reuse_reference off: a size must not train faster because a smaller one ran before it
+            model, manifest = train_on_model(loaded, train, cfg, Path(tmp) / "hotfix", progress=True,
+                                             reuse_reference=False)
     after_test, after_train = held_out.measure(model), trained.measure(model)
     row = {"cases": len(train), "context_tokens": context, "epochs": cfg.training.epochs,
            "train_s": round(t.seconds, 2), "s_per_case_epoch": t.seconds / (len(train) * cfg.training.epochs),

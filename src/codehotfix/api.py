@@ -27,7 +27,7 @@ from codehotfix.data.loaders import load_cases
 from codehotfix.errors import CodehotfixError, ConfigError, DataError
 from codehotfix.files import atomic_write_text, check_output, read_json, sha256_text, write_json
 from codehotfix.models.adapters import build_adapter, save_trained, trainable_parameters
-from codehotfix.models.loading import LoadedModel, load_model
+from codehotfix.models.loading import LoadedModel, derived_folder, load_model
 from codehotfix.models.provenance import cases_checksum, library_versions, machine_info, seed_everything
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfi
         "left_out": result.left_out,  # cases with a line too long to train on (scoring.encoding.LINE_TOKEN_LIMIT)
         # cases whose kl_context reference came from base states handed over (the demo's selection pass)
         "reference_from_states": result.reference_from_states,
+        # kl_corpus reference: snippets read from the model's store (earlier runs) or computed in this one
+        "retain_reference": result.retain_reference,
         "final_losses": result.final_metrics,
         "device": loaded.device,
         "processes": result.processes,
@@ -98,14 +100,17 @@ def _manifest(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfi
 def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: HotfixConfig, out_dir: str | Path, *,
                    progress: bool = True, restart: bool = False,
                    tracker: TensorBoardTracker | None = None,
-                   reference_states: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+                   reference_states: Mapping[str, Any] | None = None,
+                   reuse_reference: bool = True) -> tuple[Any, dict[str, Any]]:
     """Attaches a fresh adapter to ``loaded.model``, trains it, saves it to ``out_dir`` with its
     manifest and model card, and returns (peft_model, manifest). In a distributed run (``accelerate
     launch``) every process trains and only the main process writes. ``restart`` discards an
     interrupted run's checkpoint in ``out_dir`` instead of resuming it. ``tracker`` (from
     ``codehotfix.tracking.make_tracker``) also receives the per-step curves. ``reference_states``:
     the base model's context states of the cases (``scoring.line_logprobs_with_states``), so the
-    kl_context reference needs no pass of its own (``training.loop.train_adapter``)."""
+    kl_context reference needs no pass of its own (``training.loop.train_adapter``). ``reuse_reference``:
+    keep kl_corpus's base-model reference in the model's cache folder and read what earlier runs kept
+    there (``models.loading.derived_folder``); benchmarks that compare training times turn it off."""
     from codehotfix.deploy.card import base_model_reference, write_card
     from codehotfix.training.loop import train_adapter
 
@@ -116,7 +121,8 @@ def train_on_model(loaded: LoadedModel, cases: Sequence[HotfixCase], cfg: Hotfix
     t0 = time.time()
     model = build_adapter(loaded.model, cfg.adapter)
     result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out_dir / ".checkpoint",
-                           progress=progress, restart=restart, reference_states=reference_states)
+                           progress=progress, restart=restart, reference_states=reference_states,
+                           retain_store=derived_folder(loaded) if reuse_reference else None)
     manifest = _manifest(loaded, cases, cfg, model, result, base_ref, t0)
     if not result.is_main_process:
         return model, manifest

@@ -111,3 +111,16 @@ def test_default_model_loads_and_completes_code():
     out = loaded.model.generate(**ids, max_new_tokens=12, do_sample=False)
     text = loaded.tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
     assert "yaml" in text
+
+
+def test_derived_values_are_kept_only_beside_a_converted_model_in_the_cache(tmp_path, tiny_model_dir):
+    from codehotfix.models.loading import LoadedModel, derived_folder
+
+    def loaded(path):
+        return LoadedModel(model=None, tokenizer=None, model_id=str(path), checksum="x", path=str(path))
+
+    assert derived_folder(loaded(tiny_model_dir)) is None  # the user's own folder: not written into
+    converted = tmp_path / "gguf-0123-bfloat16"
+    converted.mkdir()
+    (converted / "codehotfix-model.json").write_text('{"sha256": "0123"}')
+    assert derived_folder(loaded(converted)) == converted / "derived"

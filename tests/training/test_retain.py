@@ -113,3 +113,99 @@ def test_resumed_run_draws_the_same_retain_batches(tmp_path, tiny_tokenizer, tin
     got = train_adapter(build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter), tiny_tokenizer, tiny_cases,
                         cfg, checkpoint_dir=ckpt, progress=False).history
     assert [h["kl_corpus"] for h in got] == pytest.approx([h["kl_corpus"] for h in want], abs=1e-6)
+
+
+# ---------------------------------------------------------------- the reference kept across runs
+
+
+def _reference(model, batch, ref):
+    with torch.no_grad():
+        return ref.get(model, batch)  # the model is the base here (no adapter)
+
+
+def test_a_snippets_reference_does_not_depend_on_the_snippets_drawn_beside_it(tiny_model, tiny_tokenizer):
+    from codehotfix.training.retain import RetainSnippet
+
+    # Snippets of different lengths, so a batch pads the shorter ones: each entry is still computed alone.
+    snippets = [RetainSnippet(f"s{n}", "x = compute(value)\n" * n) for n in (1, 2, 3, 5)]
+    sampler = RetainSampler(snippets, tiny_tokenizer, 3, 400, seed=0)
+    batch = sampler.next_batch()
+    assert not batch.mask.all()  # the test needs padding in the batch
+    values, index = _reference(tiny_model, batch, RetainReference(top_k=8))
+    padded = retain_logprobs(tiny_model, batch).topk(8, dim=-1)
+    for r, sid in enumerate(batch.snippet_ids):
+        alone = RetainSampler([s for s in snippets if s.id == sid], tiny_tokenizer, 1, 400, seed=0).next_batch()
+        v1, i1 = _reference(tiny_model, alone, RetainReference(top_k=8))
+        n = int(batch.mask[r].sum())
+        assert torch.equal(values[r, :n], v1[0]) and torch.equal(index[r, :n], i1[0])
+        assert torch.allclose(values[r, :n], padded.values[r, :n], atol=1e-5)  # and it is the same reference
+        assert (values[r, n:] == -1e4).all()  # padding positions carry no mass
+
+
+def test_the_store_serves_a_second_run_without_running_the_base_model(tmp_path, tiny_model, tiny_tokenizer):
+    sampler = RetainSampler(load_retain_corpus()[:10], tiny_tokenizer, 2, 24, seed=0)
+    batches = [sampler.next_batch() for _ in range(3)]
+    first = RetainReference(top_k=8, store=tmp_path)
+    want = [_reference(tiny_model, b, first) for b in batches]
+    assert first.path is not None and not first.path.exists()  # nothing written before save()
+    assert first.save() == first.computed > 0 and first.path.is_file()
+    assert first.save() == 0  # nothing new
+
+    calls = []
+    hook = tiny_model.register_forward_hook(lambda *a: calls.append(1))
+    second = RetainReference(top_k=8, store=tmp_path)
+    got = [_reference(tiny_model, b, second) for b in batches]
+    hook.remove()
+    assert calls == [] and second.computed == 0 and second.from_store == first.computed
+    for (v, i), (v2, i2) in zip(want, got):
+        assert torch.equal(v, v2) and torch.equal(i, i2)
+    # Another top_k (or dtype, machine, versions) is another file; the first is left as it was.
+    other = RetainReference(top_k=4, store=tmp_path)
+    _reference(tiny_model, batches[0], other)
+    assert other.path != first.path and other.computed == 2 and other.from_store == 0
+
+
+def test_the_store_keys_entries_by_tokens_and_survives_a_broken_file(tmp_path, tiny_model, tiny_tokenizer, caplog):
+    from codehotfix.training.retain import RetainSnippet
+
+    def batch_of(text):
+        return RetainSampler([RetainSnippet("same-id", text)], tiny_tokenizer, 1, 24, seed=0).next_batch()
+
+    ref = RetainReference(top_k=8, store=tmp_path)
+    _reference(tiny_model, batch_of("def f(x):\n    return x + 1\n"), ref)
+    ref.save()
+    edited = RetainReference(top_k=8, store=tmp_path)
+    _reference(tiny_model, batch_of("def f(x):\n    return x - 1\n"), edited)  # same id, other text
+    assert edited.computed == 1 and edited.from_store == 0
+    assert edited.save() == 1
+
+    edited.path.write_bytes(b"not a safetensors file")
+    broken = RetainReference(top_k=8, store=tmp_path)
+    with caplog.at_level("WARNING"):
+        _reference(tiny_model, batch_of("def f(x):\n    return x + 1\n"), broken)
+    assert broken.computed == 1 and "unreadable kl_corpus reference store" in caplog.text
+    assert broken.save() == 1  # rewritten whole, readable again
+    again = RetainReference(top_k=8, store=tmp_path)
+    _reference(tiny_model, batch_of("def f(x):\n    return x + 1\n"), again)
+    assert again.from_store == 1 and again.computed == 0
+
+
+def test_training_twice_on_one_store_gives_the_same_adapter(tmp_path, tiny_tokenizer, tiny_cases):
+    from tiny_model import build_tiny_model
+
+    cfg = load_config(overrides=["training.lr=0.01", "training.batch_size=2", "training.warmup_steps=0",
+                                 "objectives=[{name: fixed_ce}, {name: kl_corpus, params: {max_tokens: 24}}]"])
+    torch.manual_seed(0)
+    base = build_tiny_model(len(tiny_tokenizer))
+    results, weights = [], []
+    for _ in range(2):
+        model = build_adapter(build_tiny_model(len(tiny_tokenizer)), cfg.adapter)
+        model.base_model.model.load_state_dict(base.state_dict(), strict=False)
+        results.append(train_adapter(model, tiny_tokenizer, tiny_cases, cfg, progress=False, retain_store=tmp_path))
+        weights.append({k: v.clone() for k, v in model.named_parameters() if v.requires_grad})
+    first, second = results
+    assert first.retain_reference["computed"] > 0 and first.retain_reference["from_store"] == 0
+    assert second.retain_reference == {"from_store": first.retain_reference["computed"], "computed": 0,
+                                       "store": first.retain_reference["store"]}
+    assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

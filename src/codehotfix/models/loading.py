@@ -21,7 +21,7 @@ from codehotfix.errors import ModelError
 from codehotfix.files import atomic_folder, sha256_file, sha256_files
 
 __all__ = ["LoadedModel", "load_model", "model_folder", "contiguous_head_input", "resolve_device", "resolve_dtype",
-           "model_device", "set_threads", "cache_root", "DEFAULT_MODEL"]
+           "model_device", "set_threads", "cache_root", "derived_folder", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "default"
 logger = logging.getLogger(__name__)
@@ -190,6 +190,14 @@ def _folder_checksum(folder: Path) -> str:
     if not weights:
         raise ModelError(f"{folder}: no model weights (*.safetensors or *.bin) found")
     return sha256_files(weights)
+
+
+def derived_folder(loaded: LoadedModel) -> Path | None:
+    """Where values computed from ``loaded``'s weights are kept across runs (the kl_corpus reference,
+    ``training.retain.RetainReference``): inside its converted copy in the cache, so they go when the
+    copy goes. None for a model loaded from the user's own folder (not ours to write into) or the hub."""
+    folder = Path(loaded.path)
+    return folder / "derived" if (folder / _MARKER).is_file() else None
 
 
 def _contiguous_input(module: Any, args: tuple) -> tuple | None:

@@ -28,7 +28,7 @@ from codehotfix.config import HotfixConfig
 from codehotfix.data.cases import HotfixCase
 from codehotfix.files import atomic_write_text, write_json
 from codehotfix.models.adapters import is_peft_model, save_trained
-from codehotfix.models.loading import LoadedModel
+from codehotfix.models.loading import LoadedModel, derived_folder
 
 __all__ = ["train_fresh", "train_further", "bare_base", "is_trained"]
 
@@ -76,7 +76,7 @@ def train_further(loaded: LoadedModel, start: Path, cases: Sequence[HotfixCase],
     seed_everything(cfg.seed)
     model = PeftModel.from_pretrained(loaded.model, str(start), is_trainable=True)
     result = train_adapter(model, loaded.tokenizer, cases, cfg, checkpoint_dir=out / ".checkpoint",
-                           progress=progress)
+                           progress=progress, retain_store=derived_folder(loaded))
     save_trained(model, out, state_dict=result.adapter_state)
     atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(h) + "\n" for h in result.history))
     write_json(out / MANIFEST, {

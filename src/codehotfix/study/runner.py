@@ -154,6 +154,8 @@ def _run_cell(cell: Cell, ctx: _Context) -> dict[str, Any]:
             trainable, total = trainable_parameters(model)
             result = train_adapter(model, loaded.tokenizer, ctx.data.train, cell.config,
                                    checkpoint_dir=work / "checkpoint", progress=ctx.progress)
+            # No kl_corpus store (api.train_on_model's reuse_reference): the cells' training times are
+            # compared, and a cell reading what an earlier cell computed would look cheaper.
             if ctx.spec.keep_adapters:
                 save_trained(model, work / "adapter")
                 write_json(work / "adapter" / "hotfix.json", {"base_model": loaded.model_id, "cell": cell.id,

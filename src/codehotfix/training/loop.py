@@ -83,6 +83,8 @@ class TrainResult:
     adapter_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     left_out: list[dict[str, Any]] = field(default_factory=list)
     reference_from_states: int = 0  # cases whose kl_context reference came from given base states
+    # kl_corpus reference: snippets read from the store / computed in this run, and the store's file
+    retain_reference: dict[str, Any] = field(default_factory=dict)
 
 
 def make_batches(items: Sequence[EncodedCase], batch_size: int, rng: random.Random) -> list[list[EncodedCase]]:
@@ -250,7 +252,8 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
                   checkpoint_dir: str | Path | None = None, progress: bool = True,
                   ref_model: Any | None = None, accelerator: Any | None = None,
                   restart: bool = False, callbacks: Sequence[TrainerCallback[Batch]] = (),
-                  reference_states: Mapping[str, torch.Tensor] | None = None) -> TrainResult:
+                  reference_states: Mapping[str, torch.Tensor] | None = None,
+                  retain_store: str | Path | None = None) -> TrainResult:
     """Trains the parameters of ``model`` that require grad on ``cases`` and returns what happened.
 
     Args:
@@ -274,6 +277,9 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
             ``kl_context`` compares (``scoring.line_logprobs_with_states``, with its ``positions`` K
             and the training's ``max_context_tokens``): the reference is taken from them instead of
             a pass of the base model over those contexts. Ignored without ``kl_context``.
+        retain_store: a folder that keeps ``kl_corpus``'s base-model reference across runs
+            (``training.retain.RetainReference``); it must belong to the weights of the model being
+            trained (``models.loading.derived_folder``). None computes it in every run.
 
     Raises:
         CheckpointError: ``checkpoint_dir`` holds a checkpoint that cannot be resumed (old pickle
@@ -281,7 +287,7 @@ def train_adapter(model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: 
         NonFiniteError: a loss term or a trainable weight became NaN or infinite (names the step).
     """
     run = _AdapterRun(model, tokenizer, cases, cfg, checkpoint_dir=checkpoint_dir, ref_model=ref_model,
-                      accelerator=accelerator, restart=restart)
+                      accelerator=accelerator, restart=restart, retain_store=retain_store)
     if reference_states and run.objectives.needs_context:
         run.prime_reference(reference_states)
     return run.train(progress=progress, callbacks=callbacks)
@@ -294,7 +300,7 @@ class _AdapterRun:
 
     def __init__(self, model: Any, tokenizer: Any, cases: Sequence[HotfixCase], cfg: HotfixConfig, *,
                  checkpoint_dir: str | Path | None, ref_model: Any | None, accelerator: Any | None,
-                 restart: bool) -> None:
+                 restart: bool, retain_store: str | Path | None = None) -> None:
         tc = self.tc = cfg.training
         if accelerator is None and (tc.distributed or launched_distributed()):
             accelerator = make_accelerator()
@@ -307,8 +313,8 @@ class _AdapterRun:
         self.device = model_device(model)
         self.rng = random.Random(cfg.seed)
         torch.manual_seed(cfg.seed)
-        self.objectives, self.reference, self.retain, self.retain_ref = _components(model, tokenizer, cfg, self.rank,
-                                                                                    ref_model)
+        self.objectives, self.reference, self.retain, self.retain_ref = _components(
+            model, tokenizer, cfg, self.rank, ref_model, retain_store if self.is_main else None)
         self.kl_positions = self.objectives.kl_positions()
         # A line over scoring.encoding.LINE_TOKEN_LIMIT tokens is left out, named and recorded.
         self.encoded, self.left_out = within_line_limit(
@@ -375,7 +381,14 @@ class _AdapterRun:
                            final_metrics=trainer.metrics, history=done.history, resumed_from_epoch=resumed_from,
                            processes=self.world, accelerate=accelerator is not None, is_main_process=self.is_main,
                            adapter_state=_gathered_state(accelerator, trainer.forward), left_out=self.left_out,
-                           reference_from_states=self.primed)
+                           reference_from_states=self.primed, retain_reference=self._retain_summary())
+
+    def _retain_summary(self) -> dict[str, Any]:
+        ref = self.retain_ref
+        if ref is None:
+            return {}
+        return {"from_store": ref.from_store, "computed": ref.computed,
+                "store": str(ref.path) if ref.path is not None else None}
 
     def _record_step(self, step: StepEnd[Batch]) -> None:
         self.done.step = step.step
@@ -387,6 +400,8 @@ class _AdapterRun:
         """Checkpoints the finished epoch (main process only), then waits for the other processes."""
         done = self.done
         done.epoch = end.epoch
+        if self.retain_ref is not None:
+            self.retain_ref.save()  # before the checkpoint: a resumed run finds what this epoch computed
         if self.ckpt:
             so_far = replace(done, tokens=done.tokens + _sum_over_processes(self.accelerator, self.tokens),
                              seconds=round(done.seconds + time.time() - self.t0, 2))
@@ -417,7 +432,8 @@ def _step_functions(model: Any, loss_of: Callable[[Any, Batch], Any], optimizer:
     return forward, accelerator.backward, accelerator.clip_grad_norm_, optimizer
 
 
-def _components(model: Any, tokenizer: Any, cfg: HotfixConfig, rank: int, ref_model: Any | None
+def _components(model: Any, tokenizer: Any, cfg: HotfixConfig, rank: int, ref_model: Any | None,
+                retain_store: str | Path | None = None
                 ) -> tuple[ObjectiveMix, CaseReference, RetainSampler | None, RetainReference | None]:
     """The objectives and what scoring for them needs: the original model's outputs, retain batches."""
     objectives = build_objectives(cfg.objectives)
@@ -429,7 +445,7 @@ def _components(model: Any, tokenizer: Any, cfg: HotfixConfig, rank: int, ref_mo
         # Each process draws its own retain snippets (rank 0 draws what a single process would).
         retain = RetainSampler(load_retain_corpus(retain_obj.corpus), tokenizer, retain_obj.batch_size,
                                retain_obj.max_tokens, seed=cfg.seed + rank)
-        retain_ref = RetainReference(retain_obj.top_k)
+        retain_ref = RetainReference(retain_obj.top_k, store=retain_store)
     return objectives, CaseReference(model, ref_model), retain, retain_ref
 
 

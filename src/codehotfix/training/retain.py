@@ -5,12 +5,16 @@
 {"id", "text"} objects, or a folder of source files. ``RetainSampler`` tokenizes each snippet once
 (its first ``max_tokens`` tokens) and draws ``batch_size`` snippets per step from its own seeded RNG,
 so adding a retain term does not change the order in which the cases are drawn.
-``RetainReference`` caches the base model's top-k log-probs per snippet (see ``kl_corpus``).
+``RetainReference`` caches the base model's top-k log-probs per snippet (see ``kl_corpus``), in memory
+and, given a store folder, on disk across runs: they depend only on the base model's weights, the
+snippet's tokens and the machine, so every hotfix of one base model can share them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -20,10 +24,14 @@ from typing import Any, Sequence
 import torch
 
 from codehotfix.errors import DataError
+from codehotfix.files import atomic_path
 from codehotfix.models.loading import model_device
+from codehotfix.models.provenance import machine_info
 
 __all__ = ["RetainSnippet", "RetainBatch", "RetainSampler", "RetainReference", "load_retain_corpus",
            "retain_logprobs", "BUILTIN_CORPUS", "SOURCE_SUFFIXES"]
+
+logger = logging.getLogger(__name__)
 
 BUILTIN_CORPUS = "retain.jsonl"
 # Which files of a folder are snippets (source code, not data or binaries).
@@ -148,28 +156,121 @@ def retain_logprobs(model: Any, batch: RetainBatch) -> torch.Tensor:
 class RetainReference:
     """The base model's top-k log-probs per snippet position, computed once per snippet and reused.
 
+    Each snippet is run through the base model alone, never padded beside the batch's others, so its
+    entry is the same whichever snippets it was drawn with: a run's reference does not depend on
+    what earlier runs drew. (In bfloat16 a snippet padded beside a longer one gets other bits:
+    docs/speed.md, "The kl_corpus reference kept with the model".)
+
     Args:
         top_k: how many log-probs (and their token ids) are kept per position.
+        store: a folder that keeps the entries across runs, or None (memory only). It must belong to
+            one base model's weights (``models.loading.derived_folder``). Entries are filed by the
+            snippet's tokens and, per file, by what else sets their bits: top_k, the model's dtype and
+            device, the CPU (and GPU), torch's thread count and the torch/transformers versions.
     """
 
-    def __init__(self, top_k: int) -> None:
+    FORMAT = 1
+
+    def __init__(self, top_k: int, store: str | Path | None = None) -> None:
         self.top_k = top_k
-        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.store = Path(store) if store is not None else None
+        self.path: Path | None = None  # the store's file for this model and machine, known at the first get()
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # token key -> (log-probs, ids) [n, k]
+        self._new: set[str] = set()  # computed here, not yet in the store
+        self._stored: set[str] = set()  # read from the store, not yet used by this run
+        self._identity: dict[str, Any] = {}
+        self.from_store = 0  # snippets of this run read from the store
+        self.computed = 0  # snippets of this run computed here
 
     @torch.no_grad()
     def get(self, base: Any, batch: RetainBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (log-probs [R, T, k], token ids [R, T, k]) of the base model ``base``."""
-        if any(i not in self._cache for i in batch.snippet_ids):
-            lp = retain_logprobs(base, batch)
-            values, index = lp.topk(min(self.top_k, lp.shape[-1]), dim=-1)
-            for r, sid in enumerate(batch.snippet_ids):
-                n = int(batch.mask[r].sum())
-                self._cache.setdefault(sid, (values[r, :n].clone(), index[r, :n].clone()))
-        width = batch.ids.shape[1]
+        if self.store is not None and self.path is None:
+            self._open(base)
+        width, device = batch.ids.shape[1], batch.ids.device
         values, index = [], []
-        for sid in batch.snippet_ids:
-            v, i = self._cache[sid]
-            pad = width - v.shape[0]
-            values.append(torch.nn.functional.pad(v, (0, 0, 0, pad), value=-1e4))
-            index.append(torch.nn.functional.pad(i, (0, 0, 0, pad)))
+        for r in range(batch.ids.shape[0]):
+            n = int(batch.mask[r].sum())
+            key = _token_key(batch.ids[r, :n])
+            if key not in self._cache:
+                one = RetainBatch(batch.ids[r:r + 1, :n], batch.mask[r:r + 1, :n], batch.snippet_ids[r:r + 1])
+                lp = retain_logprobs(base, one)[0]
+                v, i = lp.topk(min(self.top_k, lp.shape[-1]), dim=-1)
+                self._cache[key] = (v, i)
+                self._new.add(key)
+                self.computed += 1
+            elif key in self._stored:
+                self._stored.discard(key)  # counted once per run
+                self.from_store += 1
+            v, i = self._cache[key]
+            values.append(torch.nn.functional.pad(v.to(device), (0, 0, 0, width - n), value=-1e4))
+            index.append(torch.nn.functional.pad(i.to(device), (0, 0, 0, width - n)))
         return torch.stack(values), torch.stack(index)
+
+    def _open(self, base: Any) -> None:
+        """Names this model's and machine's file in the store and reads its entries."""
+        param = next(base.parameters())
+        machine = machine_info()
+        identity = {"format": self.FORMAT, "top_k": self.top_k, "dtype": str(param.dtype),
+                    "device": param.device.type, "cpu": machine["cpu"], "threads": torch.get_num_threads(),
+                    "gpu": machine["cuda_device"] if param.device.type == "cuda" else None,
+                    "versions": _versions()}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+        self.path = self.store / f"retain-top{self.top_k}-{digest}.safetensors"
+        self._identity = identity
+        stored = _read_store(self.path)
+        self._cache.update(stored)
+        self._stored = set(stored)
+
+    def save(self) -> int:
+        """Adds this run's new entries to the store's file (atomically, keeping entries another run
+        wrote meanwhile); returns how many were added. A no-op without a store or new entries."""
+        if self.path is None or not self._new:
+            return 0
+        from safetensors.torch import save_file
+
+        entries = _read_store(self.path)
+        for key in self._new:
+            entries[key] = self._cache[key]
+        tensors = {}
+        for key, (v, i) in entries.items():
+            tensors[f"{key}.logp"] = v.detach().to("cpu", torch.float32).contiguous()
+            tensors[f"{key}.ids"] = i.detach().to("cpu", torch.int32).contiguous()  # vocabularies fit int32
+        with atomic_path(self.path) as tmp:
+            save_file(tensors, str(tmp), metadata={"codehotfix": json.dumps(self._identity, sort_keys=True)})
+        added = len(self._new)
+        logger.info("kl_corpus reference: %d new snippet(s) kept in %s (%d in all)", added, self.path, len(entries))
+        self._new = set()
+        return added
+
+
+def _token_key(ids: torch.Tensor) -> str:
+    """A snippet's entry name: the hash of its token ids, so an edited snippet is never served stale."""
+    return hashlib.sha256(ids.to("cpu", torch.int64).numpy().tobytes()).hexdigest()[:32]
+
+
+def _versions() -> dict[str, str]:
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def _read_store(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The entries of a store file; an unreadable or foreign file counts as empty (it is a cache: the
+    entries are computed again and the file rewritten whole), with a warning naming it."""
+    if not path.is_file():
+        return {}
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        logger.warning("%s: unreadable kl_corpus reference store (%s); computing its entries again", path, e)
+        return {}
+    entries = {}
+    for name, value in tensors.items():
+        key, _, kind = name.rpartition(".")
+        if kind == "logp" and f"{key}.ids" in tensors and tensors[f"{key}.ids"].shape == value.shape:
+            entries[key] = (value, tensors[f"{key}.ids"].long())
+    return entries
