@@ -124,3 +124,39 @@ def test_derived_values_are_kept_only_beside_a_converted_model_in_the_cache(tmp_
     converted.mkdir()
     (converted / "codehotfix-model.json").write_text('{"sha256": "0123"}')
     assert derived_folder(loaded(converted)) == converted / "derived"
+
+
+def test_a_gguf_conversion_shares_one_reader_and_puts_gguf_back(tmp_path):
+    import gguf
+
+    from codehotfix.models.loading import _gguf_read_once
+
+    writer = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "qwen2")
+    writer.add_name("m")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with _gguf_read_once():
+        a, b = gguf.GGUFReader(tmp_path / "m.gguf"), gguf.GGUFReader(str(tmp_path / "m.gguf"))
+        assert a is b and isinstance(a, original)
+    assert gguf.GGUFReader is original and gguf.GGUFReader(tmp_path / "m.gguf") is not a
+    with pytest.raises(RuntimeError), _gguf_read_once():
+        raise RuntimeError("a failed conversion")
+    assert gguf.GGUFReader is original
+
+
+def test_transformers_takes_its_gguf_reader_from_the_gguf_module_when_it_reads(tmp_path, monkeypatch):
+    # What _gguf_read_once relies on: were the reader bound at import, the sharing would not apply.
+    import gguf
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    class Seen(Exception):
+        pass
+
+    def reader(path, *args, **kwargs):
+        raise Seen(str(path))
+
+    monkeypatch.setattr(gguf, "GGUFReader", reader)
+    with pytest.raises(Seen, match="m.gguf"):
+        load_gguf_checkpoint(str(tmp_path / "m.gguf"), return_tensors=False)

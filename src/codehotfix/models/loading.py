@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -127,6 +128,33 @@ def set_threads(threads: int | None) -> int:
     return n
 
 
+@contextmanager
+def _gguf_read_once() -> Iterator[None]:
+    """While a GGUF file is converted, every ``gguf.GGUFReader`` of one path is the same reader.
+
+    transformers opens the file three times, for the config, the tokenizer and the weights, and each
+    opening parses all of its metadata again: for the default model's 151,936-token vocabulary that
+    was most of the conversion's time. transformers imports ``GGUFReader`` from ``gguf`` when it
+    reads, so the shared one is found; a version that imports it otherwise just parses three times.
+    """
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict[tuple, Any] = {}
+
+    def shared(path: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (str(Path(path).resolve()), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = shared
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def _convert_gguf(gguf_path: Path, sha: str, dest: Path, dtype: torch.dtype) -> None:
     """Dequantizes a GGUF file with transformers and saves it as safetensors in ``dest`` (atomically)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -134,8 +162,9 @@ def _convert_gguf(gguf_path: Path, sha: str, dest: Path, dtype: torch.dtype) -> 
     logger.info("converting %s to safetensors (one time, ~1 min) …", gguf_path.name)
     t0 = time.time()
     try:
-        tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=dtype)
+        with _gguf_read_once():
+            tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=dtype)
     except Exception as e:  # transformers raises many kinds on a bad file; report one clear error
         raise ModelError(f"{gguf_path}: cannot be loaded as a GGUF model ({type(e).__name__}: {e})") from e
     # A dequantized model is an ordinary one: drop the quantizer so save_pretrained writes plain weights.
