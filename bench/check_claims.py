@@ -175,6 +175,11 @@ def value(src: Path, *paths: str) -> tuple[float, ...]:
     return tuple(float(lookup(data, p)) for p in paths)
 
 
+def value_over(src: Path, path: str, limit: float) -> float:
+    """How far a recorded value lies above ``limit`` (negative: below it)."""
+    return float(lookup(load(src), path)) - float(limit)
+
+
 def ratio(src: Path, num: str, den: str, scale: float = 1.0) -> float:
     data = load(src)
     return float(lookup(data, num)) / float(lookup(data, den)) * scale
@@ -514,6 +519,8 @@ def _agg(xs: Sequence[float], how: str) -> float:
         return statistics.fmean(xs)
     if how == "sd":
         return statistics.stdev(xs)
+    if how == "median":
+        return statistics.median(xs)
     return {"min": min, "max": max, "sum": math.fsum}[how](xs)
 
 
@@ -944,7 +951,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
                             demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
-                            step_matching, step_versus, train_log_agree)
+                            step_matching, step_versus, train_log_agree, value_over)
 }
 
 
