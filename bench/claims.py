@@ -2292,15 +2292,15 @@ STORE = [
            ("multi", ("scaled", f"{RF2}/setup_timing.json", 1 / 60, "value", "total_seconds"),
             ("value_over", f"{RF2}/setup_timing.json", "total_seconds", 420.0),
             *[("scaled", f"{r}/setup_timing.json", 1 / 60, "value", "total_seconds") for r in (JC, RF, RF2)])),
-    _claim("readme-gguf", "README.md", "reads the GGUF file once instead of three times ({n} → {n} s",
+    _claim("readme-store", "README.md", "three runs of the demo with it filled took {n},\n{n} and {n} s, all under the "
+           "5-minute goal (the last narrowly), with the same adapter bytes; the\nrun that fills it took {n} s. Against the "
+           "adapter before, no split-event outcome changed\nsignificantly and the same HumanEval problems passed (first {n};",
+           ("multi", ("demo_phase_sum", f"{RW}/summary.json"), ("demo_phase_sum", f"{RS}/warm2/summary.json"),
+            ("demo_phase_sum", f"{RS}/warm3/summary.json"), ("demo_phase_sum", f"{RS}/cold/summary.json"),
+            ("pick", ".", (0,), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"))),
+    _claim("readme-gguf", "README.md", "once instead of three times ({n} → {n} s,",
            ("multi", *[("agg", ".", "median", ("value", _GC, *[f"seconds.{way}.{i}" for i in range(3)]))
                        for way in ("three readers", "one reader")])),
-    _claim("readme-store", "README.md", "Two runs of the demo with it filled took {n} and\n{n} s, under the 5-minute goal, "
-           "with the same adapter bytes in both; the first run, which fills\nit, took {n} s. Against the adapter before, "
-           "no split-event outcome changed significantly and the\nsame HumanEval problems passed (first {n};",
-           ("multi", ("demo_phase_sum", f"{RW}/summary.json"), ("demo_phase_sum", f"{RS}/warm2/summary.json"),
-            ("demo_phase_sum", f"{RS}/cold/summary.json"),
-            ("pick", ".", (0,), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"))),
     _claim("store-profile", "docs/speed.md", "every position): {n} s of a {n} s step in the packed step profile",
            ("multi", ("value", "bench/results/profile_step_packing_pack_2.json", "mean.corpus reference (cached per snippet)",
                       "mean.total"))),
@@ -2321,6 +2321,11 @@ STORE = [
            ("multi", ("demo_phase_sum", f"{RW}/summary.json"), ("demo_phase_sum", f"{RS}/warm2/summary.json"),
             ("scaled", f"{RW}/summary.json", -1, "demo_phase_over", 300.0),
             ("scaled", f"{RS}/warm2/summary.json", -1, "demo_phase_over", 300.0))),
+    _claim("store-warm3", "docs/speed.md", "took {n} s (training {n} s, hotfix eval {n} s), under the goal by {n} s, "
+           "with the same adapter\nbytes and window texts",
+           ("multi", ("demo_phase_sum", f"{RS}/warm3/summary.json"),
+            ("value", f"{RS}/warm3/summary.json", "seconds.training", "seconds.hotfix eval"),
+            ("scaled", f"{RS}/warm3/summary.json", -1, "demo_phase_over", 300.0))),
     _claim("store-train-less", "docs/speed.md", "The training phase took {n} s less than before ({n} against {n} s)",
            ("multi", ("agg", ".", "sum", ("value", f"{JH}/summary.json", "seconds.training"),
                       ("scaled", f"{RW}/summary.json", -1, "value", "seconds.training")),
@@ -2338,7 +2343,8 @@ STORE = [
             ("scaled", f"{JH}/summary.json", -1, "value", "seconds.training"))),
     _claim("store-same-texts", "docs/speed.md", "their hotfixes wrote the same window text in {n} of {n} contexts",
            ("multi", ("agg", ".", "min", ("demo_greedy_matching", f"{RS}/cold", RW, "hotfix_eval.json.gz", "window", "text"),
-                      ("demo_greedy_matching", RW, f"{RS}/warm2", "hotfix_eval.json.gz", "window", "text")),
+                      ("demo_greedy_matching", RW, f"{RS}/warm2", "hotfix_eval.json.gz", "window", "text"),
+                      ("demo_greedy_matching", RW, f"{RS}/warm3", "hotfix_eval.json.gz", "window", "text")),
             ("value", f"{RW}/summary.json", "test_cases"))),
     _claim("store-losses", "docs/speed.md", "the training losses are the same to the logged digits\nfor {n} of {n} steps",
            ("multi", ("train_log_agree", f"{RS}/cold/train_log.jsonl", f"{JH}/train_log.jsonl"))),
