@@ -109,3 +109,26 @@ def test_evaluate_keeps_its_former_keywords_with_a_warning(tmp_path, cases_file)
             api.evaluate(cases_file, limit=0)
     with pytest.raises(TypeError, match="unexpected keyword arguments \\['limt'\\]"):
         api.evaluate(cases_file, limt=1)
+
+
+def test_kl_corpus_reference_is_kept_beside_a_converted_model_only(tmp_path, tiny_model_dir, cases_file):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    # A converted copy in the cache is marked by codehotfix-model.json (models.loading._convert_gguf).
+    converted = tmp_path / "gguf-0123-float32"
+    shutil.copytree(tiny_model_dir, converted)
+    (converted / "codehotfix-model.json").write_text(json.dumps({"sha256": "0" * 64, "dtype": "float32"}))
+    first = api.train(cases_file, tmp_path / "a", model=str(converted), overrides=FAST, progress=False)
+    second = api.train(cases_file, tmp_path / "b", model=str(converted), overrides=FAST, progress=False)
+    computed = first["retain_reference"]["computed"]
+    assert computed > 0 and first["retain_reference"]["from_store"] == 0
+    assert second["retain_reference"]["from_store"] == computed and second["retain_reference"]["computed"] == 0
+    assert second["retain_reference"]["store"].startswith(str(converted / "derived"))
+    ta, tb = (load_file(tmp_path / d / "adapter_model.safetensors") for d in ("a", "b"))
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)  # read or computed, the same reference
+
+    own = api.train(cases_file, tmp_path / "c", model=str(tiny_model_dir), overrides=FAST, progress=False)
+    assert own["retain_reference"]["store"] is None and own["retain_reference"]["computed"] > 0
+    assert not (tiny_model_dir / "derived").exists()  # the user's own folder is not written into
