@@ -38,6 +38,10 @@ def test_demo_runs_and_resumes(tmp_path, tiny_model_dir):
     # test and a verdict.
     assert list(summary["events"]["events"]) == ["line", "split", "window"]
     assert all(f"### Event: {e}" in md for e in ("line", "split", "window")) and "Holm p" in md
+    # The tiny model is the user's own folder: no store, every retain snippet computed (and said so).
+    ref = summary["retain_reference"]
+    assert ref["store"] is None and ref["from_store"] == 0 and ref["computed"] > 0
+    assert f"kl_corpus reference: {ref['computed']} snippet(s) computed in this run (no store" in md
 
     stamp = (out / "hotfix" / "adapter_model.safetensors").stat().st_mtime_ns
     logs = []
@@ -120,3 +124,15 @@ def test_full_selection_uses_greedy_and_samples_of_training_contexts(tiny_model_
 def test_demo_rejects_an_unknown_selection_mode(tmp_path):
     with pytest.raises(ValueError, match="select"):
         run_demo(DemoOptions(out=tmp_path, select="oracle"), log=lambda _: None)
+
+
+def test_demo_summary_says_how_much_of_the_kl_corpus_reference_came_from_the_store():
+    summary = {"model": "m", "train_cases": 1, "test_cases": 1, "topics": ["t"], "seed": 0, "eval_samples": 0,
+               "comparison": {"greedy": {"fixed_before": 0.0, "fixed_after": 1.0, "fixed_change_pct": None,
+                                         "buggy_before": 1.0, "buggy_after": 0.0, "buggy_change_pct": -100.0},
+                              "margin_before": -1.0, "margin_after": 1.0},
+               "by_topic": {}, "seconds": {"training": 1.0},
+               "retain_reference": {"from_store": 28, "computed": 2, "store": "/cache/derived/retain.safetensors"}}
+    md = demo.summary_markdown(summary)
+    assert "kl_corpus reference: 28 snippet(s) read from the model's store, 2 computed in this run." in md
+    assert "kl_corpus reference" not in demo.summary_markdown({**summary, "retain_reference": {}})  # older runs

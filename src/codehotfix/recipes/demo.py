@@ -285,6 +285,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
             for g in base["summary"]["by_group"]
         },
         "final_losses": manifest.get("final_losses"),
+        # kl_corpus's base-model reference: read from the model's store or computed (it sets training's time)
+        "retain_reference": manifest.get("retain_reference") or {},
         "seconds": {**times, "total": round(time.time() - t_all, 2)},
     }
     write_json(out / "summary.json", summary)
@@ -329,4 +331,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
 
         lines += ["", "## Completion events (docs/evaluation.md)", "", comparison_markdown(summary["events"])]
     lines += ["", "## Time (seconds)", ""] + [f"- {k}: {v}" for k, v in summary["seconds"].items()]
+    ref = summary.get("retain_reference") or {}
+    if ref.get("store"):
+        lines += ["", f"Training's kl_corpus reference: {ref['from_store']} snippet(s) read from the model's store, "
+                      f"{ref['computed']} computed in this run."]
+    elif ref:
+        lines += ["", f"Training's kl_corpus reference: {ref['computed']} snippet(s) computed in this run (no store: "
+                      "the model is not a converted copy in codehotfix's cache)."]
     return "\n".join(lines) + "\n"
