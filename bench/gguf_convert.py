@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import sys
 import tempfile
@@ -36,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (build_tiny_model, check_writable, format_spread, print_table, result_path,  # noqa: E402
                           spread, write_results)
+from codehotfix.files import sha256_file  # noqa: E402
 from codehotfix.models import loading  # noqa: E402
 
 WAYS = ("three readers", "one reader")
-_MARKER = "codehotfix-model.json"  # written by the conversion, with its own time in it
 
 
 def write_tiny_gguf(folder: Path, dest: Path) -> Path:
@@ -127,8 +126,8 @@ def convert(gguf_path: Path, dest: Path, dtype: torch.dtype, shared: bool) -> tu
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
-            if p.is_file() and p.name != _MARKER}
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != loading._MARKER}  # the marker records the time taken
 
 
 def measure(gguf_path: Path, work: Path, dtype: torch.dtype, repeats: int) -> dict[str, Any]:
@@ -141,8 +140,8 @@ def measure(gguf_path: Path, work: Path, dtype: torch.dtype, repeats: int) -> di
             s, n = convert(gguf_path, dest, dtype, shared=way == "one reader")
             seconds[way].append(round(s, 3))
             readers[way].append(n)
-            digests.setdefault(way, file_digests(dest))
-            if file_digests(dest) != digests[way]:
+            written = file_digests(dest)
+            if digests.setdefault(way, written) != written:
                 raise RuntimeError(f"{way}: repeat {r} wrote other files than repeat 0")
     ratios = [a / b for a, b in zip(seconds["three readers"], seconds["one reader"])]
     return {"seconds": seconds, "readers": readers, "speedup": spread(ratios),
