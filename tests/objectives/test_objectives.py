@@ -128,6 +128,28 @@ def test_snippet_ce_averages_context_line_and_suffix_tokens():
         assert (t.grad[~m] == 0).all()
 
 
+def test_suffix_ce_averages_only_the_suffix_tokens():
+    s = _scores([0.5], [0.5])
+    s.suffix_logp = torch.log(torch.tensor([[0.125, 0.5, 1.0]], dtype=torch.float64)).requires_grad_(True)
+    s.suffix_mask = torch.tensor([[True, True, False]])  # column 2: past the case's suffix
+    out = OBJECTIVES.get("suffix_ce")()(s)
+    assert out.loss.item() == pytest.approx(-(math.log(0.125) + math.log(0.5)) / 2)
+    assert out.metrics["ce_suffix"] == pytest.approx(out.loss.item())
+    out.loss.backward()
+    assert s.suffix_logp.grad[0].tolist() == pytest.approx([-0.5, -0.5, 0.0])
+    assert s.fixed_logp.grad is None  # the fixed line is fixed_ce's, at its own weight
+
+
+def test_suffix_ce_without_suffixes_adds_nothing_and_checks_its_param():
+    s = _scores([0.5], [0.5])  # no case carried a suffix
+    out = OBJECTIVES.get("suffix_ce")()(s)
+    assert out.loss.item() == 0.0 and out.loss.requires_grad
+    with pytest.raises(ConfigError, match="suffix_ce: param suffix_tokens must be an integer >= 1, got 0"):
+        ObjectiveConfig("suffix_ce", params={"suffix_tokens": 0})
+    with pytest.raises(ConfigError, match="snippet_ce: param suffix_tokens must be an integer >= 0, got 'x'"):
+        ObjectiveConfig("snippet_ce", params={"suffix_tokens": "x"})
+
+
 def test_npo_matches_the_formula_and_pushes_the_buggy_line_down():
     beta = 0.1
     s = _scores([0.5], [0.5, 0.25])
@@ -180,6 +202,9 @@ def test_mix_reports_what_its_terms_need():
                             ObjectiveConfig("kl_corpus"), ObjectiveConfig("kl_context", 0.0)])
     assert mix.needs_snippet and mix.suffix_tokens() == 8 and mix.needs_reference and mix.needs_base_model
     assert mix.retain_objective() is not None and not mix.needs_context  # weight 0 switches a term off
+    # The suffix alone rides on the fixed line's row: no scoring of the context's own tokens.
+    suffix = build_objectives([ObjectiveConfig("fixed_ce"), ObjectiveConfig("suffix_ce", params={"suffix_tokens": 16})])
+    assert suffix.suffix_tokens() == 16 and not suffix.needs_snippet
     plain = build_objectives([ObjectiveConfig("fixed_ce"), ObjectiveConfig("unlikelihood")])
     assert not (plain.needs_snippet or plain.needs_reference or plain.needs_base_model or plain.retain_objective())
     with pytest.raises(ConfigError, match="at most one retain-corpus"):

@@ -241,7 +241,11 @@ def test_the_looping_study_changes_one_thing_of_the_demo_recipe_per_row():
     assert names["demo_no_unlikelihood"] == [o.name for o in ref.objectives if o.name != "unlikelihood"]
     span = [o for o in cells[("lora", "demo_span_differing", 0)].objectives if o.name == "unlikelihood"][0]
     assert span.params == {"span": "differing"} and span.weight == 0.3
-    assert len(cells) == 16 and spec.dataset.train_cases // ref.training.batch_size == 15
+    # demo_suffix adds suffix_ce beside the demo's four terms, which keep their weights.
+    added = [(o.name, o.weight, o.params) for o in cells[("lora", "demo_suffix", 0)].objectives]
+    assert added[1] == ("suffix_ce", 1.0, {"suffix_tokens": 32})
+    assert added[:1] + added[2:] == [(o.name, o.weight, o.params) for o in ref.objectives]
+    assert len(cells) == 20 and spec.dataset.train_cases // ref.training.batch_size == 15
     assert "methods=[{name: lora}]" in path.read_text()
     lora_only = resolve_cells(load_study(path, ["methods=[{name: lora}]"]))
-    assert {c.method for c in lora_only} == {"lora"} and len(lora_only) == 8
+    assert {c.method for c in lora_only} == {"lora"} and len(lora_only) == 10

@@ -99,6 +99,7 @@ def test_interrupted_run_resumes_from_the_last_epoch(tmp_path, tiny_tokenizer, t
 
 @pytest.mark.parametrize("objectives, term", [
     ("[{name: snippet_ce, params: {suffix_tokens: 8}}]", "snippet_ce"),
+    ("[{name: fixed_ce}, {name: suffix_ce, params: {suffix_tokens: 8}}]", "suffix_ce"),
     ("[{name: fixed_ce}, {name: npo}]", "npo"),
     ("[{name: dpo}, {name: kl_context}]", "dpo"),
     ("[{name: simpo}]", "simpo"),

@@ -1,6 +1,6 @@
 """Objectives: learn (fixed line), unlearn (buggy line), retain (stay close to the base model).
 
-Registered (see docs/objectives.md): fixed_ce, snippet_ce (learn); unlikelihood, penalize,
+Registered (see docs/objectives.md): fixed_ce, snippet_ce, suffix_ce (learn); unlikelihood, penalize,
 gradient_ascent, npo, dpo, simpo, orpo (unlearn); kl_context, kl_corpus (retain).
 """
 

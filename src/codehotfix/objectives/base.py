@@ -6,7 +6,8 @@ retain (stay close to the original model) — and what it needs scored beyond th
 loop computes nothing the configured mix does not use:
 
 - ``needs_context``: base and hotfixed next-token distributions at the last context positions;
-- ``needs_suffix``: log-probs of the context tokens and of the suffix after the fixed line;
+- ``needs_suffix``: log-probs of the first suffix tokens after the fixed line (its ``suffix_tokens``);
+- ``needs_context_tokens``: log-probs of the context's own tokens (whole-snippet losses);
 - ``needs_reference``: the base model's log-probs of the fixed and buggy lines (adapter off);
 - ``needs_retain``: a batch from a retain corpus, with the base model's distributions on it.
 """
@@ -41,6 +42,7 @@ class Objective:
     family: ClassVar[str] = ""
     needs_context: ClassVar[bool] = False
     needs_suffix: ClassVar[bool] = False
+    needs_context_tokens: ClassVar[bool] = False
     needs_reference: ClassVar[bool] = False
     needs_retain: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {}

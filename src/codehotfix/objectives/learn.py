@@ -7,6 +7,9 @@ snippet_ce — cross-entropy over the whole fixed snippet: the context tokens, t
     fine-tuning on the fixed file region rather than on the line alone (Yang & Lo, §3); it also keeps
     the surrounding code likely, at the price of spending most of the gradient on tokens that did not
     change.
+suffix_ce — cross-entropy of the first ``suffix_tokens`` tokens after the fixed line, averaged over
+    tokens: the fixed code's own continuation, so the model ends the fixed line and goes on with the
+    code (added beside fixed_ce; the context's tokens are left out).
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from codehotfix.objectives.base import OBJECTIVES, LossOutput, Objective, masked
 if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
     from codehotfix.scoring import Scores
 
-__all__ = ["FixedLineCEObjective", "SnippetCEObjective"]
+__all__ = ["FixedLineCEObjective", "SnippetCEObjective", "SuffixCEObjective"]
+
+
+def _check_suffix_tokens(name: str, n: object, minimum: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+        from codehotfix.errors import ConfigError
+
+        raise ConfigError(f"{name}: param suffix_tokens must be an integer >= {minimum}, got {n!r}")
 
 
 @OBJECTIVES.register("fixed_ce")
@@ -47,13 +57,11 @@ class SnippetCEObjective(Objective):
 
     family = "learn"
     needs_suffix = True
+    needs_context_tokens = True
     params = {"suffix_tokens": 64}
 
     def check(self) -> None:
-        if isinstance(self.suffix_tokens, bool) or not isinstance(self.suffix_tokens, int) or self.suffix_tokens < 0:
-            from codehotfix.errors import ConfigError
-
-            raise ConfigError(f"snippet_ce: param suffix_tokens must be an integer >= 0, got {self.suffix_tokens!r}")
+        _check_suffix_tokens("snippet_ce", self.suffix_tokens, minimum=0)
 
     def __call__(self, scores: Scores) -> LossOutput:
         parts = [(scores.fixed_logp, scores.fixed_mask)]
@@ -65,3 +73,35 @@ class SnippetCEObjective(Objective):
         count = sum(m.sum() for _, m in parts)
         ce = -total / torch.as_tensor(count, dtype=scores.fixed_logp.dtype).clamp(min=1.0)
         return LossOutput(ce, {"ce_snippet": float(ce.detach())})
+
+
+@OBJECTIVES.register("suffix_ce")
+class SuffixCEObjective(Objective):
+    """CE = −mean over the first ``suffix_tokens`` suffix tokens of log p(t | context, fixed line, suffix<t).
+
+    The fixed line's continuation as the fixed code has it: what the model should write once it has
+    written the fix. ``fixed_ce`` and ``unlikelihood`` only touch the line itself, so nothing held
+    the model to ending the line and going on with the code after it, which is where the demo's
+    hotfix looped (docs/speed.md, "Why the hotfix evaluates longer"). Unlike ``snippet_ce`` it leaves
+    the context's tokens out, so the fixed line keeps its own term at full weight. A case without a
+    suffix adds nothing.
+
+    Params:
+        suffix_tokens: how many suffix tokens after the fixed line are scored (default 32; at least 1).
+
+    Shapes: scores.suffix_logp/suffix_mask [B, L].
+    """
+
+    family = "learn"
+    needs_suffix = True
+    params = {"suffix_tokens": 32}
+
+    def check(self) -> None:
+        _check_suffix_tokens("suffix_ce", self.suffix_tokens, minimum=1)
+
+    def __call__(self, scores: Scores) -> LossOutput:
+        if scores.suffix_logp is None:
+            zero = scores.fixed_logp.sum() * 0.0
+            return LossOutput(zero, {"ce_suffix": 0.0})
+        ce = -masked_mean(scores.suffix_logp, scores.suffix_mask)
+        return LossOutput(ce, {"ce_suffix": float(ce.detach())})

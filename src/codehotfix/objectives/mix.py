@@ -49,7 +49,9 @@ class ObjectiveMix:
 
     @property
     def needs_snippet(self) -> bool:
-        return any(obj.needs_suffix for obj in self._active())
+        """Score the context's own tokens too (the whole-snippet loss); suffix tokens alone need only
+        ``suffix_tokens()``: they ride on the fixed line's row."""
+        return any(obj.needs_context_tokens for obj in self._active())
 
     def retain_objective(self) -> Objective | None:
         """The one retain-corpus objective, if any (two would need two corpora per step)."""

@@ -3,7 +3,7 @@
 Each case becomes two sequences that share the context: ``context + fixed line`` and ``context +
 buggy line`` (each line ends with its newline token, so the model also learns where the line
 stops). The context is the prefix, truncated from the left to a token budget. Only when an objective
-scores the whole snippet (``snippet_ce``) does the case also carry the first tokens of its suffix.
+scores the suffix (``snippet_ce``, ``suffix_ce``) does the case also carry the first tokens of its suffix.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class EncodedCase:
     ``converge`` is the index of the first buggy token of the token suffix both lines share
     (``(fh)`` and the newline in ``yaml.load(fh)`` → ``yaml.safe_load(fh)``); it is at least
     ``diverge + 1``, so ``buggy[diverge:converge]`` — the tokens only the buggy line has — is never
-    empty. ``suffix`` holds the first suffix tokens, only when a whole-snippet objective asked for them."""
+    empty. ``suffix`` holds the first suffix tokens, only when an objective that scores them asked."""
 
     case_id: str
     context: list[int]
