@@ -247,11 +247,13 @@ def wilson(src: Path, rate: str, n: str | int, scale: float = 1.0) -> tuple[floa
 
 
 def _demo_outcome(judged: dict | None, outcome: str) -> bool | None:
-    """``field=value`` (e.g. ``label=fixed``, ``toward=buggy``: an unset field is not that value) or a
+    """``field=value`` (e.g. ``label=fixed``, ``toward=buggy``: an unset field is not that value), a
     boolean ``field`` (``valid``, ``contains_fixed``: undefined, None, where the record leaves it
-    unset), as the events' metrics define them; None without a completion."""
+    unset), as the events' metrics define them, or ``text_has:STRING``; None without a completion."""
     if judged is None:
         return None
+    if outcome.startswith("text_has:"):  # the text holds a string: "text_has:" plus three backticks is a code fence
+        return outcome[len("text_has:"):] in judged["text"]
     if "&" in outcome:  # a conjunction (``label=fixed&valid``): undefined where any part is
         parts = [_demo_outcome(judged, part) for part in outcome.split("&")]
         return None if any(v is None for v in parts) else all(parts)
@@ -758,6 +760,29 @@ def humaneval_versus(src: Path, other: str) -> tuple[float, ...]:
     return (n, sum(m for m, _ in pairs) / n, sum(t for _, t in pairs) / n, test.gained, test.lost, test.p_value)
 
 
+def humaneval_speed(folder: Path) -> tuple[float, ...]:
+    """HumanEval generation timed for the base model and a hotfix in rounds (``base-R.json.gz`` and
+    ``hotfix-R.json.gz``, R = 1, 2, …, the two in alternating order): (rounds, median, min and max of
+    the per-round ratio hotfix / base generation seconds, median base seconds, median hotfix seconds,
+    characters the base and the hotfix wrote in round 1, problems whose completion is the same in
+    every round, base and hotfix each (two counts))."""
+    rounds = sorted(int(p.name[len("base-"):-len(".json.gz")]) for p in folder.glob("base-*.json.gz"))
+    runs = {(who, r): load(folder / f"{who}-{r}.json.gz") for who in ("base", "hotfix") for r in rounds}
+    ratios = [runs["hotfix", r]["generation_s"] / runs["base", r]["generation_s"] for r in rounds]
+
+    def chars(run: dict) -> float:
+        return float(sum(len(c) for t in run["tasks"] for c in t["completions"]))
+
+    def stable(who: str) -> float:
+        texts = [{t["task_id"]: t["completions"] for t in runs[who, r]["tasks"]} for r in rounds]
+        return float(sum(all(x[k] == texts[0][k] for x in texts) for k in texts[0]))
+
+    median = statistics.median
+    return (float(len(rounds)), median(ratios), min(ratios), max(ratios),
+            median(runs["base", r]["generation_s"] for r in rounds), median(runs["hotfix", r]["generation_s"] for r in rounds),
+            chars(runs["base", rounds[0]]), chars(runs["hotfix", rounds[0]]), stable("base"), stable("hotfix"))
+
+
 def eval_tokens(src: Path, event: str) -> float:
     """Greedy tokens an evaluation generated (``new_tokens`` summed over cases): ``event`` "line" for
     the line (or line + window) completions, "split" for the split completions."""
@@ -950,7 +975,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
-                            demo_versus, humaneval_versus, perplexity_runs, locality_runs, holm, pick, file_ratio,
+                            demo_versus, humaneval_versus, humaneval_speed, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus, train_log_agree, value_over)
 }
 

