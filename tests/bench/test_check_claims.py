@@ -237,3 +237,43 @@ def test_window_shapes_tell_a_repeating_loop_from_a_long_varied_completion(tmp_p
     (tmp_path / "hotfix_eval.json").write_text(json.dumps({"cases": cases}), encoding="utf-8")
     # 4 windows, 2 at their budget, 1 of those a repeating loop, 1 holding a code fence
     assert demo_window_shapes(tmp_path, "hotfix_eval.json") == (4.0, 2.0, 1.0, 1.0)
+
+
+def test_a_text_outcome_pairs_two_hotfixes_on_what_their_windows_hold(tmp_path, monkeypatch):
+    """``text_has:``: a window holding a code fence, paired case by case between two demo folders."""
+    import gzip
+
+    from bench import check_claims
+    from bench.check_claims import demo_versus
+
+    def write(folder: str, texts: list[str]) -> None:
+        (tmp_path / folder).mkdir()
+        cases = [{"id": str(i), "events": {"window": {"greedy": {"text": t}}}} for i, t in enumerate(texts)]
+        with gzip.open(tmp_path / folder / "hotfix_eval.json.gz", "wt") as f:
+            json.dump({"cases": cases}, f)
+
+    fence, code = "x = 1\n```\n\nThis code sets x.", "x = 1\ny = 2\n"
+    write("before", [code, code, fence, code])
+    write("after", [fence, fence, fence, code])
+    monkeypatch.setattr(check_claims, "ROOT_OF", [tmp_path])  # where `other` is found
+    # (cases, rate after, rate before, gained, lost, McNemar exact p): 2 windows gained a fence, none lost one
+    assert demo_versus(tmp_path / "after", "before", "window", "text_has:```") == (4, 0.75, 0.25, 2, 0, 0.5)
+
+
+def test_humaneval_speed_pairs_each_round_and_counts_stable_completions(tmp_path):
+    import gzip
+
+    from bench.check_claims import humaneval_speed
+
+    def write(name: str, seconds: float, completions: list[str]) -> None:
+        tasks = [{"task_id": f"HumanEval/{i}", "completions": [c]} for i, c in enumerate(completions)]
+        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
+            json.dump({"generation_s": seconds, "tasks": tasks}, f)
+
+    for r, (base_s, hot_s) in enumerate([(10.0, 12.0), (10.0, 15.0), (8.0, 10.0)], start=1):
+        write(f"base-{r}", base_s, ["ab", "cde"])
+        write(f"hotfix-{r}", hot_s, ["a", "xyz" if r == 1 else "xy"])  # problem 1 differs between rounds
+    got = humaneval_speed(tmp_path)
+    # 3 rounds; ratios 1.2, 1.5, 1.25; median seconds 10 and 12; round 1 wrote 5 and 4 characters;
+    # the base's completions are the same in every round (2), the hotfix's in one problem only
+    assert got == pytest.approx((3, 1.25, 1.2, 1.5, 10.0, 12.0, 5, 4, 2, 1))

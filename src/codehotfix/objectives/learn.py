@@ -84,7 +84,9 @@ class SuffixCEObjective(Objective):
     the model to ending the line and going on with the code after it, which is where the demo's
     hotfix looped (docs/speed.md, "Why the hotfix evaluates longer"). Unlike ``snippet_ce`` it leaves
     the context's tokens out, so the fixed line keeps its own term at full weight. A case without a
-    suffix adds nothing.
+    suffix adds nothing. On the demo it did not shorten the evaluation: the loops turned into prose
+    answers after a code fence (docs/speed.md, "A suffix term against the loops"); no shipped recipe
+    uses it.
 
     Params:
         suffix_tokens: how many suffix tokens after the fixed line are scored (default 32; at least 1).
