@@ -783,6 +783,16 @@ def humaneval_speed(folder: Path) -> tuple[float, ...]:
             chars(runs["base", rounds[0]]), chars(runs["hotfix", rounds[0]]), stable("base"), stable("hotfix"))
 
 
+def pack_suffix_lines(src: Path, pack: str, at_most: int) -> tuple[float, ...]:
+    """How far a demo's training snippets go on after the fixed line: over the training contexts of
+    ``src`` (a demo's split.json) in the pack file ``pack``: (contexts, those whose suffix holds at most
+    ``at_most`` lines, those with no suffix, the median number of suffix lines)."""
+    cases = {c["id"]: c for c in load(ROOT_OF[0] / pack)}
+    lines = [len((cases[i].get("suffix") or "").splitlines()) for i in load(src)["train"]]
+    return (float(len(lines)), float(sum(n <= at_most for n in lines)), float(sum(n == 0 for n in lines)),
+            float(statistics.median(lines)))
+
+
 def eval_tokens(src: Path, event: str) -> float:
     """Greedy tokens an evaluation generated (``new_tokens`` summed over cases): ``event`` "line" for
     the line (or line + window) completions, "split" for the split completions."""
@@ -975,7 +985,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
-                            demo_versus, humaneval_versus, humaneval_speed, perplexity_runs, locality_runs, holm, pick, file_ratio,
+                            demo_versus, humaneval_versus, humaneval_speed, pack_suffix_lines, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus, train_log_agree, value_over)
 }
 

@@ -2518,6 +2518,9 @@ CORE = [
             ("value", f"{HS}/base-1.json.gz", "config.limit"))),
     _claim("humaneval-speed-budget", "docs/speed.md", "HumanEval/32's runs until the {n}-token budget cuts it",
            f"{HS}/hotfix-1.json.gz", "value", "config.max_new_tokens"),
+    _claim("suffix-demo-pack", "docs/speed.md", "{n} of the demo's {n} training contexts have at most 2 lines after "
+           "the fixed line ({n} have none; median {n})",
+           ("pick", ".", (1, 0, 2, 3), "pack_suffix_lines", f"{SX}/split.json", "src/codehotfix/data/packs/default.jsonl", 2)),
     _claim("suffix-demo-slow", "docs/speed.md", "({n} s against the base's {n} s in that run), and training took {n} s\n"
            "against {n} s.",
            ("multi", ("value", f"{SX}/summary.json", "seconds.hotfix eval", "seconds.base eval", "seconds.training"),
