@@ -793,6 +793,17 @@ def pack_suffix_lines(src: Path, pack: str, at_most: int) -> tuple[float, ...]:
             float(statistics.median(lines)))
 
 
+def profile_seconds(src: Path, phase: str, *prefixes: str) -> float:
+    """Sampled seconds of a phase (``bench/results/profile_demo_pyspy.json``) spent in the functions
+    whose name starts with one of ``prefixes`` (self time)."""
+    return float(sum(s for f, s in load(src)["phases"][phase]["self_seconds"].items() if f.startswith(prefixes)))
+
+
+def profile_share(src: Path, phase: str, *prefixes: str) -> float:
+    """``profile_seconds`` as a percent of the phase's sampled time."""
+    return 100.0 * profile_seconds(src, phase, *prefixes) / load(src)["phases"][phase]["sampled_seconds"]
+
+
 def eval_tokens(src: Path, event: str) -> float:
     """Greedy tokens an evaluation generated (``new_tokens`` summed over cases): ``event`` "line" for
     the line (or line + window) completions, "split" for the split completions."""
@@ -985,7 +996,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
-                            demo_versus, humaneval_versus, humaneval_speed, pack_suffix_lines, perplexity_runs, locality_runs, holm, pick, file_ratio,
+                            demo_versus, humaneval_versus, humaneval_speed, pack_suffix_lines, profile_seconds, profile_share, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus, train_log_agree, value_over)
 }
 

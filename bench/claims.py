@@ -2427,6 +2427,8 @@ CO = "docs/results/demo-core-install"
 _CORE_RUNS = (f"{CO}/fresh-clone-1-a973e00", f"{CO}/fresh-clone-2-247a54f", f"{CO}/fresh-clone-3-247a54f")
 SX = "docs/results/demo-suffix"
 HS = "docs/results/humaneval-speed"  # HumanEval generation timed, base and hotfix, three rounds
+PD = "bench/results/profile_demo_pyspy.json"  # py-spy over one whole warm demo, grouped by phase
+_MATMUL = ("Linear.forward", "_engine_run_backward")  # torch's and PEFT's linear layers, the backward pass
 _FENCE = "text_has:```"
 
 
@@ -2521,6 +2523,11 @@ CORE = [
     _claim("suffix-demo-pack", "docs/speed.md", "{n} of the demo's {n} training contexts have at most 2 lines after "
            "the fixed line ({n} have none; median {n})",
            ("pick", ".", (1, 0, 2, 3), "pack_suffix_lines", f"{SX}/split.json", "src/codehotfix/data/packs/default.jsonl", 2)),
+    _claim("profile-demo", "docs/speed.md", "hold {n}% of the selection's samples, {n}% of the base evaluation's, {n}% of "
+           "training's\nand {n}% of the hotfix evaluation's, which also spends {n} s merging",
+           ("multi", *[("profile_share", PD, phase, *_MATMUL) for phase in
+                       ("split + select topics", "base eval", "training", "hotfix eval")],
+            ("profile_seconds", PD, "hotfix eval", "merged_for_inference"))),
     _claim("suffix-demo-slow", "docs/speed.md", "({n} s against the base's {n} s in that run), and training took {n} s\n"
            "against {n} s.",
            ("multi", ("value", f"{SX}/summary.json", "seconds.hotfix eval", "seconds.base eval", "seconds.training"),
