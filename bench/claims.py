@@ -2135,16 +2135,24 @@ def _looping_side(label: str, side: str, cost: bool) -> Claim:
     return _claim(f"looping-{side}", "docs/speed.md", quote, ("multi", *specs))
 
 
-def _nu_row(label: str, event: str, outcome: str, budget: bool = False) -> Claim:
-    """The demo table: the demo recipe's and the variant's hotfix (Wilson intervals), paired on the contexts."""
-    if budget:  # counts of windows at their budget
-        rates = [("pick", ".", (7, 0, 5, 6), "demo_budget", run, "window") for run in (JF, LN)]
+def _hotfix_pair(name: str, label: str, before: str, after: str, event: str, outcome: str) -> Claim:
+    """A table row of two demo hotfixes judged on the same held-out contexts: the greedy ``outcome``'s
+    rate with its Wilson interval in ``before``'s and ``after``'s run, then gained / lost going from
+    ``before`` to ``after`` and McNemar's exact p. ``hit_budget`` of the window is quoted as a count
+    over the contexts (k/n [low, high])."""
+    if outcome == "hit_budget":  # counts of windows at their budget (the base model's are 0, so gained = count)
+        rates = [("pick", ".", (7, 0, 5, 6), "demo_budget", run, event) for run in (before, after)]
         cell = "{n}/{n} [{n}, {n}]"
     else:
-        rates = [("demo_greedy_pick", run, event, outcome, 4, 5, 6) for run in (JF, LN)]
+        rates = [("demo_greedy_pick", run, event, outcome, 4, 5, 6) for run in (before, after)]
         cell = "{n} [{n}, {n}]"
-    return _claim(f"no-unlearn-{outcome}", "docs/speed.md", f"| {label} | {cell} | {cell} | {{n}} / {{n}} | {{n}} |",
-                  ("multi", *rates, ("pick", ".", (3, 4, 5), "demo_versus", LN, JF, event, outcome)))
+    return _claim(name, "docs/speed.md", f"| {label} | {cell} | {cell} | {{n}} / {{n}} | {{n}} |",
+                  ("multi", *rates, ("pick", ".", (3, 4, 5), "demo_versus", after, before, event, outcome)))
+
+
+def _nu_row(label: str, event: str, outcome: str) -> Claim:
+    """The demo table: the demo recipe's hotfix (JF) and the one without the unlearn term (LN)."""
+    return _hotfix_pair(f"no-unlearn-{outcome}", label, JF, LN, event, outcome)
 
 
 LOOPING = [
@@ -2185,7 +2193,7 @@ LOOPING = [
     _nu_row("split: continues toward the fixed line", "split", "toward=fixed"),
     _nu_row("split: writes exactly the fixed line", "split", "label=fixed"),
     _nu_row("split: writes the buggy line", "split", "label=buggy"),
-    _nu_row("windows that used their whole budget", "window", "hit_budget", budget=True),
+    _nu_row("windows that used their whole budget", "window", "hit_budget"),
     _claim("no-unlearn-humaneval", "docs/speed.md",
            "| HumanEval pass@1, first {n} problems | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} |",
            ("multi", ("pick", ".", (0,), "humaneval_versus", f"{LN}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"),
@@ -2279,11 +2287,8 @@ def _rs_phase(label: str, phase: str | None) -> Claim:
 
 
 def _rs_effect(label: str, event: str, outcome: str) -> Claim:
-    """Hotfix before (JH) and with the store filled (RW), Wilson intervals, paired on the contexts."""
-    return _claim(f"store-effect-{outcome}", "docs/speed.md", f"| {label} (store) | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] "
-                  "| {n} / {n} | {n} |",
-                  ("multi", ("demo_greedy_pick", JH, event, outcome, 4, 5, 6), ("demo_greedy_pick", RW, event, outcome, 4, 5, 6),
-                   ("pick", ".", (3, 4, 5), "demo_versus", RW, JH, event, outcome)))
+    """Hotfix before (JH) and with the store filled (RW), paired on the contexts."""
+    return _hotfix_pair(f"store-effect-{outcome}", f"{label} (store)", JH, RW, event, outcome)
 
 
 STORE = [
@@ -2364,10 +2369,7 @@ STORE = [
     _rs_effect("split: writes exactly the fixed line", "split", "label=fixed"),
     _rs_effect("split: writes the buggy line", "split", "label=buggy"),
     _rs_effect("split: the completed line parses", "split", "valid"),
-    _claim("store-budget", "docs/speed.md", "| windows that used their whole budget (store) | {n}/{n} [{n}, {n}] | {n}/{n} [{n}, {n}] "
-           "| {n} / {n} | {n} |",
-           ("multi", ("pick", ".", (7, 0, 5, 6), "demo_budget", JH, "window"), ("pick", ".", (7, 0, 5, 6), "demo_budget", RW, "window"),
-            ("pick", ".", (3, 4, 5), "demo_versus", RW, JH, "window", "hit_budget"))),
+    _hotfix_pair("store-budget", "windows that used their whole budget (store)", JH, RW, "window", "hit_budget"),
     _claim("store-humaneval", "docs/speed.md",
            "| HumanEval pass@1, first {n} problems (store) | {n} [{n}, {n}] | {n} [{n}, {n}] | {n} / {n} | {n} |",
            ("multi", ("pick", ".", (0,), "humaneval_versus", f"{RW}/humaneval_hotfix.json.gz", f"{JF}/humaneval_hotfix.json.gz"),
@@ -2441,11 +2443,8 @@ def _core_row(label: str, run: str) -> Claim:
 
 
 def _sx_effect(label: str, event: str, outcome: str) -> Claim:
-    """The demo recipe's hotfix (RW) and the one with suffix_ce (SX), Wilson intervals, paired on the contexts."""
-    return _claim(f"suffix-demo-{outcome}", "docs/speed.md", f"| {label} (suffix) | {{n}} [{{n}}, {{n}}] | {{n}} [{{n}}, {{n}}] "
-                  "| {n} / {n} | {n} |",
-                  ("multi", ("demo_greedy_pick", RW, event, outcome, 4, 5, 6), ("demo_greedy_pick", SX, event, outcome, 4, 5, 6),
-                   ("pick", ".", (3, 4, 5), "demo_versus", SX, RW, event, outcome)))
+    """The demo recipe's hotfix (RW) and the one with suffix_ce (SX), paired on the contexts."""
+    return _hotfix_pair(f"suffix-demo-{outcome}", f"{label} (suffix)", RW, SX, event, outcome)
 
 
 def _steps(index: int) -> list[tuple]:
@@ -2489,10 +2488,7 @@ CORE = [
     _sx_effect("split: writes exactly the fixed line", "split", "label=fixed"),
     _sx_effect("split: writes the buggy line", "split", "label=buggy"),
     _sx_effect("split: the completed line parses", "split", "valid"),
-    _claim("suffix-demo-budget", "docs/speed.md", "| windows that used their whole budget (suffix) | {n}/{n} [{n}, {n}] | "
-           "{n}/{n} [{n}, {n}] | {n} / {n} | {n} |",
-           ("multi", ("pick", ".", (7, 0, 5, 6), "demo_budget", RW, "window"), ("pick", ".", (7, 0, 5, 6), "demo_budget", SX, "window"),
-            ("pick", ".", (3, 4, 5), "demo_versus", SX, RW, "window", "hit_budget"))),
+    _hotfix_pair("suffix-demo-budget", "windows that used their whole budget (suffix)", RW, SX, "window", "hit_budget"),
     _sx_effect("windows holding a Markdown code fence", "window", _FENCE),
     _claim("suffix-demo-time", "docs/speed.md", "| training; hotfix eval; base eval (s) | {n}; {n}; {n} | {n}; {n}; {n} | | |",
            ("multi", *[("value", f"{r}/summary.json", "seconds.training", "seconds.hotfix eval", "seconds.base eval")

@@ -32,22 +32,12 @@ for step in "${steps[@]}"; do
 done
 codehotfix demo --out "$work/demo" >"$work/console.log" 2>&1 || { tail -20 "$work/console.log" >&2; exit 1; }
 end=$(now)
+demo="$work/demo"
 mkdir -p "$out"
-python3 - "$out" "$(git rev-parse --short HEAD)" "$command" "$start" "$end" "${steps[@]}" -- "${stamps[@]}" <<'PY'
-import json, os, platform, sys
+python3 - "$out" "$demo" "$(git rev-parse --short HEAD)" "$command" "$start" "$end" "${steps[@]}" -- "${stamps[@]}" <<'PY'
+import json, os, sys
 
-def cpu() -> str:
-    """The CPU's name and the bfloat16 flags that set the demo's speed (docs/speed.md)."""
-    try:
-        info = open("/proc/cpuinfo").read()
-    except OSError:
-        return platform.machine()
-    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), platform.machine())
-    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
-    return f"{name}; " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in ("avx512_bf16", "amx_bf16"))
-
-
-out, commit, command, start, end, *rest = sys.argv[1:]
+out, demo, commit, command, start, end, *rest = sys.argv[1:]
 cut = rest.index("--")
 steps, stamps = rest[:cut], [float(s) for s in rest[cut + 1:]]
 start, end = float(start), float(end)
@@ -55,7 +45,9 @@ marks = [start, *stamps]
 record = {
     "what": "the README's set-up command on a fresh clone (bench/fresh_clone.sh): its install steps timed one by one, "
             "then codehotfix demo with an empty model cache",
-    "commit": commit, "command": command, "machine": cpu(), "cpu_count": os.cpu_count(), "start_unix": start, "installed_unix": marks[-1], "end_unix": end,
+    # the machine as the demo's evaluation recorded it (models.provenance.machine_info: CPU, bf16 flags, threads)
+    "commit": commit, "command": command, "machine": json.load(open(os.path.join(demo, "base_eval.json"))).get("machine"),
+    "cpu_count": os.cpu_count(), "start_unix": start, "installed_unix": marks[-1], "end_unix": end,
     "steps": [{"command": s, "seconds": round(b - a, 2)} for s, a, b in zip(steps, marks, marks[1:])],
     "install_seconds": round(marks[-1] - start, 2), "demo_seconds": round(end - marks[-1], 2),
     "total_seconds": round(end - start, 2),
@@ -64,7 +56,6 @@ with open(os.path.join(out, "setup_timing.json"), "w") as f:
     json.dump(record, f, indent=1)
 print(json.dumps({k: record[k] for k in ("commit", "install_seconds", "demo_seconds", "total_seconds")}))
 PY
-demo="$work/demo"
 cp "$demo"/{config.json,split.json,summary.json,summary.md} "$work/console.log" "$out/"
 for f in base_eval hotfix_eval; do gzip -9 -n -c "$demo/$f.json" >"$out/$f.json.gz"; done
 cp "$demo/hotfix/hotfix.json" "$out/hotfix_manifest.json"

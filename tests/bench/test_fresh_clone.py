@@ -22,6 +22,7 @@ set -e
 [ "$1" = demo ] && [ "$2" = --out ]
 mkdir -p "$3/hotfix"
 for f in config split summary base_eval hotfix_eval; do echo "{\\"cache\\": \\"$CODEHOTFIX_CACHE\\"}" > "$3/$f.json"; done
+echo "{\\"cache\\": \\"$CODEHOTFIX_CACHE\\", \\"machine\\": {\\"cpu\\": \\"stand-in\\"}}" > "$3/base_eval.json"
 echo '# summary' > "$3/summary.md"; echo '{}' > "$3/hotfix/hotfix.json"; printf 'weights' > "$3/hotfix/adapter_model.safetensors"
 echo "demo ran" >&2
 """
@@ -59,6 +60,7 @@ def test_times_each_step_and_keeps_the_demo_files(tmp_path, fake_path):
     assert timing["steps"][2]["seconds"] >= 0.2 and timing["command"].endswith("&& codehotfix demo")
     assert timing["total_seconds"] == pytest.approx(timing["install_seconds"] + timing["demo_seconds"], abs=0.02)
     assert len(timing["commit"]) >= 7 and timing["cpu_count"] >= 1
+    assert timing["machine"] == {"cpu": "stand-in"}  # as the demo's evaluation recorded it
     for name in ("config.json", "split.json", "summary.json", "summary.md", "hotfix_manifest.json", "console.log",
                  "adapter.sha256"):
         assert (out / name).is_file(), name
