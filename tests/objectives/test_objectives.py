@@ -197,6 +197,37 @@ def test_kl_corpus_top_k_value_and_gradient():
     assert topk_kl(ref, values, index).item() == pytest.approx(0.0, abs=1e-12)
 
 
+def test_kl_suffix_is_the_mean_top_k_kl_over_the_suffix_positions():
+    from codehotfix.objectives.retain import topk_kl
+
+    ref = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64))  # 2 suffix positions
+    values, index = ref.topk(2, dim=-1)
+    logits = torch.log(torch.tensor([[0.4, 0.4, 0.2], [0.1, 0.1, 0.8]], dtype=torch.float64)).requires_grad_(True)
+    s = _scores([0.5], [0.5])
+    s.suffix_logprobs = torch.log_softmax(logits, -1)
+    s.ref_suffix_logp, s.ref_suffix_index = values, index
+    out = OBJECTIVES.get("kl_suffix")(top_k=2)(s)
+    first = 0.5 * math.log(0.5 / 0.4) + 0.3 * math.log(0.3 / 0.4)  # the second position matches the base
+    assert out.loss.item() == pytest.approx(first / 2)
+    assert out.loss.item() == pytest.approx(topk_kl(s.suffix_logprobs, values, index).mean().item())
+    assert out.metrics["kl_suffix"] == pytest.approx(out.loss.item())
+    out.loss.backward()
+    assert logits.grad[0].tolist() == pytest.approx([-0.05, 0.05, 0.0]) and logits.grad[1].abs().max() < 1e-12
+    assert s.fixed_logp.grad is None  # the line is the learn term's
+
+
+def test_kl_suffix_without_suffix_positions_adds_nothing_and_checks_its_params():
+    s = _scores([0.5], [0.5])
+    out = OBJECTIVES.get("kl_suffix")()(s)
+    assert out.loss.item() == 0.0 and out.loss.requires_grad
+    s.suffix_logprobs = torch.zeros(0, 3, dtype=torch.float64)  # a batch whose cases have no suffix
+    s.ref_suffix_logp, s.ref_suffix_index = torch.zeros(0, 2), torch.zeros(0, 2, dtype=torch.long)
+    assert OBJECTIVES.get("kl_suffix")()(s).loss.item() == 0.0
+    for name, bad in (("suffix_tokens", 0), ("top_k", True), ("top_k", "8")):
+        with pytest.raises(ConfigError, match=f"kl_suffix: param {name} must be an integer >= 1, got {bad!r}"):
+            ObjectiveConfig("kl_suffix", params={name: bad})
+
+
 def test_mix_reports_what_its_terms_need():
     mix = build_objectives([ObjectiveConfig("snippet_ce", params={"suffix_tokens": 8}), ObjectiveConfig("npo", 0.5),
                             ObjectiveConfig("kl_corpus"), ObjectiveConfig("kl_context", 0.0)])
@@ -207,5 +238,11 @@ def test_mix_reports_what_its_terms_need():
     assert suffix.suffix_tokens() == 16 and not suffix.needs_snippet
     plain = build_objectives([ObjectiveConfig("fixed_ce"), ObjectiveConfig("unlikelihood")])
     assert not (plain.needs_snippet or plain.needs_reference or plain.needs_base_model or plain.retain_objective())
+    assert not plain.needs_suffix_distributions and plain.suffix_top_k() == 0
+    after = build_objectives([ObjectiveConfig("fixed_ce"), ObjectiveConfig("suffix_ce", params={"suffix_tokens": 8}),
+                              ObjectiveConfig("kl_suffix", params={"suffix_tokens": 24, "top_k": 16})])
+    # The longer of the two suffixes is scored; kl_suffix compares with the base (adapter off).
+    assert after.suffix_tokens() == 24 and after.needs_suffix_distributions and after.suffix_top_k() == 16
+    assert after.needs_base_model and not after.needs_snippet and not after.retain_objective()
     with pytest.raises(ConfigError, match="at most one retain-corpus"):
         build_objectives([ObjectiveConfig("kl_corpus"), ObjectiveConfig("kl_corpus", params={"top_k": 4})])

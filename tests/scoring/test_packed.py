@@ -47,9 +47,11 @@ def test_packed_scores_equal_the_padded_layout(tiny_model, tiny_tokenizer, attn,
     tiny_model.config._attn_implementation = attn
     batch = _batch(tiny_tokenizer, suffix_tokens=5)
     with torch.no_grad():
-        want = score_shared_prefix(tiny_model, batch, with_context=True, with_snippet=True)
-        got = score_packed(tiny_model, batch, with_context=True, with_snippet=True, row_tokens=row_tokens)
-    for name in ("fixed_logp", "buggy_logp", "suffix_logp", "ctx_token_logp"):
+        want = score_shared_prefix(tiny_model, batch, with_context=True, with_snippet=True, with_suffix=True)
+        got = score_packed(tiny_model, batch, with_context=True, with_snippet=True, with_suffix=True,
+                           row_tokens=row_tokens)
+    assert want.suffix_logprobs.shape[0] == int(batch.suffix_mask.sum()) > 0
+    for name in ("fixed_logp", "buggy_logp", "suffix_logp", "ctx_token_logp", "suffix_logprobs"):
         assert torch.allclose(getattr(got, name), getattr(want, name), atol=1e-5), name
     mask = batch.kl_mask
     assert torch.allclose(got.ctx_logprobs[mask], want.ctx_logprobs[mask], atol=1e-5)

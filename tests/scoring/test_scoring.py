@@ -87,7 +87,9 @@ def _check_scores_against_full_forward(model, tokenizer, with_context):
     enc = [encode_case(tokenizer, c, 256, suffix_tokens=5) for c in SNIPPET_CASES]
     batch = collate(enc, tokenizer.pad_token_id, kl_positions=3)
     with torch.no_grad():
-        scores = score_batch(model, batch, with_snippet=True, with_context=with_context)
+        scores = score_batch(model, batch, with_snippet=True, with_context=with_context, with_suffix=True)
+        # The full distributions after the fixed line, case after case (kl_suffix's input).
+        dists = scores.suffix_logprobs.split(batch.suffix_mask.sum(-1).tolist())
         for i, e in enumerate(enc):
             c, f = len(e.context), len(e.fixed)
             want, logp = _full_forward_logp(model, e.context + e.fixed + e.suffix)
@@ -97,6 +99,7 @@ def _check_scores_against_full_forward(model, tokenizer, with_context):
             assert torch.allclose(scores.fixed_logp[i, :f], torch.tensor(want[c - 1:c - 1 + f]), atol=1e-4)
             assert torch.allclose(scores.suffix_logp[i][scores.suffix_mask[i]], torch.tensor(want[c - 1 + f:]), atol=1e-4)
             assert (scores.fixed_logp[i, f:] == 0).all() and int(scores.suffix_mask[i].sum()) == len(e.suffix)
+            assert torch.allclose(dists[i], logp[c - 1 + f:c - 1 + f + len(e.suffix)], atol=1e-4)
             want_b, _ = _full_forward_logp(model, e.context + e.buggy)
             assert torch.allclose(scores.buggy_logp[i, :len(e.buggy)], torch.tensor(want_b[c - 1:]), atol=1e-4)
             if with_context:
@@ -109,11 +112,13 @@ def test_snippet_scores_equal_a_full_forward(tiny_model, tiny_tokenizer):
     _check_scores_against_full_forward(tiny_model, tiny_tokenizer, with_context=True)
 
 
-def test_suffix_is_scored_only_when_asked(tiny_tokenizer):
+def test_suffix_is_scored_only_when_asked(tiny_model, tiny_tokenizer):
     plain = [encode_case(tiny_tokenizer, c, 256) for c in SNIPPET_CASES]
     assert all(e.suffix == [] for e in plain)
     batch = collate(plain, tiny_tokenizer.pad_token_id)
     assert batch.suffix_mask is None  # the default path is unchanged
+    with torch.no_grad():  # nothing after the line to compare: no distributions, and no error
+        assert score_batch(tiny_model, batch, with_suffix=True).suffix_logprobs is None
     cut = encode_case(tiny_tokenizer, SNIPPET_CASES[0], 256, suffix_tokens=3)
     assert len(cut.suffix) == 3
 

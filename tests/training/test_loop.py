@@ -55,6 +55,36 @@ def test_kl_is_zero_before_training_and_reference_ignores_the_adapter(tiny_model
         assert kl(scores).metrics["kl"] > 0.0
 
 
+def test_kl_suffix_keeps_what_follows_the_fixed_line_closer_to_the_base(tiny_model, tiny_tokenizer, tiny_cases):
+    """Training on the fixed line moves the model's distributions after it; kl_suffix, zero at the
+    start, holds them nearer the base model's, with the base's top-k taken from the adapter-off model."""
+    import copy
+    from dataclasses import replace
+
+    from codehotfix.objectives.retain import topk_kl
+    from codehotfix.training.reference import CaseReference
+
+    cases = [replace(c, suffix="    return value\n\nprint(total)\n") for c in tiny_cases]
+    batch = collate([encode_case(tiny_tokenizer, c, 64, suffix_tokens=6) for c in cases], tiny_tokenizer.pad_token_id)
+    drift = {}
+    for objectives in ("[{name: fixed_ce}]", "[{name: fixed_ce}, {name: kl_suffix, weight: 5.0, params: {suffix_tokens: 6}}]"):
+        cfg = load_config(overrides=FAST + [f"objectives={objectives}"])
+        model = build_adapter(copy.deepcopy(tiny_model), cfg.adapter)
+        reference = CaseReference(model)
+        ref_logp, ref_index = reference.suffix(batch, 8)
+        assert ref_logp.shape == (int(batch.suffix_mask.sum()), 8) and reference.suffix(batch, 8)[0] is not ref_logp
+        result = train_adapter(model, tiny_tokenizer, cases, cfg, progress=False)
+        with torch.no_grad():
+            after = score_batch(model, batch, with_suffix=True).suffix_logprobs
+            # The cached reference is the base model's: the same after training, read from the cache.
+            assert torch.equal(CaseReference(model).suffix(batch, 8)[1], ref_index)
+        drift[objectives] = topk_kl(after, ref_logp, ref_index).mean().item()
+        if "kl_suffix" in objectives:
+            assert result.history[0]["kl_suffix"] == 0.0 and result.history[-1]["kl_suffix"] > 0.0
+    plain, held = drift.values()
+    assert plain > 1e-3 and held < 0.75 * plain, drift  # seeded: 0.0024 against 0.0012 here
+
+
 def test_same_seed_same_adapter_other_seed_differs(tiny_tokenizer, tiny_cases):
     from tiny_model import build_tiny_model
 

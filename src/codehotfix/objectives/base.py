@@ -7,6 +7,8 @@ loop computes nothing the configured mix does not use:
 
 - ``needs_context``: base and hotfixed next-token distributions at the last context positions;
 - ``needs_suffix``: log-probs of the first suffix tokens after the fixed line (its ``suffix_tokens``);
+- ``needs_suffix_distributions``: base and hotfixed next-token distributions at those suffix
+  positions (with ``needs_suffix``, which sets how many);
 - ``needs_context_tokens``: log-probs of the context's own tokens (whole-snippet losses);
 - ``needs_reference``: the base model's log-probs of the fixed and buggy lines (adapter off);
 - ``needs_retain``: a batch from a retain corpus, with the base model's distributions on it.
@@ -42,6 +44,7 @@ class Objective:
     family: ClassVar[str] = ""
     needs_context: ClassVar[bool] = False
     needs_suffix: ClassVar[bool] = False
+    needs_suffix_distributions: ClassVar[bool] = False
     needs_context_tokens: ClassVar[bool] = False
     needs_reference: ClassVar[bool] = False
     needs_retain: ClassVar[bool] = False

@@ -31,6 +31,15 @@ class ObjectiveMix:
         return any(obj.needs_context for obj in self._active())
 
     @property
+    def needs_suffix_distributions(self) -> bool:
+        """Full distributions after the fixed line, the base model's top-k beside them (kl_suffix)."""
+        return any(obj.needs_suffix_distributions for obj in self._active())
+
+    def suffix_top_k(self) -> int:
+        """How many of the base model's likeliest tokens the suffix reference keeps per position."""
+        return max((obj.top_k for obj in self._active() if obj.needs_suffix_distributions), default=0)
+
+    @property
     def needs_reference(self) -> bool:
         """The base model's log-probs of the two lines (NPO, DPO)."""
         return any(obj.needs_reference for obj in self._active())
@@ -38,7 +47,8 @@ class ObjectiveMix:
     @property
     def needs_base_model(self) -> bool:
         """Anything that compares with the original model (a frozen copy for full fine-tuning)."""
-        return any(o.needs_context or o.needs_reference or o.needs_retain for o in self._active())
+        return any(o.needs_context or o.needs_reference or o.needs_retain or o.needs_suffix_distributions
+                   for o in self._active())
 
     def kl_positions(self) -> int:
         return max((getattr(obj, "positions", 0) for obj in self._active() if obj.needs_context), default=0)

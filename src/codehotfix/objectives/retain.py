@@ -13,6 +13,14 @@ kl_corpus — the same KL at every position of snippets of ordinary code that ha
     two distributions coarsened to those k tokens plus one "rest" bin. That is a lower bound on the
     full KL (coarsening never increases a divergence) and equal to it when both models agree on the
     rest; with k = 32 the rest usually holds < 5 % of the base's mass on code.
+kl_suffix — the same coarsened KL at the first ``suffix_tokens`` positions after the fixed line,
+    given the context and the fixed line: once the fix is written, the model should go on as the base
+    model would after it. kl_context guards the positions before the line, kl_corpus unrelated code;
+    nothing else constrains what the hotfixed model writes after the line, where the demo's hotfix
+    looped (docs/speed.md, "Why the hotfix evaluates longer"). Unlike suffix_ce, the target is the
+    base model's distribution, not the snippet's own next tokens, so a snippet that ends right after
+    the fix does not teach the model to close the code. The base's top ``top_k`` log-probs are
+    computed once per case (``training.reference.CaseReference.suffix``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from codehotfix.objectives.preference import log1mexp
 if TYPE_CHECKING:  # annotations only: importing scoring at run time would load transformers with the config
     from codehotfix.scoring import Scores
 
-__all__ = ["KLContextObjective", "KLCorpusObjective", "topk_kl"]
+__all__ = ["KLContextObjective", "KLCorpusObjective", "KLSuffixObjective", "topk_kl"]
 
 
 @OBJECTIVES.register("kl_context")
@@ -104,3 +112,33 @@ class KLCorpusObjective(Objective):
         kl = topk_kl(scores.retain_logprobs, scores.ref_retain_logp, scores.ref_retain_index)  # [R, T]
         loss = masked_mean(kl, scores.retain_mask)
         return LossOutput(loss, {"kl_corpus": float(loss.detach())})
+
+
+@OBJECTIVES.register("kl_suffix")
+class KLSuffixObjective(Objective):
+    """Mean coarsened KL(base ‖ hotfixed) over the suffix positions after the fixed line.
+
+    Params:
+        suffix_tokens: how many tokens after the fixed line are compared (default 32).
+        top_k: how many reference log-probs are kept per position (default 32; see ``topk_kl``).
+
+    Shapes: scores.suffix_logprobs [N, V]; ref_suffix_logp, ref_suffix_index [N, k] (N: the batch's
+    real suffix positions; a case without a suffix adds none).
+    """
+
+    family = "retain"
+    needs_suffix = True
+    needs_suffix_distributions = True
+    params = {"suffix_tokens": 32, "top_k": 32}
+
+    def check(self) -> None:
+        for name in ("suffix_tokens", "top_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"kl_suffix: param {name} must be an integer >= 1, got {value!r}")
+
+    def __call__(self, scores: Scores) -> LossOutput:
+        if scores.suffix_logprobs is None or scores.ref_suffix_logp is None or not len(scores.suffix_logprobs):
+            return LossOutput(scores.fixed_logp.sum() * 0.0, {"kl_suffix": 0.0})
+        loss = topk_kl(scores.suffix_logprobs, scores.ref_suffix_logp, scores.ref_suffix_index).mean()
+        return LossOutput(loss, {"kl_suffix": float(loss.detach())})

@@ -13,12 +13,12 @@ The bottom of the modelling stack (it imports only ``data`` and ``models``; docs
 
 from codehotfix.scoring.batch import Batch, collate, pad_rows
 from codehotfix.scoring.encoding import LINE_TOKEN_LIMIT, EncodedCase, encode_case, within_line_limit
-from codehotfix.scoring.forward import score_batch, split_model
+from codehotfix.scoring.forward import score_batch, score_packed, split_model
 from codehotfix.scoring.lines import line_logprobs, line_logprobs_with_states
 from codehotfix.scoring.reference import (adapters_disabled, base_model_view, reference_context_logprobs,
                                           reference_line_logprobs)
 from codehotfix.scoring.scores import Scores
 
-__all__ = ["EncodedCase", "encode_case", "LINE_TOKEN_LIMIT", "within_line_limit", "Batch", "collate", "pad_rows", "Scores", "score_batch", "split_model",
+__all__ = ["EncodedCase", "encode_case", "LINE_TOKEN_LIMIT", "within_line_limit", "Batch", "collate", "pad_rows", "Scores", "score_batch", "score_packed", "split_model",
            "line_logprobs", "line_logprobs_with_states", "base_model_view", "adapters_disabled", "reference_context_logprobs",
            "reference_line_logprobs"]

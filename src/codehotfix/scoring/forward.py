@@ -92,7 +92,8 @@ def _scores_from_line_logp(batch: Batch, logp: torch.Tensor) -> Scores:
 
 
 def score_batch(model: nn.Module, batch: Batch, *, with_context: bool = False,
-                reference: torch.Tensor | None = None, with_snippet: bool = False, pack: bool = False) -> Scores:
+                reference: torch.Tensor | None = None, with_snippet: bool = False, with_suffix: bool = False,
+                pack: bool = False) -> Scores:
     """Scores both lines of every case; the context runs once and both lines reuse its cache.
 
     Args:
@@ -102,19 +103,21 @@ def score_batch(model: nn.Module, batch: Batch, *, with_context: bool = False,
         reference: the base model's log-distributions at those positions ([B, K, V]; see
             ``reference_context_logprobs``), passed through to the objectives.
         with_snippet: also return the context tokens' log-probs (whole-snippet losses).
+        with_suffix: also return the full log-distributions at the suffix positions after the fixed
+            line (``Scores.suffix_logprobs``, the ``kl_suffix`` retain loss).
         pack: one pass over packed rows instead of the padded layout (``score_packed``); same
             scores up to rounding. Prompt-learning adapters keep their own path either way.
     """
     score = _score_through_forward if is_prompt_learning(model) else score_packed if pack else score_shared_prefix
     batch = batch.to(model_device(model))  # a no-op when the caller collated on the model's device
-    scores = score(model, batch, with_context=with_context, with_snippet=with_snippet)
+    scores = score(model, batch, with_context=with_context, with_snippet=with_snippet, with_suffix=with_suffix)
     if scores.ctx_logprobs is not None:
         scores.ref_ctx_logprobs = reference
     return scores
 
 
 def score_shared_prefix(model: nn.Module, batch: Batch, *, with_context: bool = False,
-                        with_snippet: bool = False) -> Scores:
+                        with_snippet: bool = False, with_suffix: bool = False) -> Scores:
     """The fast path: the context once, both lines on its key/value cache, the head only where needed.
 
     Called directly (not through ``score_batch``) it scores with the inner decoder even for a
@@ -123,11 +126,11 @@ def score_shared_prefix(model: nn.Module, batch: Batch, *, with_context: bool = 
     decoder, head = split_model(model)
     out = run_context(decoder, batch, use_cache=True)
     return score_on_context(decoder, head, batch, out.last_hidden_state, cache_of(out), with_context=with_context,
-                            with_snippet=with_snippet)
+                            with_snippet=with_snippet, with_suffix=with_suffix)
 
 
 def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: torch.Tensor, cache: object, *,
-                     with_context: bool = False, with_snippet: bool = False) -> Scores:
+                     with_context: bool = False, with_snippet: bool = False, with_suffix: bool = False) -> Scores:
     """``score_shared_prefix`` after ``run_context``: both lines on the contexts' key/value ``cache``
     (consumed: it grows by the lines) and hidden states ``h_ctx``. The evaluation calls it on a copy
     of a cache its generations also start from, so one context pass serves both."""
@@ -152,7 +155,8 @@ def score_on_context(decoder: nn.Module, head: nn.Module, batch: Batch, h_ctx: t
             if h_cont is None:
                 h_cont = h.new_zeros(len(lengths), width, h.shape[-1])
             h_cont[sel, :w] = h
-    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet)
+    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet,
+                               with_suffix=with_suffix)
 
 
 # What one more forward call costs beside its tokens, in token positions: on the 2-core CPU a call
@@ -182,7 +186,7 @@ def line_groups(lengths: Sequence[int], call_tokens: int = CALL_TOKENS, max_rows
 
 
 def _scores_from_hidden(head: nn.Module, batch: Batch, h_ctx: torch.Tensor, h_cont: torch.Tensor, *,
-                        with_context: bool, with_snippet: bool) -> Scores:
+                        with_context: bool, with_snippet: bool, with_suffix: bool = False) -> Scores:
     """``Scores`` from the decoder's hidden states in the batch's padded layout: ``h_ctx`` [B, C, H]
     (left-padded contexts) and ``h_cont`` [2B, L, H] (the lines, right-padded). What the padding
     columns hold does not matter: every loss reads real tokens only."""
@@ -202,6 +206,9 @@ def _scores_from_hidden(head: nn.Module, batch: Batch, h_ctx: torch.Tensor, h_co
     if with_context and batch.kl_mask.shape[1] and batch.kl_mask.any():
         scores.ctx_logprobs = F.log_softmax(head(h_ctx[:, kl_columns(batch)]).float(), dim=-1)
         scores.ctx_mask = batch.kl_mask
+    if with_suffix and batch.suffix_mask is not None:
+        # The states that predict each suffix token (the fixed row's, even rows), in suffix_mask's order.
+        scores.suffix_logprobs = F.log_softmax(head(h_pred[0::2][batch.suffix_mask]).float(), dim=-1)
     return scores
 
 
@@ -227,7 +234,7 @@ def pack_rows(lengths: Sequence[int], row_tokens: int = PACK_ROW_TOKENS) -> list
 
 
 def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, with_snippet: bool = False,
-                 row_tokens: int = PACK_ROW_TOKENS) -> Scores:
+                 with_suffix: bool = False, row_tokens: int = PACK_ROW_TOKENS) -> Scores:
     """The same scores as ``score_shared_prefix`` from one decoder pass over packed rows, no padding.
 
     Each case becomes one segment ``context, fixed line (+ suffix), buggy line``: both lines take the
@@ -288,11 +295,12 @@ def score_packed(model: nn.Module, batch: Batch, *, with_context: bool = False, 
     flat = hidden.reshape(-1, hidden.shape[-1])
     h_ctx = flat[ctx_at.to(dev)]  # [B, C, H]
     h_cont = flat[cont_at.to(dev)]  # [2B, L, H]
-    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet)
+    return _scores_from_hidden(head, batch, h_ctx, h_cont, with_context=with_context, with_snippet=with_snippet,
+                               with_suffix=with_suffix)
 
 
 def _score_through_forward(model: nn.Module, batch: Batch, *, with_context: bool = False,
-                           with_snippet: bool = False) -> Scores:
+                           with_snippet: bool = False, with_suffix: bool = False) -> Scores:
     """The prompt-learning path: every ``context + line`` row goes through the PEFT forward on its
     own (right-padded, no position ids, as in an unpadded forward) and the same log-probs are picked
     out of its logits. The context runs twice per case, so this path is slower."""
@@ -317,8 +325,11 @@ def _score_through_forward(model: nn.Module, batch: Batch, *, with_context: bool
         return lp.gather(1, idx.unsqueeze(-1).expand(-1, -1, lp.shape[-1]))
 
     line_cols = n_ctx.unsqueeze(1) - 1 + torch.arange(batch.cont_ids.shape[1], device=dev)  # token j ← column n-1+j
-    logp = at(line_cols).gather(-1, batch.cont_ids.unsqueeze(-1)).squeeze(-1)
+    line_dists = at(line_cols)  # [2B, L, V]
+    logp = line_dists.gather(-1, batch.cont_ids.unsqueeze(-1)).squeeze(-1)
     scores = _scores_from_line_logp(batch, logp.masked_fill(~batch.cont_mask.bool(), 0.0))
+    if with_suffix and batch.suffix_mask is not None:
+        scores.suffix_logprobs = line_dists[0::2][batch.suffix_mask]
     # Column c of a left-padded context holds raw token c - (C - n): shift maps padded → raw columns.
     fixed_rows, shift = slice(0, None, 2), width_c - n_ctx[0::2].unsqueeze(1)
     if with_snippet:

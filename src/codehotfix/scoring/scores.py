@@ -20,7 +20,10 @@ class Scores:
     ctx_logprobs/ref_ctx_logprobs [B, K, V] full log-distributions at the last context positions;
     ref_fixed_logp/ref_buggy_logp [B, L] the base model's token log-probs of the two lines;
     retain_logprobs [R, T, V], retain_mask [R, T], ref_retain_logp/ref_retain_index [R, T, k] for a
-    retain-corpus batch (see ``codehotfix.training.retain``).
+    retain-corpus batch (see ``codehotfix.training.retain``);
+    suffix_logprobs [N, V] full log-distributions at the N real suffix positions of the batch (the
+    states that predict each suffix token, in ``suffix_mask``'s row-major order), ref_suffix_logp/
+    ref_suffix_index [N, k] the base model's top-k there (``kl_suffix``).
     """
 
     fixed_logp: torch.Tensor
@@ -42,3 +45,6 @@ class Scores:
     retain_mask: torch.Tensor | None = None
     ref_retain_logp: torch.Tensor | None = None
     ref_retain_index: torch.Tensor | None = None
+    suffix_logprobs: torch.Tensor | None = None
+    ref_suffix_logp: torch.Tensor | None = None
+    ref_suffix_index: torch.Tensor | None = None

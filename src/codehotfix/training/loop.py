@@ -237,7 +237,10 @@ def _score(model: Any, batch: Batch, objectives: ObjectiveMix, reference: CaseRe
     """Scores a batch with everything the objectives need (and nothing more)."""
     ctx_ref = reference.context(batch) if objectives.needs_context else None
     scores = score_batch(model, batch, with_context=objectives.needs_context, reference=ctx_ref,
-                         with_snippet=objectives.needs_snippet, pack=pack)
+                         with_snippet=objectives.needs_snippet, with_suffix=objectives.needs_suffix_distributions,
+                         pack=pack)
+    if objectives.needs_suffix_distributions:
+        scores.ref_suffix_logp, scores.ref_suffix_index = reference.suffix(batch, objectives.suffix_top_k())
     if objectives.needs_reference:
         scores.ref_fixed_logp, scores.ref_buggy_logp = reference.lines(batch)
     if retain is not None:

@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 import torch
 
+from codehotfix.models.loading import model_device
 from codehotfix.scoring import (Batch, base_model_view, reference_context_logprobs, reference_line_logprobs,
-                                split_model)
+                                score_packed, split_model)
 
 __all__ = ["CaseReference", "frozen_copy"]
 
@@ -27,7 +28,8 @@ def frozen_copy(model: Any) -> Any:
 
 
 class CaseReference:
-    """Per-case cache of the original model's context distributions and line log-probs.
+    """Per-case cache of the original model's context distributions, line log-probs and top-k
+    distributions after the fixed line.
 
     Args:
         model: the model being trained.
@@ -38,6 +40,7 @@ class CaseReference:
         self.model, self.ref_model = model, ref_model
         self._context: dict[str, torch.Tensor] = {}
         self._lines: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._suffix: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @torch.no_grad()
     def prime(self, states: Mapping[str, torch.Tensor]) -> int:
@@ -83,3 +86,22 @@ class CaseReference:
         pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[0]))  # noqa: E731
         return (torch.stack([pad(self._lines[c][0]) for c in batch.case_ids]),
                 torch.stack([pad(self._lines[c][1]) for c in batch.case_ids]))
+
+    def suffix(self, batch: Batch, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, k], [N, k]) the base model's ``top_k`` log-probs and their token ids at the batch's N
+        real suffix positions, in ``suffix_mask``'s row-major order (what ``Scores.suffix_logprobs``
+        holds for the trained model). Only the top k are kept: a case's 32 full distributions would be
+        ~20 MB, and the KL against them is ``topk_kl``'s coarsened one, as for kl_corpus."""
+        mask = batch.suffix_mask
+        if mask is None:
+            empty = torch.zeros(0, top_k, device=batch.device)
+            return empty, empty.long()
+        counts = mask.sum(-1).tolist()
+        if any(cid not in self._suffix for cid in batch.case_ids):
+            with torch.no_grad(), base_model_view(self.model, self.ref_model) as base:
+                dists = score_packed(base, batch.to(model_device(base)), with_suffix=True).suffix_logprobs
+            top = dists.topk(min(top_k, dists.shape[-1]), dim=-1)
+            for cid, logp, index in zip(batch.case_ids, top.values.split(counts), top.indices.split(counts)):
+                self._suffix.setdefault(cid, (logp.clone(), index.clone()))
+        return (torch.cat([self._suffix[c][0] for c in batch.case_ids]).to(batch.device),
+                torch.cat([self._suffix[c][1] for c in batch.case_ids]).to(batch.device))
