@@ -783,6 +783,41 @@ def humaneval_speed(folder: Path) -> tuple[float, ...]:
             chars(runs["base", rounds[0]]), chars(runs["hotfix", rounds[0]]), stable("base"), stable("hotfix"))
 
 
+def eval_time(folder: Path, name: str) -> tuple[float, ...]:
+    """The demo's evaluation timed for the base model and a hotfix ``name`` in rounds (``base-R.json.gz``
+    and ``NAME-R.json.gz``, R = 1, 2, …, written by docs/results/demo-eval-time/run.sh): (rounds, median,
+    min and max of the per-round ratio NAME / base seconds, median base seconds, median NAME seconds,
+    tokens the base and NAME wrote (line + split + window completions, round 1), NAME's windows that
+    used their whole budget (round 1), rounds whose completions are the same as round 1's, base and
+    NAME each (two counts))."""
+    rounds = sorted(int(p.name[len("base-"):-len(".json.gz")]) for p in folder.glob("base-*.json.gz"))
+    runs = {(who, r): load(folder / f"{who}-{r}.json.gz") for who in ("base", name) for r in rounds}
+    ratios = [runs[name, r]["seconds"] / runs["base", r]["seconds"] for r in rounds]
+
+    def tokens(run: dict) -> float:
+        return float(sum(c["events"][e]["new_tokens"] for c in run["cases"] for e in ("split", "window")))
+
+    def texts(run: dict) -> list:
+        return [(c["id"], *(c["events"][e]["greedy"].get("text") for e in ("line", "split", "window")))
+                for c in run["cases"]]
+
+    def stable(who: str) -> float:
+        return float(sum(texts(runs[who, r]) == texts(runs[who, rounds[0]]) for r in rounds))
+
+    first = runs[name, rounds[0]]
+    median = statistics.median
+    return (float(len(rounds)), median(ratios), min(ratios), max(ratios),
+            median(runs["base", r]["seconds"] for r in rounds), median(runs[name, r]["seconds"] for r in rounds),
+            tokens(runs["base", rounds[0]]), tokens(first),
+            float(sum(c["events"]["window"]["greedy"]["hit_budget"] for c in first["cases"])),
+            stable("base"), stable(name))
+
+
+def humaneval_longest(src: Path) -> float:
+    """The most characters any completion of a HumanEval run holds."""
+    return float(max(len(c) for t in load(src)["tasks"] for c in t["completions"]))
+
+
 def pack_suffix_lines(src: Path, pack: str, at_most: int) -> tuple[float, ...]:
     """How far a demo's training snippets go on after the fixed line: over the training contexts of
     ``src`` (a demo's split.json) in the pack file ``pack``: (contexts, those whose suffix holds at most
@@ -996,7 +1031,7 @@ COMPUTE: dict[str, Callable[..., Any]] = {
                             demo_phase_rel_change, eval_seconds_per_1k_tokens, head_row, console_time,
                             eval_tokens, console_seconds, demo_matching, demo_phase_change,
                             demo_phase_sum, mcnemar_detail, mcnemar_detail_p, curve, study_compare, study_compare_on, demo_window_shapes,
-                            demo_versus, humaneval_versus, humaneval_speed, pack_suffix_lines, profile_seconds, profile_share, perplexity_runs, locality_runs, holm, pick, file_ratio,
+                            demo_versus, humaneval_versus, humaneval_speed, humaneval_longest, eval_time, pack_suffix_lines, profile_seconds, profile_share, perplexity_runs, locality_runs, holm, pick, file_ratio,
                             step_matching, step_versus, train_log_agree, value_over)
 }
 

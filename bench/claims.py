@@ -2162,6 +2162,8 @@ LOOPING = [
     _looping_row("unlearn span `differing`", "lora/demo_span_differing"),
     _looping_row("snippet loss for `fixed_ce`", "lora/demo_snippet"),
     _looping_row("`suffix_ce` beside `fixed_ce` (`demo_suffix`)", "lora/demo_suffix"),
+    _looping_row("`kl_suffix` beside the demo recipe's terms (`demo_kl_suffix`)", "lora/demo_kl_suffix"),
+    _looping_row("the same over 8 positions (`demo_kl_suffix8`)", "lora/demo_kl_suffix8"),
     _looping_row("half the learning rate", "lora_half_lr/demo"),
     _looping_row("half the rate, without the unlearn term", "lora_half_lr/demo_no_unlikelihood"),
     _looping_row("half the rate, snippet loss", "lora_half_lr/demo_snippet"),
@@ -2181,10 +2183,10 @@ LOOPING = [
     _claim("looping-half-lr", "docs/speed.md", "(half the rate:\n  {n} against {n} of {n})",
            ("multi", _lp("lora_half_lr/demo", "split", "toward_fixed", "candidate.count", "reference.count", "candidate.n"))),
     _claim("looping-span", "docs/speed.md", "{n} loops against {n} and the same {n} exact fixed lines, but\n  fewer "
-           "contexts moved toward the fix ({n} against {n},",
+           "contexts moved toward the fix ({n} against {n}; p = {n}, not significant after Holm's\n  adjustment",
            ("multi", _lp("lora/demo_span_differing", "window", "hit_budget", "candidate.count", "reference.count"),
             _lp("lora/demo_span_differing", "split", "fixed", "candidate.count"),
-            _lp("lora/demo_span_differing", "split", "toward_fixed", "candidate.count", "reference.count"))),
+            _lp("lora/demo_span_differing", "split", "toward_fixed", "candidate.count", "reference.count", "p"))),
     _claim("readme-looping-study", "README.md", "Without the unlearn term the hotfix looped in {n} of {n} windows against "
            "{n}\n(not significant) and wrote more exact fixes. Tried on the demo, that recipe still ran out of budget\n"
            "({n} of {n} windows)",
@@ -2442,9 +2444,20 @@ def _core_row(label: str, run: str) -> Claim:
                    _other_phases(run), ("value", timing, "total_seconds"), ("scaled", timing, 1 / 60, "value", "total_seconds")))
 
 
-def _sx_effect(label: str, event: str, outcome: str) -> Claim:
-    """The demo recipe's hotfix (RW) and the one with suffix_ce (SX), paired on the contexts."""
-    return _hotfix_pair(f"suffix-demo-{outcome}", f"{label} (suffix)", RW, SX, event, outcome)
+# The rows of a table that sets another demo hotfix against the demo recipe's (RW), paired on the same
+# held-out contexts: (label, event, outcome) of _hotfix_pair, each label tagged with the variant's name.
+_VERSUS_ROWS = (("split: continues toward the fixed line", "split", "toward=fixed"),
+                ("split: writes exactly the fixed line", "split", "label=fixed"),
+                ("split: writes the buggy line", "split", "label=buggy"),
+                ("split: the completed line parses", "split", "valid"),
+                ("windows that used their whole budget", "window", "hit_budget"),
+                ("windows holding a Markdown code fence", "window", _FENCE))
+
+
+def _versus_rows(name: str, tag: str, run: str) -> list[Claim]:
+    """The demo recipe's hotfix (RW) against the demo run ``run``, one claim per row of _VERSUS_ROWS."""
+    return [_hotfix_pair(f"{name}-demo-{outcome}", f"{label} ({tag})", RW, run, event, outcome)
+            for label, event, outcome in _VERSUS_ROWS]
 
 
 def _steps(index: int) -> list[tuple]:
@@ -2484,12 +2497,7 @@ CORE = [
                          "gained", "lost", "p", "p_holm"),
             _lp("lora/demo_suffix", "split", "toward_fixed", "candidate.count", "reference.count"),
             _lp("lora/demo_suffix", "split", "fixed", "candidate.count", "reference.count"))),
-    _sx_effect("split: continues toward the fixed line", "split", "toward=fixed"),
-    _sx_effect("split: writes exactly the fixed line", "split", "label=fixed"),
-    _sx_effect("split: writes the buggy line", "split", "label=buggy"),
-    _sx_effect("split: the completed line parses", "split", "valid"),
-    _hotfix_pair("suffix-demo-budget", "windows that used their whole budget (suffix)", RW, SX, "window", "hit_budget"),
-    _sx_effect("windows holding a Markdown code fence", "window", _FENCE),
+    *_versus_rows("suffix", "suffix", SX),
     _claim("suffix-demo-time", "docs/speed.md", "| training; hotfix eval; base eval (s) | {n}; {n}; {n} | {n}; {n}; {n} | | |",
            ("multi", *[("value", f"{r}/summary.json", "seconds.training", "seconds.hotfix eval", "seconds.base eval")
                        for r in (RW, SX)])),
@@ -2533,11 +2541,99 @@ CORE = [
 ]
 
 
+
+# docs/speed.md "A KL after the fixed line": the study row, the demo run with kl_suffix (KS) against the
+# first warm run (RW), and the evaluations timed alone in rounds (ET: the demo's contexts; HK: HumanEval).
+KS = "docs/results/demo-kl-suffix"
+ET = "docs/results/demo-eval-time"
+HK = "docs/results/humaneval-speed-kl-suffix"
+_KL = "lora/demo_kl_suffix"
+
+
+KL_SUFFIX = [
+    _claim("klsuffix-study-loops", "docs/speed.md", "it looped in {n} of {n} windows against the demo recipe's {n} ({n} gained, "
+           "{n} lost;\np = {n}, {n} after Holm's adjustment over the table's {n} tests: significantly fewer)",
+           ("multi", _lp(_KL, "window", "hit_budget", "candidate.count", "candidate.n", "reference.count", "gained", "lost",
+                         "p", "p_holm"),
+            ("count", f"{LP}/compare.json", "rows"))),
+    _claim("klsuffix-study-effect", "docs/speed.md", "toward the fix {n} against\n{n} of {n} (p = {n}, {n} after Holm's "
+           "adjustment: not significant, but leaning down), the exact fixed\nline {n} against {n}, the buggy line {n} "
+           "against {n} (not significant). Training took {n}× the demo\nrecipe's time ({n} and {n} s against {n} and {n}).",
+           ("multi", _lp(_KL, "split", "toward_fixed", "candidate.count", "reference.count", "candidate.n", "p", "p_holm"),
+            _lp(_KL, "split", "fixed", "candidate.count", "reference.count"),
+            _lp(_KL, "split", "buggy", "candidate.count", "reference.count"),
+            _lp(_KL, "split", "buggy", "cost.ratio.median", "cost.train_seconds.0", "cost.train_seconds.1",
+                "cost.reference_train_seconds.0", "cost.reference_train_seconds.1"))),
+    _claim("klsuffix8-study", "docs/speed.md", "Over only the first {n} positions after the line (row\n`demo_kl_suffix8`, run "
+           "after it, reference in packed rows) it looped as rarely ({n} of {n}) but learned\nless: toward the fix {n} "
+           "against {n} (p = {n}, {n} after Holm's adjustment), the buggy line {n}\nagainst {n} (p = {n}, {n} after "
+           "Holm's adjustment), at {n}× the training time.",
+           ("multi", ("value", f"{LP}/study.json", "spec.losses.6.objectives.4.params.suffix_tokens"),
+            _lp(_KL + "8", "window", "hit_budget", "candidate.count", "candidate.n"),
+            _lp(_KL + "8", "split", "toward_fixed", "candidate.count", "reference.count", "p", "p_holm"),
+            _lp(_KL + "8", "split", "buggy", "candidate.count", "reference.count", "p", "p_holm"),
+            _lp(_KL + "8", "split", "buggy", "cost.ratio.median"))),
+    *_versus_rows("klsuffix", "kl_suffix", KS),
+    _claim("klsuffix-demo-shapes", "docs/speed.md", "The loops fell from {n} to {n} windows, significant in this one run, "
+           "with no drift into prose ({n} window\nwith a code fence against {n}; the base model's {n}), and the effect "
+           "held. All {n} windows still at the\nbudget end in a repeating unit.",
+           ("multi", ("pick", ".", (1,), "demo_window_shapes", RW, "hotfix_eval.json.gz"),
+            ("pick", ".", (1, 3), "demo_window_shapes", KS, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", RW, "hotfix_eval.json.gz"),
+            ("pick", ".", (3,), "demo_window_shapes", KS, "base_eval.json.gz"),
+            ("pick", ".", (2,), "demo_window_shapes", KS, "hotfix_eval.json.gz"))),
+    _claim("klsuffix-humaneval", "docs/speed.md", "pass@1 {n} against the base\nmodel's {n} ({n} gained, {n} lost; p = {n}) "
+           "and the demo recipe's {n} ({n} gained, {n} lost; p = {n}).",
+           ("multi", ("pick", ".", (1, 2, 3, 4, 5), "humaneval_versus", f"{KS}/humaneval_hotfix.json.gz", f"{HK}/base-1.json.gz"),
+            ("pick", ".", (2, 3, 4, 5), "humaneval_versus", f"{KS}/humaneval_hotfix.json.gz", f"{HS}/hotfix-1.json.gz"))),
+    _claim("klsuffix-demo-time", "docs/speed.md", "Training took {n} s against {n} s, and the whole demo {n} s. (Its base "
+           "eval, {n} s, shared the\ncores",
+           ("multi", ("value", f"{KS}/summary.json", "seconds.training"), ("value", f"{RW}/summary.json", "seconds.training"),
+            ("value", f"{KS}/summary.json", "seconds.total", "seconds.base eval"))),
+    _claim("klsuffix-eval-time", "docs/speed.md", "| the demo's held-out contexts | {n}× ({n}–{n}×) | {n}× ({n}–{n}×) |",
+           ("multi", ("pick", ".", (1, 2, 3), "eval_time", ET, "demo"), ("pick", ".", (1, 2, 3), "eval_time", ET, "kl_suffix"))),
+    _claim("klsuffix-eval-rounds", "docs/speed.md", "for every model (the demo's contexts: {n} of {n} rounds, each "
+           "model;\nHumanEval: {n} of {n} problems).",
+           ("multi", ("agg", ".", "min", ("pick", ".", (9, 10), "eval_time", ET, "demo"),
+                      ("pick", ".", (10,), "eval_time", ET, "kl_suffix")),
+            ("pick", ".", (0,), "eval_time", ET, "demo"),
+            ("agg", ".", "min", ("pick", ".", (8, 9), "humaneval_speed", HK)), ("value", f"{HK}/base-1.json.gz", "config.limit"))),
+    _claim("klsuffix-humaneval-time", "docs/speed.md", "| HumanEval, first {n} problems | {n}× ({n}–{n}×) | {n}× ({n}–{n}×) |",
+           ("multi", ("value", f"{HK}/base-1.json.gz", "config.limit"), ("pick", ".", (1, 2, 3), "humaneval_speed", HS),
+            ("pick", ".", (1, 2, 3), "humaneval_speed", HK))),
+    _claim("klsuffix-humaneval-detail", "docs/speed.md", "faster in every\nround (medians {n} against {n} s): none of its "
+           "completions loops, the longest holds {n} characters\n(HumanEval/32's, which the demo recipe's hotfix wrote to "
+           "the {n}-token budget), and it wrote {n}\ncharacters against the base's {n}.",
+           ("multi", ("pick", ".", (5, 4), "humaneval_speed", HK), ("humaneval_longest", f"{HK}/hotfix-1.json.gz"),
+            ("value", f"{HK}/hotfix-1.json.gz", "config.max_new_tokens"), ("pick", ".", (7, 6), "humaneval_speed", HK))),
+    _claim("klsuffix-eval-tokens", "docs/speed.md", "it wrote {n}\ntokens against the base's {n} (the demo recipe {n}), and "
+           "the evaluation decodes all its prompts as one\nbatch, so each of the {n} loops left",
+           ("multi", ("pick", ".", (7, 6), "eval_time", ET, "kl_suffix"), ("pick", ".", (7,), "eval_time", ET, "demo"),
+            ("pick", ".", (8,), "eval_time", ET, "kl_suffix"))),
+    _claim("klsuffix-cost", "docs/speed.md", "It costs {n}× the demo recipe's training time on the demo, which put the "
+           "warm demo at {n} s",
+           ("multi", ("file_ratio", f"{KS}/summary.json", "seconds.training", f"{RW}/summary.json", "seconds.training"),
+            ("value", f"{KS}/summary.json", "seconds.total"))),
+    _claim("readme-klsuffix", "README.md", "A KL to the base model at the {n} positions after the fixed line\n(`kl_suffix`) "
+           "did cut the loops, with the effect kept: on the demo {n} → {n} of {n} windows at the budget\n(McNemar exact p = "
+           "{n}, one run); on HumanEval's first {n} problems its hotfix generated in {n}× the\nbase model's time (three "
+           "rounds; the demo recipe's hotfix {n}×) at the same pass@1 as the demo recipe.\nBut it made training {n}× as "
+           "long (the demo took {n} s) and the demo's own evaluation stayed at {n}×\nthe base's",
+           ("multi", ("value", f"{KS}/config.json", "hotfix.objectives.4.params.suffix_tokens"),
+            ("pick", ".", (7,), "demo_budget", RW, "window"), ("pick", ".", (7, 0), "demo_budget", KS, "window"),
+            ("pick", ".", (5,), "demo_versus", KS, RW, "window", "hit_budget"),
+            ("value", f"{HK}/base-1.json.gz", "config.limit"), ("pick", ".", (1,), "humaneval_speed", HK),
+            ("pick", ".", (1,), "humaneval_speed", HS),
+            ("file_ratio", f"{KS}/summary.json", "seconds.training", f"{RW}/summary.json", "seconds.training"),
+            ("value", f"{KS}/summary.json", "seconds.total"), ("pick", ".", (1,), "eval_time", ET, "kl_suffix"))),
+]
+
+
 CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE, *CORE]
+                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE, *CORE, *KL_SUFFIX]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
@@ -2568,5 +2664,6 @@ NOT_MEASURED: dict[str, list[str]] = {
                       "(about 5% at 512 tokens for the default model)",  # arithmetic on the architecture
                       "the issue's \"within 10% of the base\"",  # the speed issue's goal
                       "The goal of evaluating within 10% of the base",
-                      "the goal of evaluating within 10% of the base\nstays unmet"],
+                      "the goal of evaluating within 10% of the base\nstays unmet",
+                      "generated within 10% of the base model's time"],  # the goal, met by that run
 }
