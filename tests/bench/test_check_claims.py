@@ -277,3 +277,30 @@ def test_humaneval_speed_pairs_each_round_and_counts_stable_completions(tmp_path
     # 3 rounds; ratios 1.2, 1.5, 1.25; median seconds 10 and 12; round 1 wrote 5 and 4 characters;
     # the base's completions are the same in every round (2), the hotfix's in one problem only
     assert got == pytest.approx((3, 1.25, 1.2, 1.5, 10.0, 12.0, 5, 4, 2, 1))
+
+
+def test_eval_time_pairs_each_round_counts_tokens_loops_and_stable_rounds(tmp_path):
+    import gzip
+
+    from bench.check_claims import eval_time, humaneval_longest
+
+    def case(cid: str, text: str, tokens: int, budget: bool) -> dict:
+        greedy = {"text": text, "hit_budget": budget}
+        return {"id": cid, "events": {"line": {"greedy": greedy, "new_tokens": tokens},
+                                      "split": {"greedy": greedy, "new_tokens": 2},
+                                      "window": {"greedy": greedy, "new_tokens": tokens}}}
+
+    def write(name: str, seconds: float, cases: list[dict]) -> None:
+        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
+            json.dump({"seconds": seconds, "cases": cases}, f)
+
+    for r, (base_s, hot_s) in enumerate([(10.0, 13.0), (8.0, 12.0), (10.0, 11.0)], start=1):
+        write(f"base-{r}", base_s, [case("a", "x = 1", 5, False), case("b", "y = 2", 7, False)])
+        looped = "f(f(f(" if r < 3 else "f(f("  # round 3 wrote another text: two stable rounds of three
+        write(f"kl-{r}", hot_s, [case("a", "x = 2", 6, False), case("b", looped, 128, True)])
+    # 3 rounds; ratios 1.3, 1.5, 1.1; median seconds 10 and 12; split + window tokens of round 1: base
+    # 2 + 5 + 2 + 7 = 16, kl 2 + 6 + 2 + 128 = 138; 1 window at its budget; stable rounds 3 and 2
+    assert eval_time(tmp_path, "kl") == pytest.approx((3, 1.3, 1.1, 1.5, 10.0, 12.0, 16, 138, 1, 3, 2))
+    with gzip.open(tmp_path / "he.json.gz", "wt") as f:
+        json.dump({"tasks": [{"completions": ["ab", "abcd"]}, {"completions": ["abc"]}]}, f)
+    assert humaneval_longest(tmp_path / "he.json.gz") == 4.0

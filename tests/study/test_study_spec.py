@@ -223,7 +223,8 @@ def test_the_committed_demo_recipe_cells_keep_their_ids_when_trained_padded():
 
 def test_the_looping_study_changes_one_thing_of_the_demo_recipe_per_row():
     """configs/study/looping.yaml: the reference row is the demo recipe's mix, each other loss changes one
-    term (snippet loss, no unlearn term, the unlearn term's span), the lora_half_lr method halves the rate;
+    term (snippet loss, no unlearn term, the unlearn term's span) or adds one (suffix_ce, kl_suffix), the
+    lora_half_lr method halves the rate;
     the override in its header runs the lora rows alone."""
     from codehotfix.config import load_config
 
@@ -245,7 +246,12 @@ def test_the_looping_study_changes_one_thing_of_the_demo_recipe_per_row():
     added = [(o.name, o.weight, o.params) for o in cells[("lora", "demo_suffix", 0)].objectives]
     assert added[1] == ("suffix_ce", 1.0, {"suffix_tokens": 32})
     assert added[:1] + added[2:] == [(o.name, o.weight, o.params) for o in ref.objectives]
-    assert len(cells) == 20 and spec.dataset.train_cases // ref.training.batch_size == 15
+    # demo_kl_suffix and demo_kl_suffix8 add kl_suffix after them, over 32 and 8 positions.
+    for loss, tokens in (("demo_kl_suffix", 32), ("demo_kl_suffix8", 8)):
+        added = [(o.name, o.weight, o.params) for o in cells[("lora", loss, 0)].objectives]
+        assert added[-1] == ("kl_suffix", 1.0, {"suffix_tokens": tokens})
+        assert added[:-1] == [(o.name, o.weight, o.params) for o in ref.objectives]
+    assert len(cells) == 28 and spec.dataset.train_cases // ref.training.batch_size == 15
     assert "methods=[{name: lora}]" in path.read_text()
     lora_only = resolve_cells(load_study(path, ["methods=[{name: lora}]"]))
-    assert {c.method for c in lora_only} == {"lora"} and len(lora_only) == 10
+    assert {c.method for c in lora_only} == {"lora"} and len(lora_only) == 14
