@@ -23,6 +23,7 @@ everywhere.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import gc
 import os
@@ -209,6 +210,22 @@ def check_writable(path: Path, force: bool) -> None:
     """
     if path.exists() and not force:
         raise CodehotfixError(f"{path}: already holds results; pass --force to replace them or --out elsewhere")
+
+
+def add_run_options(ap: argparse.ArgumentParser) -> None:
+    """The options the benchmark scripts share: ``--threads``, ``--tiny``, ``--out`` and ``--force``
+    (``output_for`` turns the last three into the results path)."""
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    ap.add_argument("--tiny", action="store_true", help="a tiny random model: checks the script, not the speed")
+    ap.add_argument("--out", default=None, help="results JSON (default bench/results/<script>.json)")
+    ap.add_argument("--force", action="store_true", help="replace earlier results")
+
+
+def output_for(name: str, args: argparse.Namespace) -> Path:
+    """The results path of script ``name`` under ``add_run_options``'s flags, checked before any work."""
+    out = result_path(name, args.tiny, args.out)
+    check_writable(out, args.force)
+    return out
 
 
 def _git_commit() -> str | None:

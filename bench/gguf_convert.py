@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (build_tiny_model, check_writable, format_spread, print_table, result_path,  # noqa: E402
+from bench.common import (add_run_options, build_tiny_model, format_spread, output_for, print_table,  # noqa: E402
                           spread, write_results)
 from codehotfix.files import sha256_file  # noqa: E402
 from codehotfix.models import loading  # noqa: E402
@@ -152,13 +152,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dtype", default="bfloat16", help="the dtype the model is converted to (the demo's on this CPU)")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--tiny", action="store_true", help="a tiny random model: checks the script, not the speed")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--force", action="store_true", help="replace earlier results")
+    add_run_options(ap)
     args = ap.parse_args(argv)
-    out = result_path("gguf_convert", args.tiny, args.out)
-    check_writable(out, args.force)
+    out = output_for("gguf_convert", args)
     loading.set_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-gguf-") as tmp:
         work = Path(tmp)

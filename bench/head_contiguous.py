@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (build_tiny_model, check_writable, format_spread, print_table, result_path,  # noqa: E402
+from bench.common import (add_run_options, build_tiny_model, format_spread, output_for, print_table,  # noqa: E402
                           spread, write_results)
 from codehotfix.models.loading import load_model  # noqa: E402
 
@@ -72,13 +72,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--model", default=None, help="model spec (default: the embedded default model)")
     ap.add_argument("--dtypes", default="bfloat16,float32")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--tiny", action="store_true", help="a tiny random model: checks the script, not the speed")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--force", action="store_true", help="replace earlier results")
+    add_run_options(ap)
     args = ap.parse_args(argv)
-    out = result_path("head_contiguous", args.tiny, args.out)
-    check_writable(out, args.force)
+    out = output_for("head_contiguous", args)
     with tempfile.TemporaryDirectory() as tmp:
         spec = str(build_tiny_model(Path(tmp) / "tiny")) if args.tiny else args.model
         return _run(args, argv, spec, out)

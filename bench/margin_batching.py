@@ -31,7 +31,7 @@ from codehotfix.scoring import collate, encode_case, line_logprobs, score_batch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_tiny_model, check_writable, result_path, write_results  # noqa: E402
+from bench.common import add_run_options, build_tiny_model, output_for, write_results  # noqa: E402
 
 
 @torch.no_grad()
@@ -47,14 +47,10 @@ def _input_order(model, tokenizer, cases, batch_size: int) -> list[tuple[float, 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=None, help="results JSON (default bench/results/margin_batching.json)")
-    ap.add_argument("--force", action="store_true", help="overwrite an existing results file")
     ap.add_argument("--model", default=None, help="base model (default: the embedded default model)")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
-    ap.add_argument("--tiny", action="store_true", help="the tiny random model (tests/CI): checks the script, times nothing real")
+    add_run_options(ap)
     args = ap.parse_args(argv)
-    out = result_path("margin_batching", args.tiny, args.out)
-    check_writable(out, args.force)
+    out = output_for("margin_batching", args)
     train, _ = split_pack(load_pack("default"), test_fraction=0.5, seed=0)
     tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-")
     spec = args.model

@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (REPO_ROOT, build_tiny_model, check_writable, format_spread, markdown_table,  # noqa: E402
-                          result_path, spread, write_results)
+from bench.common import (REPO_ROOT, add_run_options, build_tiny_model, format_spread, markdown_table,  # noqa: E402
+                          output_for, spread, write_results)
 
 KEEP = ("greedy", "greedy_label", "events", "validity_check", "new_tokens")
 
@@ -69,13 +69,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--prompts", type=int, default=None, help="held-out contexts (default 32; tiny 6)")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--events", default="line,split,window")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--tiny", action="store_true")
-    p.add_argument("--out", default=None)
-    p.add_argument("--force", action="store_true", help="replace earlier results")
+    add_run_options(p)
     args = p.parse_args(argv)
-    out = result_path("onepass_eval", args.tiny, args.out)
-    check_writable(out, args.force)
+    out = output_for("onepass_eval", args)
 
     from codehotfix.config import EvalConfig
     from codehotfix.models.loading import load_model

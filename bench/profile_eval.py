@@ -28,7 +28,7 @@ import torch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_tiny_model, check_writable, markdown_table, result_path, write_results  # noqa: E402
+from bench.common import add_run_options, build_tiny_model, markdown_table, output_for, write_results  # noqa: E402
 
 # Decoding steps grouped by the rows still running: the step's fixed cost (reading the weights)
 # dominates below a few dozen rows on a CPU, so the small buckets are where batches' tails show.
@@ -113,15 +113,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--run", default=None, help="a demo run folder (its split.json, and hotfix/ for --adapter)")
     p.add_argument("--adapter", action="store_true", help="evaluate with the run's hotfix (as the demo's hotfix eval)")
     p.add_argument("--model", default=None, help="model spec (default: the embedded default model)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--tiny", action="store_true")
-    p.add_argument("--out", default=None)
-    p.add_argument("--force", action="store_true", help="replace earlier results")
+    add_run_options(p)
     args = p.parse_args(argv)
     if not args.tiny and not args.run:
         p.error("--run is required (a demo run folder), or --tiny")
-    out = result_path("profile_eval", args.tiny, args.out)
-    check_writable(out, args.force)
+    out = output_for("profile_eval", args)
 
     from codehotfix.config import load_config
     from codehotfix.models.loading import load_model

@@ -47,3 +47,24 @@ def test_the_last_epoch_has_no_eta_and_no_label_prints_nothing(capsys):
     quiet.start()
     quiet.epoch_end(None, 1, 1.0)
     assert capsys.readouterr().err == ""
+
+
+def test_the_shared_run_options_name_the_results_file_and_refuse_to_overwrite_it(tmp_path):
+    import argparse
+
+    import pytest
+
+    from bench.common import RESULTS_DIR, add_run_options, output_for
+    from codehotfix.errors import CodehotfixError
+
+    ap = argparse.ArgumentParser()
+    add_run_options(ap)
+    args = ap.parse_args(["--tiny", "--threads", "2"])
+    assert (args.threads, args.tiny, args.out, args.force) == (2, True, None, False)
+    assert output_for("some_bench", args) == RESULTS_DIR / "some_bench--tiny.json"
+    held = tmp_path / "earlier.json"
+    held.write_text("{}")
+    with pytest.raises(CodehotfixError, match="already holds results; pass --force"):
+        output_for("some_bench", ap.parse_args(["--out", str(held)]))
+    assert output_for("some_bench", ap.parse_args(["--out", str(held), "--force"])) == held
+    assert held.read_text() == "{}"  # checked, not touched
