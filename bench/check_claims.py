@@ -813,9 +813,9 @@ def eval_time(folder: Path, name: str) -> tuple[float, ...]:
             stable("base"), stable(name))
 
 
-def humaneval_longest(src: Path) -> float:
-    """The most characters any completion of a HumanEval run holds."""
-    return float(max(len(c) for t in load(src)["tasks"] for c in t["completions"]))
+def humaneval_longest(src: Path, task: str | None = None) -> float:
+    """The most characters any completion of a HumanEval run holds (of problem ``task`` only, if given)."""
+    return float(max(len(c) for t in load(src)["tasks"] if task in (None, t["task_id"]) for c in t["completions"]))
 
 
 def pack_suffix_lines(src: Path, pack: str, at_most: int) -> tuple[float, ...]:

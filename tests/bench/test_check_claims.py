@@ -302,5 +302,7 @@ def test_eval_time_pairs_each_round_counts_tokens_loops_and_stable_rounds(tmp_pa
     # 2 + 5 + 2 + 7 = 16, kl 2 + 6 + 2 + 128 = 138; 1 window at its budget; stable rounds 3 and 2
     assert eval_time(tmp_path, "kl") == pytest.approx((3, 1.3, 1.1, 1.5, 10.0, 12.0, 16, 138, 1, 3, 2))
     with gzip.open(tmp_path / "he.json.gz", "wt") as f:
-        json.dump({"tasks": [{"completions": ["ab", "abcd"]}, {"completions": ["abc"]}]}, f)
+        json.dump({"tasks": [{"task_id": "HumanEval/0", "completions": ["ab", "abcd"]},
+                             {"task_id": "HumanEval/1", "completions": ["abc"]}]}, f)
     assert humaneval_longest(tmp_path / "he.json.gz") == 4.0
+    assert humaneval_longest(tmp_path / "he.json.gz", "HumanEval/1") == 3.0
