@@ -760,15 +760,25 @@ def humaneval_versus(src: Path, other: str) -> tuple[float, ...]:
     return (n, sum(m for m, _ in pairs) / n, sum(t for _, t in pairs) / n, test.gained, test.lost, test.p_value)
 
 
+def _timed_rounds(folder: Path, name: str, seconds: str) -> tuple[list[int], dict, tuple[float, ...]]:
+    """Runs of the base model and ``name`` timed in rounds (``base-R.json.gz``, ``NAME-R.json.gz``, R = 1,
+    2, …): (the rounds, the runs by (who, round), (rounds, median, min and max of the per-round ratio
+    NAME / base of the field ``seconds``, median base seconds, median NAME seconds))."""
+    rounds = sorted(int(p.name[len("base-"):-len(".json.gz")]) for p in folder.glob("base-*.json.gz"))
+    runs = {(who, r): load(folder / f"{who}-{r}.json.gz") for who in ("base", name) for r in rounds}
+    ratios = [runs[name, r][seconds] / runs["base", r][seconds] for r in rounds]
+    median = statistics.median
+    return rounds, runs, (float(len(rounds)), median(ratios), min(ratios), max(ratios),
+                          median(runs["base", r][seconds] for r in rounds), median(runs[name, r][seconds] for r in rounds))
+
+
 def humaneval_speed(folder: Path) -> tuple[float, ...]:
     """HumanEval generation timed for the base model and a hotfix in rounds (``base-R.json.gz`` and
     ``hotfix-R.json.gz``, R = 1, 2, …, the two in alternating order): (rounds, median, min and max of
     the per-round ratio hotfix / base generation seconds, median base seconds, median hotfix seconds,
     characters the base and the hotfix wrote in round 1, problems whose completion is the same in
     every round, base and hotfix each (two counts))."""
-    rounds = sorted(int(p.name[len("base-"):-len(".json.gz")]) for p in folder.glob("base-*.json.gz"))
-    runs = {(who, r): load(folder / f"{who}-{r}.json.gz") for who in ("base", "hotfix") for r in rounds}
-    ratios = [runs["hotfix", r]["generation_s"] / runs["base", r]["generation_s"] for r in rounds]
+    rounds, runs, timing = _timed_rounds(folder, "hotfix", "generation_s")
 
     def chars(run: dict) -> float:
         return float(sum(len(c) for t in run["tasks"] for c in t["completions"]))
@@ -777,10 +787,7 @@ def humaneval_speed(folder: Path) -> tuple[float, ...]:
         texts = [{t["task_id"]: t["completions"] for t in runs[who, r]["tasks"]} for r in rounds]
         return float(sum(all(x[k] == texts[0][k] for x in texts) for k in texts[0]))
 
-    median = statistics.median
-    return (float(len(rounds)), median(ratios), min(ratios), max(ratios),
-            median(runs["base", r]["generation_s"] for r in rounds), median(runs["hotfix", r]["generation_s"] for r in rounds),
-            chars(runs["base", rounds[0]]), chars(runs["hotfix", rounds[0]]), stable("base"), stable("hotfix"))
+    return (*timing, chars(runs["base", rounds[0]]), chars(runs["hotfix", rounds[0]]), stable("base"), stable("hotfix"))
 
 
 def eval_time(folder: Path, name: str) -> tuple[float, ...]:
@@ -790,9 +797,7 @@ def eval_time(folder: Path, name: str) -> tuple[float, ...]:
     tokens the base and NAME wrote (line + split + window completions, round 1), NAME's windows that
     used their whole budget (round 1), rounds whose completions are the same as round 1's, base and
     NAME each (two counts))."""
-    rounds = sorted(int(p.name[len("base-"):-len(".json.gz")]) for p in folder.glob("base-*.json.gz"))
-    runs = {(who, r): load(folder / f"{who}-{r}.json.gz") for who in ("base", name) for r in rounds}
-    ratios = [runs[name, r]["seconds"] / runs["base", r]["seconds"] for r in rounds]
+    rounds, runs, timing = _timed_rounds(folder, name, "seconds")
 
     def tokens(run: dict) -> float:
         return float(sum(c["events"][e]["new_tokens"] for c in run["cases"] for e in ("split", "window")))
@@ -805,10 +810,7 @@ def eval_time(folder: Path, name: str) -> tuple[float, ...]:
         return float(sum(texts(runs[who, r]) == texts(runs[who, rounds[0]]) for r in rounds))
 
     first = runs[name, rounds[0]]
-    median = statistics.median
-    return (float(len(rounds)), median(ratios), min(ratios), max(ratios),
-            median(runs["base", r]["seconds"] for r in rounds), median(runs[name, r]["seconds"] for r in rounds),
-            tokens(runs["base", rounds[0]]), tokens(first),
+    return (*timing, tokens(runs["base", rounds[0]]), tokens(first),
             float(sum(c["events"]["window"]["greedy"]["hit_budget"] for c in first["cases"])),
             stable("base"), stable(name))
 

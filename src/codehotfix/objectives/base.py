@@ -62,6 +62,13 @@ class Objective:
     def check(self) -> None:
         """Raises ConfigError for invalid params (subclasses override)."""
 
+    def _integers(self, label: str, *names: str, minimum: int = 1) -> None:
+        """ConfigError unless each param in ``names`` is an integer (not a bool) of at least ``minimum``."""
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{label}: param {name} must be an integer >= {minimum}, got {value!r}")
+
     def _positive(self, *names: str) -> None:
         for name in names:
             value = getattr(self, name)

@@ -26,13 +26,6 @@ if TYPE_CHECKING:  # annotations only: importing scoring at run time would load 
 __all__ = ["FixedLineCEObjective", "SnippetCEObjective", "SuffixCEObjective"]
 
 
-def _check_suffix_tokens(name: str, n: object, minimum: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        from codehotfix.errors import ConfigError
-
-        raise ConfigError(f"{name}: param suffix_tokens must be an integer >= {minimum}, got {n!r}")
-
-
 @OBJECTIVES.register("fixed_ce")
 class FixedLineCEObjective(Objective):
     """CE = −mean_t log p(fixed_t | context, fixed_<t). Shapes: scores.fixed_logp, fixed_mask [B, L]."""
@@ -61,7 +54,7 @@ class SnippetCEObjective(Objective):
     params = {"suffix_tokens": 64}
 
     def check(self) -> None:
-        _check_suffix_tokens("snippet_ce", self.suffix_tokens, minimum=0)
+        self._integers("snippet_ce", "suffix_tokens", minimum=0)
 
     def __call__(self, scores: Scores) -> LossOutput:
         parts = [(scores.fixed_logp, scores.fixed_mask)]
@@ -99,7 +92,7 @@ class SuffixCEObjective(Objective):
     params = {"suffix_tokens": 32}
 
     def check(self) -> None:
-        _check_suffix_tokens("suffix_ce", self.suffix_tokens, minimum=1)
+        self._integers("suffix_ce", "suffix_tokens")
 
     def __call__(self, scores: Scores) -> LossOutput:
         if scores.suffix_logp is None:

@@ -97,10 +97,7 @@ class KLCorpusObjective(Objective):
     params = {"corpus": None, "batch_size": 2, "max_tokens": 128, "top_k": 32}
 
     def check(self) -> None:
-        for name in ("batch_size", "max_tokens", "top_k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"kl_corpus: param {name} must be an integer >= 1, got {value!r}")
+        self._integers("kl_corpus", "batch_size", "max_tokens", "top_k")
         if self.max_tokens < 2:
             raise ConfigError(f"kl_corpus: param max_tokens must be >= 2, got {self.max_tokens}")
         if self.corpus is not None and not Path(str(self.corpus)).exists():
@@ -132,10 +129,7 @@ class KLSuffixObjective(Objective):
     params = {"suffix_tokens": 32, "top_k": 32}
 
     def check(self) -> None:
-        for name in ("suffix_tokens", "top_k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"kl_suffix: param {name} must be an integer >= 1, got {value!r}")
+        self._integers("kl_suffix", "suffix_tokens", "top_k")
 
     def __call__(self, scores: Scores) -> LossOutput:
         if scores.suffix_logprobs is None or scores.ref_suffix_logp is None or not len(scores.suffix_logprobs):
