@@ -136,3 +136,73 @@ def test_demo_summary_says_how_much_of_the_kl_corpus_reference_came_from_the_sto
     md = demo.summary_markdown(summary)
     assert "kl_corpus reference: 28 snippet(s) read from the model's store, 2 computed in this run." in md
     assert "kl_corpus reference" not in demo.summary_markdown({**summary, "retain_reference": {}})  # older runs
+
+
+def test_a_second_demo_reads_the_base_models_results_from_the_models_store(tmp_path, tiny_model_dir, monkeypatch):
+    import shutil
+    from dataclasses import replace
+
+    from codehotfix import api
+
+    # A converted copy in the cache is marked by codehotfix-model.json: only such a copy has a store.
+    converted = tmp_path / "gguf-0123-float32"
+    shutil.copytree(tiny_model_dir, converted)
+    (converted / "codehotfix-model.json").write_text(json.dumps({"sha256": "0" * 64, "dtype": "float32"}))
+    topics = ("yaml_safe_load", "is_none")
+    monkeypatch.setattr(demo, "load_pack", lambda name: [c for c in load_pack(name) if c.group in topics])
+    base_evals, selections = [], []
+    real_evaluate, real_select = api.evaluate, demo._select
+
+    def count_evaluate(cases, **kw):
+        base_evals.append(kw.get("adapter") is None)
+        return real_evaluate(cases, **kw)
+
+    def count_select(*args):
+        selections.append(1)
+        return real_select(*args)
+
+    monkeypatch.setattr(api, "evaluate", count_evaluate)
+    monkeypatch.setattr(demo, "_select", count_select)
+    opts = DemoOptions(out=tmp_path / "a", model=str(converted), overrides=QUICK,
+                       selection=TopicSelectionConfig(margin_below=1000.0))
+    first = run_demo(opts, log=lambda _: None)
+    assert first["base_store"] == {"store": str(converted / "derived" / demo.BASE_STORE), "select": None,
+                                   "base eval": None}
+    assert (selections, base_evals) == ([1], [True, False])
+
+    logs = []
+    second = run_demo(replace(opts, out=tmp_path / "b"), log=logs.append)
+    assert (selections, base_evals) == ([1], [True, False, False])  # only the hotfix was evaluated
+    for step in ("select", "base eval"):
+        info = second["base_store"][step]
+        assert info["computed_seconds"] >= 0 and info["computed_at"] and info["key"]
+        assert any(f"{step}: read from the model's store ({info['key']}" in line for line in logs)
+    a, b = (tmp_path / "a", tmp_path / "b")
+
+    def without(record, *keys):
+        return {k: v for k, v in record.items() if k not in keys}
+
+    base_a, base_b = (json.loads((d / "base_eval.json").read_text()) for d in (a, b))
+    assert without(base_b, "_seconds", "from_store") == without(base_a, "_seconds")
+    split_a, split_b = (json.loads((d / "split.json").read_text()) for d in (a, b))
+    assert without(split_b["selection"], "from_store") == split_a["selection"]
+    assert (b / demo.STATES_FILE).read_bytes() == (a / demo.STATES_FILE).read_bytes()
+    # read or computed, the same base results, so training takes the same reference: the same adapter
+    assert (b / "hotfix" / "adapter_model.safetensors").read_bytes() == \
+        (a / "hotfix" / "adapter_model.safetensors").read_bytes()
+    assert second["comparison"] == first["comparison"]
+    assert "Read from the model's store" in (b / "summary.md").read_text()
+    assert "Read from the model's store" not in (a / "summary.md").read_text()
+
+    # --recompute-base computes them again (and gets the same); other evaluation settings are another entry
+    third = run_demo(replace(opts, out=tmp_path / "c", reuse_base=False), log=lambda _: None)
+    assert (selections, base_evals[3:]) == ([1, 1], [True, False])
+    assert third["base_store"]["select"] is None and third["base_store"]["base eval"] is None
+    assert json.loads((tmp_path / "c" / "base_eval.json").read_text())["cases"] == base_a["cases"]
+    run_demo(replace(opts, out=tmp_path / "d", overrides=[*QUICK, "eval.max_new_tokens=5"]), log=lambda _: None)
+    assert (selections, base_evals[5:]) == ([1, 1, 1], [True, False])
+
+    # the user's own folder keeps no store: both steps are computed, nothing is written into it
+    own = run_demo(replace(opts, out=tmp_path / "e", model=str(tiny_model_dir)), log=lambda _: None)
+    assert own["base_store"] == {"store": None, "select": None, "base eval": None}
+    assert not (tiny_model_dir / "derived").exists()

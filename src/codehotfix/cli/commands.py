@@ -100,6 +100,9 @@ def demo_cmd(
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Pack topics to use (repeatable; default: the topics the default model gets wrong; 'all': every topic)."),
     device: str = opt.device(),
     threads: Optional[int] = opt.threads(),
+    recompute_base: bool = typer.Option(False, "--recompute-base", help="Compute the base model's target selection "
+                                        "and evaluation even when the model's store holds them from an earlier demo "
+                                        "(same weights, inputs, settings, machine and code)."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Config overrides: key.path=value …"),
 ) -> None:
     """Base eval → train → eval again on the built-in pack; prints the before/after table."""
@@ -110,7 +113,7 @@ def demo_cmd(
     if out is None:
         out = Path("runs") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     opts = DemoOptions(out=out, model=model, config=str(config) if config else None, topics=topics or None,
-                       overrides=overrides or [], device=device, threads=threads)
+                       overrides=overrides or [], device=device, threads=threads, reuse_base=not recompute_base)
     summary = run_demo(opts)
     print(summary_markdown(summary))
     print(f"results: {out}/summary.json, {out}/summary.md")

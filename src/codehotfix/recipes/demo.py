@@ -13,6 +13,8 @@ selection is refused, since its finished steps would be reported under the new s
                        contexts' last positions, from that same pass, for training's kl_context
                        reference (so training does not run the base model over them again)
   2. base_eval.json    the base model on the held-out contexts (greedy + k samples, margins)
+                       (1b and 2 depend on the base model alone: a later demo with the same weights,
+                       inputs, settings, machine and code reads them from the model's store, BASE_STORE)
   3. hotfix/           the trained adapter (PEFT format) + hotfix.json manifest
   4. hotfix_eval.json  the hotfixed model on the same held-out contexts
   5. summary.json/.md  before/after table, relative changes, per completion event (line, split,
@@ -33,6 +35,7 @@ from codehotfix.data.cases import HotfixCase
 from codehotfix.data.packs import TopicSelectionConfig, load_pack, select_topics, split_pack
 from codehotfix.errors import CodehotfixError
 from codehotfix.files import atomic_path, atomic_write_text, read_json, write_json
+from codehotfix.models.provenance import cases_checksum
 
 __all__ = ["DemoOptions", "run_demo", "summary_markdown", "demo_config_path"]
 
@@ -63,6 +66,9 @@ class DemoOptions:
         overrides: ``a.b=c`` overrides.
         device: where the model runs ("auto", "cpu", "cuda:N"; see ``load_model``).
         threads: torch CPU threads (None: the config's ``training.threads``).
+        reuse_base: read the base model's target selection and evaluation from the model's store
+            when an earlier demo computed them with the same weights, inputs, settings, machine and
+            code (``BASE_STORE``); False computes them again (and refreshes the store).
     """
 
     out: Path = Path("runs/demo")
@@ -79,6 +85,7 @@ class DemoOptions:
     overrides: list[str] = field(default_factory=list)
     device: str = "auto"
     threads: int | None = None
+    reuse_base: bool = True
 
 
 def demo_config_path() -> Path:
@@ -145,6 +152,57 @@ def _check_same_run(path: Path, record: dict[str, Any]) -> None:
 # training takes its kl_context reference from them instead of a pass of its own, also when an
 # interrupted demo resumes after the selection (the same states, so the same adapter).
 STATES_FILE = "reference_states.safetensors"
+
+
+# The base model's two results in a demo (the target selection with its states, and the held-out
+# evaluation) depend on its weights, the inputs, the settings, the machine and the code, never on the
+# hotfix: a second demo of the same model reads them from the model's store instead of computing them
+# again (~45 and ~55 s of a ~300 s demo on the 2-core CPU; docs/speed.md). Only a converted copy in
+# codehotfix's cache has a store (``models.loading.derived_folder``).
+BASE_STORE = "demo-base"
+
+
+@dataclass
+class _BaseStore:
+    """Where a demo keeps and finds its base model's results, and whether it may read them."""
+
+    store: Any  # models.derived.ResultStore
+    machine: dict[str, Any]
+    read: bool
+
+    @classmethod
+    def open(cls, loaded: Any, read: bool) -> "_BaseStore | None":
+        from codehotfix.models.derived import ResultStore, code_digest, machine_identity
+        from codehotfix.models.loading import derived_folder
+
+        folder = derived_folder(loaded)
+        if folder is None:
+            return None
+        return cls(ResultStore(folder / BASE_STORE),
+                   {"model": loaded.checksum, "code": code_digest(), **machine_identity(loaded.model)}, read)
+
+    def result(self, step: str, inputs: dict[str, Any], compute: Callable[[], dict[str, Any]],
+               files: dict[str, Path] | None, log: Callable[[str], None]) -> dict[str, Any]:
+        """``compute()``'s result, read from the store when it holds this step for these inputs; a
+        computed result is stored (with ``files`` that exist). A read one carries ``from_store``."""
+        identity = {"step": step, **self.machine, **inputs}
+        if self.read:
+            found = self.store.get(identity, files)
+            if found is not None:
+                log(f"[demo] {step}: read from the model's store ({found.key}; computed in "
+                    f"{found.seconds} s, {found.created})")
+                return {**found.result, "from_store": found.provenance()}
+        t0 = time.time()
+        result = compute()
+        # The files the computation wrote (the selection writes no states when no topic is chosen).
+        self.store.put(identity, result, time.time() - t0,
+                       {name: path for name, path in (files or {}).items() if path.exists()})
+        return result
+
+
+def _stored(base_store: _BaseStore | None, step: str, inputs: dict[str, Any], compute: Callable[[], dict[str, Any]],
+            log: Callable[[str], None], files: dict[str, Path] | None = None) -> dict[str, Any]:
+    return compute() if base_store is None else base_store.result(step, inputs, compute, files, log)
 
 
 def _reference_positions(cfg: HotfixConfig) -> int:
@@ -240,11 +298,15 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
     loaded = load_model(opts.model, dtype=cfg.training.dtype, threads=opts.threads or cfg.training.threads,
                         device=opts.device)
     times["load model"] = round(time.time() - t0, 2)
+    base_store = _BaseStore.open(loaded, read=opts.reuse_base)
 
     def split_and_select() -> dict[str, Any]:
         given = sorted({c.group for c in cases}) if topics == ["all"] else sorted(topics or [])
+        inputs = {"cases": cases_checksum(all_train), "select": opts.select, "selection": asdict(opts.selection),
+                  "eval": asdict(cfg.eval), "positions": _reference_positions(cfg)}
         selection = {"select": "given", "targets": given} if given else \
-            _select(opts, cfg, loaded, all_train, out / STATES_FILE)
+            _stored(base_store, "select", inputs, lambda: _select(opts, cfg, loaded, all_train, out / STATES_FILE),
+                    log, files={"states": out / STATES_FILE})
         chosen = set(selection["targets"])
         return {"pack": opts.pack, "seed": cfg.seed, "test_fraction": opts.test_fraction,
                 "train": [c.id for c in all_train if c.group in chosen],
@@ -262,7 +324,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
         f"{len(train)} training and {len(test)} held-out cases in {len({c.group for c in cases})} topics")
 
     base = _step(out / "base_eval.json", "base eval", times,
-                 lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval), log)
+                 lambda: _stored(base_store, "base eval", {"cases": cases_checksum(test), "eval": asdict(cfg.eval)},
+                                 lambda: evaluate(test, loaded=loaded, eval_config=cfg.eval), log), log)
 
     hotfix_dir = out / "hotfix"
     loaded.model, manifest, times["training"] = _train_or_reuse(loaded, train, cfg, hotfix_dir, log, out / STATES_FILE)
@@ -287,6 +350,10 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
         "final_losses": manifest.get("final_losses"),
         # kl_corpus's base-model reference: read from the model's store or computed (it sets training's time)
         "retain_reference": manifest.get("retain_reference") or {},
+        # the base model's selection and evaluation: read from the model's store (when and how long they
+        # took to compute) or computed in this run (None); no store for a model in the user's own folder
+        "base_store": {"store": str(base_store.store.folder) if base_store else None,
+                       "select": split["selection"].get("from_store"), "base eval": base.get("from_store")},
         "seconds": {**times, "total": round(time.time() - t_all, 2)},
     }
     write_json(out / "summary.json", summary)
@@ -331,6 +398,13 @@ def summary_markdown(summary: dict[str, Any]) -> str:
 
         lines += ["", "## Completion events (docs/evaluation.md)", "", comparison_markdown(summary["events"])]
     lines += ["", "## Time (seconds)", ""] + [f"- {k}: {v}" for k, v in summary["seconds"].items()]
+    stored = summary.get("base_store") or {}
+    read = [(step, stored[step]) for step in ("select", "base eval") if stored.get(step)]
+    if read:
+        lines += ["", "Read from the model's store, as an earlier demo computed them with the same weights, inputs, "
+                      "settings, machine and code (`--recompute-base` computes them again): "
+                      + "; ".join(f"{step} (computed in {info['computed_seconds']} s, {info['computed_at']})"
+                                  for step, info in read) + "."]
     ref = summary.get("retain_reference") or {}
     if ref.get("store"):
         lines += ["", f"Training's kl_corpus reference: {ref['from_store']} snippet(s) read from the model's store, "

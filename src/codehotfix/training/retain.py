@@ -26,7 +26,7 @@ import torch
 from codehotfix.errors import DataError
 from codehotfix.files import atomic_path
 from codehotfix.models.loading import model_device
-from codehotfix.models.provenance import machine_info
+from codehotfix.models.derived import machine_identity
 
 __all__ = ["RetainSnippet", "RetainBatch", "RetainSampler", "RetainReference", "load_retain_corpus",
            "retain_logprobs", "BUILTIN_CORPUS", "SOURCE_SUFFIXES"]
@@ -209,12 +209,8 @@ class RetainReference:
 
     def _open(self, base: Any) -> None:
         """Names this model's and machine's file in the store and reads its entries."""
-        param = next(base.parameters())
-        machine = machine_info()
-        identity = {"format": self.FORMAT, "top_k": self.top_k, "dtype": str(param.dtype),
-                    "device": param.device.type, "cpu": machine["cpu"], "threads": torch.get_num_threads(),
-                    "gpu": machine["cuda_device"] if param.device.type == "cuda" else None,
-                    "versions": _versions()}
+        # The same keys as before machine_identity existed, so stores written earlier keep their names.
+        identity = {"format": self.FORMAT, "top_k": self.top_k, **machine_identity(base)}
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         self.path = self.store / f"retain-top{self.top_k}-{digest}.safetensors"
         self._identity = identity
@@ -247,12 +243,6 @@ class RetainReference:
 def _token_key(ids: torch.Tensor) -> str:
     """A snippet's entry name: the hash of its token ids, so an edited snippet is never served stale."""
     return hashlib.sha256(ids.to("cpu", torch.int64).numpy().tobytes()).hexdigest()[:32]
-
-
-def _versions() -> dict[str, str]:
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def _read_store(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
