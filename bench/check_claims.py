@@ -666,6 +666,24 @@ def demo_matching(src: Path, other: str, file: str, event: str) -> float:
                                                 "case ids")))
 
 
+def demo_records_same(src: Path, other: str, file: str) -> float:
+    """How many cases of two demo runs hold the same whole per-case record in ``file`` (every
+    completion, label, margin and token count): the evaluation computed, or read, the same."""
+    def records(folder: Path) -> dict[str, dict]:
+        return {c["id"]: c for c in load(folder / file)["cases"]}
+
+    return float(sum(a == b for a, b in _paired(records(src), records(ROOT_OF[0] / other), src, other, "case ids")))
+
+
+def demo_selection_same(src: Path, other: str) -> float:
+    """How many training contexts two demo runs' target selections (split.json) gave the same record
+    (the base model's margin), 0 unless both chose the same targets."""
+    a, b = (load(folder / "split.json")["selection"] for folder in (src, ROOT_OF[0] / other))
+    if a["targets"] != b["targets"]:
+        return 0.0
+    return float(sum(x == y for x, y in _paired(a["inputs"], b["inputs"], src, other, "training contexts")))
+
+
 def demo_greedy_matching(src: Path, other: str, file: str, event: str, *fields: str) -> float:
     """How many cases of two demo runs keep the same greedy ``fields`` (e.g. ``label``, ``toward``:
     the same judgement; ``text``: the same completion) for ``event`` in ``file``."""
@@ -1025,7 +1043,7 @@ def scaled(src: Path, factor: float, fname: str, *args) -> float:
 ROOT_OF = [ROOT]
 
 COMPUTE: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in (value, ratio, difference, demo_greedy_matching, eval_profile_steps, demo_phase_over, padding_share, mean_saving, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
+    f.__name__: f for f in (value, ratio, difference, demo_greedy_matching, demo_records_same, demo_selection_same, eval_profile_steps, demo_phase_over, padding_share, mean_saving, rel_change, reduction, mcnemar, mcnemar_from_zero, wilson,
                             perplexity, has, edit_rules, items_below, count, study, study_change, study_all,
                             study_cells, study_cell_value,
                             study_ratio, margin_test, paired_rate, multi, agg, scaled, demo_greedy,

@@ -2667,11 +2667,95 @@ KL_SUFFIX = [
 ]
 
 
+# docs/speed.md "The base model's results kept with the model": one run filling the demo-base store, two reading it.
+BS = "docs/results/demo-base-store"
+EW = "bench/results/equal_work_eval.json"  # the hotfix against the base model on the same decoding work
+_BS_RUNS = tuple(f"{BS}/{r}" for r in ("fill", "read1", "read2"))
+_RS_OTHERS = tuple(f"{RS}/{r}" for r in ("cold", "warm2", "warm3", "warm4"))
+
+
+def _bs_phase(label: str, phase: str | None) -> Claim:
+    specs = [("demo_phase_sum", f"{r}/summary.json") if phase is None else ("value", f"{r}/summary.json", f"seconds.{phase}")
+             for r in _BS_RUNS]
+    return _claim(f"base-store-phase-{phase or 'sum'}", "docs/speed.md", f"| {label} (base store) | {{n}} | {{n}} | {{n}} |",
+                  ("multi", *specs))
+
+
+BASE_STORE = [
+    _claim("base-store-reproducible", "docs/speed.md", "gave the same margin on at least {n} of the {n} training "
+           "contexts, so the\nsame targets, and the same base-model record on at least {n} of the {n} held-out contexts",
+           ("multi", ("agg", ".", "min", *[("demo_selection_same", r, RW) for r in _RS_OTHERS]),
+            ("count", f"{RW}/split.json", "selection.inputs"),
+            ("agg", ".", "min", *[("demo_records_same", r, RW, "base_eval.json.gz") for r in _RS_OTHERS]),
+            ("value", f"{RW}/summary.json", "test_cases"))),
+    _bs_phase("load the model", "load model"),
+    _bs_phase("choose the targets", "split + select topics"),
+    _bs_phase("evaluate the base", "base eval"),
+    _bs_phase("train", "training"),
+    _bs_phase("evaluate the hotfix", "hotfix eval"),
+    _bs_phase("all phases", None),
+    _claim("base-store-goal", "docs/speed.md", "A demo that reads the store took {n} and {n} s: {n} and {n} minutes, under "
+           "the 5-minute goal by\n{n} and {n} s. The run that fills it ({n} s)",
+           ("multi", *[("demo_phase_sum", f"{r}/summary.json") for r in _BS_RUNS[1:]],
+            *[("demo_minutes", f"{r}/summary.json") for r in _BS_RUNS[1:]],
+            *[("scaled", f"{r}/summary.json", -1, "demo_phase_over", 300.0) for r in _BS_RUNS[1:]],
+            ("demo_phase_sum", f"{BS}/fill/summary.json"))),
+    _claim("base-store-same", "docs/speed.md", "the base model's\n{n} of {n} contexts, the hotfix's {n} of {n}.",
+           ("multi", ("agg", ".", "min", *[("demo_records_same", r, f"{RS}/warm4", "base_eval.json.gz") for r in _BS_RUNS]),
+            ("value", f"{BS}/fill/summary.json", "test_cases"),
+            ("agg", ".", "min", *[("demo_records_same", r, f"{RS}/warm4", "hotfix_eval.json.gz") for r in _BS_RUNS]),
+            ("value", f"{BS}/fill/summary.json", "test_cases"))),
+    _claim("base-store-fresh", "docs/speed.md", "so the demo computes both results and fills the store): {n} s, that "
+           "is {n} minutes, under the\n7-minute goal by {n} s (installs {n} s, load model {n} s, the other phases {n} s). "
+           "It took longer\nthan the four fresh clones of the section \"The set-up installs the core\" ({n} to {n} s), in "
+           "every\nphase, the model's conversion too ({n} against {n} to {n} s)",
+           ("multi", ("value", f"{BS}/fresh-clone-08a4df0/setup_timing.json", "total_seconds"),
+            ("scaled", f"{BS}/fresh-clone-08a4df0/setup_timing.json", 1 / 60, "value", "total_seconds"),
+            ("scaled", f"{BS}/fresh-clone-08a4df0/setup_timing.json", -1, "value_over", "total_seconds", 420.0),
+            ("value", f"{BS}/fresh-clone-08a4df0/setup_timing.json", "install_seconds"),
+            ("value", f"{BS}/fresh-clone-08a4df0/summary.json", "seconds.load model"),
+            _other_phases(f"{BS}/fresh-clone-08a4df0"),
+            ("agg", ".", "min", *[("value", f"{r}/setup_timing.json", "total_seconds") for r in _CORE_RUNS]),
+            ("agg", ".", "max", *[("value", f"{r}/setup_timing.json", "total_seconds") for r in _CORE_RUNS]),
+            ("value", f"{BS}/fresh-clone-08a4df0/summary.json", "seconds.load model"),
+            ("agg", ".", "min", *[("value", f"{r}/summary.json", "seconds.load model") for r in _CORE_RUNS]),
+            ("agg", ".", "max", *[("value", f"{r}/summary.json", "seconds.load model") for r in _CORE_RUNS]))),
+    _claim("readme-base-store", "README.md", "Two warm demos that read them took {n} and {n} s, under the 5-minute goal "
+           "with room to spare,\nwith the same adapter bytes and the same per-case results as the demo that computed them; "
+           "the first\ndemo of a model still computes them ({n} s warm), and a fresh clone took {n} minutes",
+           ("multi", *[("demo_phase_sum", f"{r}/summary.json") for r in _BS_RUNS[1:]],
+            ("demo_phase_sum", f"{BS}/fill/summary.json"),
+            ("scaled", f"{BS}/fresh-clone-08a4df0/setup_timing.json", 1 / 60, "value", "total_seconds"))),
+    _claim("equal-work", "docs/speed.md", "decoding exactly {n} greedy tokens with no stop ({n} tokens per model and "
+           "round)",
+           ("multi", ("value", EW, "new_tokens", "tokens_each"))),
+    _claim("equal-work-ratio", "docs/speed.md", "The hotfix changed the tokens of {n} of {n} rows, so it was applied. Its "
+           "decoding took {n}×\n({n}–{n}×) the base model's time, median (min–max) over the rounds; with reading, "
+           "merging and\nrestoring the adapter, {n}× ({n}–{n}×)",
+           ("multi", ("value", EW, "rows_changed_by_hotfix", "prompts", "ratio_decode.median", "ratio_decode.min",
+                      "ratio_decode.max", "ratio_whole.median", "ratio_whole.min", "ratio_whole.max"))),
+    _claim("equal-work-tokens", "docs/speed.md", "its windows wrote {n} tokens against the base model's {n} (×{n}), and "
+           "×{n}\nover the {n} contexts where it did not run to the budget",
+           ("multi", ("pick", ".", (2, 1, 3), "demo_event_tokens", f"{BS}/fill", "window"),
+            ("pick", ".", (3, 0), "demo_event_tokens", f"{BS}/fill", "window", True))),
+    _claim("readme-equal-work", "README.md", "4 rounds) the hotfix took {n}× ({n}–{n}×) the base model's time, reading "
+           "and merging the adapter\nincluded; its whole evaluation still takes about {n}× the base's",
+           ("multi", ("value", EW, "ratio_whole.median", "ratio_whole.min", "ratio_whole.max"),
+            ("file_ratio", f"{BS}/read1/summary.json", "seconds.hotfix eval", f"{BS}/read1/base_eval.json.gz",
+             "from_store.computed_seconds"))),
+    _claim("base-store-eval-ratio", "docs/speed.md", "evaluation ({n} s) still takes {n}× the time the base's took when "
+           "it was computed ({n} s)",
+           ("multi", ("value", f"{BS}/read1/summary.json", "seconds.hotfix eval"),
+            ("file_ratio", f"{BS}/read1/summary.json", "seconds.hotfix eval", f"{BS}/read1/base_eval.json.gz",
+             "from_store.computed_seconds"),
+            ("value", f"{BS}/read1/base_eval.json.gz", "from_store.computed_seconds"))),
+]
+
 CLAIMS: list[Claim] = [*README, *JOINED, *OBJECTIVES, *HUMANEVAL, *SIDE_EFFECTS, *REPORT, *STUDY, *SPEED, *PRIVACY, *PRIVACY_HELDOUT, *PRIVACY_HOLDOUT,
                        *ONLINE, *SERVING, *EVALUATION, *SEQUENCE, *USER_RUN,
                        *SEEN_V2, *CURVE, *CURVE_JAVA, *SEQUENCE_N6, *SEQUENCE_N6_README,
                        *SEQUENCE_N50, *SEQUENCE_N50_CPU, *SEQUENCE_N50_CPU_50, *SEQUENCE_N50_BF16, *DEMO_RECIPE, *NO_CORPUS,
-                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE, *CORE, *KL_SUFFIX]
+                       *COST_V2, *PACKING, *RUNAWAY, *LOOPING, *STORE, *CORE, *KL_SUFFIX, *BASE_STORE]
 
 # Docs the coverage rule applies to: README.md and every docs/*.md except these, each with its reason.
 EXEMPT_DOCS: dict[str, str] = {}
@@ -2703,5 +2787,6 @@ NOT_MEASURED: dict[str, list[str]] = {
                       "the issue's \"within 10% of the base\"",  # the speed issue's goal
                       "The goal of evaluating within 10% of the base",
                       "the goal of evaluating within 10% of the base\nstays unmet",
-                      "generated within 10% of the base model's time"],  # the goal, met by that run
+                      "generated within 10% of the base model's time",  # the goal, met by that run
+                      "restoring the adapter, 1.07× (1.03–1.10×): within 10% in every round"],  # the goal, on equal work
 }

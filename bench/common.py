@@ -54,7 +54,7 @@ __all__ = [
     "rss_bytes", "result_path", "check_writable", "write_results", "environment", "print_table",
     "markdown_table", "forward_params", "lora_params", "FlopCount", "training_flops", "flops_summary", "PassCounter",
     "spread", "format_spread", "EffectTarget",
-    "parse_targets", "EffectProbe", "EpochTracker", "EffectStopCallback", "build_tiny_model",
+    "parse_targets", "EffectProbe", "EpochTracker", "EffectStopCallback", "build_tiny_model", "demo_held_out",
     "CORPUS",
 ]
 
@@ -658,6 +658,20 @@ CORPUS = [
     "class Config:\n    def __init__(self, items=None):\n        self.items = items or []\n",
     "if value is None:\n    raise ValueError('missing value')\nprint(value)\n",
 ]
+
+
+def demo_held_out(run: Path | None, tiny: bool) -> list:
+    """The held-out contexts of a demo run folder (its ``split.json``), as pack cases; with ``tiny``,
+    the pack's first 6 (no run needed)."""
+    import json
+
+    from codehotfix.data.packs import load_pack
+
+    pack = load_pack("default")
+    if tiny:
+        return pack[:6]
+    by_id = {c.id: c for c in pack}
+    return [by_id[i] for i in json.loads((run / "split.json").read_text())["test"]]
 
 
 def build_tiny_model(folder: Path, *, extra_text: Sequence[str] = (), seed: int = 0) -> Path:

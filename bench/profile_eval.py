@@ -16,7 +16,6 @@ another version of the code, put its ``src`` first on PYTHONPATH.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import torch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import add_run_options, build_tiny_model, markdown_table, output_for, write_results  # noqa: E402
+from bench.common import add_run_options, build_tiny_model, demo_held_out, markdown_table, output_for, write_results  # noqa: E402
 
 # Decoding steps grouped by the rows still running: the step's fixed cost (reading the weights)
 # dominates below a few dozen rows on a CPU, so the small buckets are where batches' tails show.
@@ -98,16 +97,6 @@ def profile(loaded: Any, cases: list, eval_config: Any) -> tuple[dict[str, Any],
     return summarize(total, dec.calls, hd.calls), result["cases"]
 
 
-def _held_out(run: Path | None, tiny: bool) -> list:
-    from codehotfix.data.packs import load_pack
-
-    pack = load_pack("default")
-    if tiny:
-        return pack[:6]
-    by_id = {c.id: c for c in pack}
-    return [by_id[i] for i in json.loads((run / "split.json").read_text())["test"]]
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", default=None, help="a demo run folder (its split.json, and hotfix/ for --adapter)")
@@ -124,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from codehotfix.recipes.demo import demo_config_path
 
     run = Path(args.run) if args.run else None
-    cases = _held_out(run, args.tiny)
+    cases = demo_held_out(run, args.tiny)
     cfg = load_config(demo_config_path(), ["eval.max_new_tokens=8"] if args.tiny else [])
     with tempfile.TemporaryDirectory(prefix="bench-tiny-") as tmp:
         spec = str(build_tiny_model(Path(tmp) / "model", extra_text=[c.prefix for c in cases])) if args.tiny \
