@@ -206,3 +206,19 @@ def test_a_second_demo_reads_the_base_models_results_from_the_models_store(tmp_p
     own = run_demo(replace(opts, out=tmp_path / "e", model=str(tiny_model_dir)), log=lambda _: None)
     assert own["base_store"] == {"store": None, "select": None, "base eval": None}
     assert not (tiny_model_dir / "derived").exists()
+
+
+def test_a_store_that_cannot_be_written_costs_a_warning_not_the_result(tmp_path, caplog):
+    import logging
+
+    from codehotfix.models.derived import ResultStore
+
+    class Full(ResultStore):
+        def put(self, *args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+    store = demo._BaseStore(Full(tmp_path / "store"), {"model": "m"}, read=True)
+    with caplog.at_level(logging.WARNING, logger="codehotfix.recipes.demo"):
+        assert store.result("base eval", {"cases": "c"}, lambda: {"cases": [1]}, None, log=lambda _: None) == \
+            {"cases": [1]}
+    assert "could not keep the base model's base eval there" in caplog.text and "No space left" in caplog.text

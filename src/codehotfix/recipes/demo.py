@@ -195,8 +195,12 @@ class _BaseStore:
         t0 = time.time()
         result = compute()
         # The files the computation wrote (the selection writes no states when no topic is chosen).
-        self.store.put(identity, result, time.time() - t0,
-                       {name: path for name, path in (files or {}).items() if path.exists()})
+        try:
+            self.store.put(identity, result, time.time() - t0,
+                           {name: path for name, path in (files or {}).items() if path.exists()})
+        except OSError as e:  # a cache that cannot be written costs the next demo time, not this one its result
+            logger.warning("%s: could not keep the base model's %s there (%s); the next demo computes it again",
+                           self.store.folder, step, e)
         return result
 
 
