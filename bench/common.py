@@ -55,6 +55,7 @@ __all__ = [
     "markdown_table", "forward_params", "lora_params", "FlopCount", "training_flops", "flops_summary", "PassCounter",
     "spread", "format_spread", "EffectTarget",
     "parse_targets", "EffectProbe", "EpochTracker", "EffectStopCallback", "build_tiny_model", "demo_held_out",
+    "code_under_test",
     "CORPUS",
 ]
 
@@ -228,12 +229,21 @@ def output_for(name: str, args: argparse.Namespace) -> Path:
     return out
 
 
-def _git_commit() -> str | None:
+def _git_commit(folder: Path = REPO_ROOT) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def code_under_test() -> tuple[Path, str | None]:
+    """The codehotfix package a benchmark ran (another version's src may come first on PYTHONPATH)
+    and the commit of the checkout it lies in (None outside one)."""
+    import codehotfix
+
+    code = Path(codehotfix.__file__).parent
+    return code, _git_commit(code)
 
 
 def _cpu_name() -> str:

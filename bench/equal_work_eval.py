@@ -21,7 +21,6 @@ alone: a second job on the two cores changes the times many-fold.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +32,8 @@ import torch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (add_run_options, build_tiny_model, demo_held_out, format_spread,  # noqa: E402
-                          markdown_table, output_for, spread, write_results)
+from bench.common import (add_run_options, build_tiny_model, code_under_test, demo_held_out,  # noqa: E402
+                          format_spread, markdown_table, output_for, spread, write_results)
 
 
 def decode_fixed(model: torch.nn.Module, batches: list[list[list[int]]], pad_id: int, new_tokens: int) -> list[list[int]]:
@@ -150,10 +149,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         changed = sum(a != b for a, b in zip(base_tokens, hotfix_tokens))
         adapter_sha = sha256_file(adapter / "adapter_model.safetensors")
 
-    import codehotfix
-
-    code = Path(codehotfix.__file__).parent
-    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    _, commit = code_under_test()
     result = {"benchmark": "equal_work_eval", "tiny": args.tiny, "run": str(run) if run else None,
               "adapter": None if args.tiny else str(adapter), "adapter_sha256": adapter_sha,
               "model": "tiny-random-qwen2" if args.tiny else (args.model or "default"),

@@ -27,7 +27,8 @@ import torch
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import add_run_options, build_tiny_model, demo_held_out, markdown_table, output_for, write_results  # noqa: E402
+from bench.common import (add_run_options, build_tiny_model, code_under_test, demo_held_out,  # noqa: E402
+                          markdown_table, output_for, write_results)
 
 # Decoding steps grouped by the rows still running: the step's fixed cost (reading the weights)
 # dominates below a few dozen rows on a CPU, so the small buckets are where batches' tails show.
@@ -124,12 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
             loaded.model = load_hotfix(loaded.model, run / "hotfix", base_checksum=loaded.checksum)
         summary, records = profile(loaded, cases, cfg.eval)
-    import subprocess
-
-    import codehotfix
-
-    code = Path(codehotfix.__file__).parent
-    commit = subprocess.run(["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    code, commit = code_under_test()
     result = {"benchmark": "profile_eval", "tiny": args.tiny, "run": str(run) if run else None,
               "adapter": args.adapter, "cases": len(cases), "events": list(cfg.eval.events),
               "model": "tiny-random-qwen2" if args.tiny else (args.model or "default"),

@@ -306,11 +306,14 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = logger.info) -> dic
 
     def split_and_select() -> dict[str, Any]:
         given = sorted({c.group for c in cases}) if topics == ["all"] else sorted(topics or [])
-        inputs = {"cases": cases_checksum(all_train), "select": opts.select, "selection": asdict(opts.selection),
-                  "eval": asdict(cfg.eval), "positions": _reference_positions(cfg)}
-        selection = {"select": "given", "targets": given} if given else \
-            _stored(base_store, "select", inputs, lambda: _select(opts, cfg, loaded, all_train, out / STATES_FILE),
-                    log, files={"states": out / STATES_FILE})
+        if given:
+            selection = {"select": "given", "targets": given}
+        else:
+            inputs = {"cases": cases_checksum(all_train), "select": opts.select, "selection": asdict(opts.selection),
+                      "eval": asdict(cfg.eval), "positions": _reference_positions(cfg)}
+            selection = _stored(base_store, "select", inputs,
+                                lambda: _select(opts, cfg, loaded, all_train, out / STATES_FILE),
+                                log, files={"states": out / STATES_FILE})
         chosen = set(selection["targets"])
         return {"pack": opts.pack, "seed": cfg.seed, "test_fraction": opts.test_fraction,
                 "train": [c.id for c in all_train if c.group in chosen],
